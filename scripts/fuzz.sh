@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Run every Fuzz target of the module for a short time each.
+# Usage: scripts/fuzz.sh [fuzztime]   (default 30s; env FUZZ_PARALLEL, default 1)
+# Targets are discovered with `go test -list '^Fuzz'`, package by package
+# (go test -fuzz accepts one package and one target at a time).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+GO=${GO:-go}
+FUZZTIME=${1:-30s}
+PARALLEL=${FUZZ_PARALLEL:-1}
+
+count=0
+for pkg in $("$GO" list ./...); do
+	# A listing failure (the package does not compile) must fail the run.
+	if ! listing=$("$GO" test -list '^Fuzz' "$pkg" 2>&1); then
+		echo "$listing" >&2
+		echo "fuzz: cannot list fuzz targets of $pkg" >&2
+		exit 1
+	fi
+	for target in $(grep '^Fuzz' <<<"$listing" || true); do
+		echo "fuzz: $pkg $target for $FUZZTIME"
+		"$GO" test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" -parallel "$PARALLEL" "$pkg"
+		count=$((count + 1))
+	done
+done
+echo "fuzz: ran $count targets"
