@@ -3,6 +3,7 @@ module github.com/xiot/xiot
 go 1.26.8
 
 require (
+	github.com/jonboulle/clockwork v0.5.0 // indirect
 	golang.org/x/crypto v0.27.0 // indirect
 	golang.org/x/mod v0.21.0 // indirect
 	golang.org/x/net v0.29.0 // indirect

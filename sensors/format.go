@@ -17,7 +17,8 @@ const (
 
 // Format returns the value in the lexical form of its XML Schema type, as the
 // value attribute of its XEP-0323 element: numeric values with exactly
-// decimals digits after the point (negative counts as 0; NaN and infinities
+// decimals digits after the point (exact halves round to even as strconv
+// does; negative decimals count as 0; NaN and infinities
 // as xs:double spells them), booleans as true/false, dates as xs:date,
 // xs:dateTime and xs:time, durations as xs:duration. decimals is ignored for
 // other kinds. KindNone formats as "".
