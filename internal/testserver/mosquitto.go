@@ -36,6 +36,8 @@ type Mosquitto struct {
 	Dir string
 	// ConfigFile is the generated mosquitto.conf.
 	ConfigFile string
+	// LogFile is the broker's log (all message types, connections included).
+	LogFile string
 
 	proc *process
 }
@@ -107,14 +109,14 @@ func setupMosquitto(ctx context.Context, dir, bin string, opts MosquittoOptions)
 	if err := os.WriteFile(configFile, []byte(b.String()), 0o600); err != nil {
 		return nil, fmt.Errorf("mosquitto: %w", err)
 	}
-	m := &Mosquitto{Addr: loopbackAddr(ports[0]), Dir: dir, ConfigFile: configFile}
+	m := &Mosquitto{Addr: loopbackAddr(ports[0]), Dir: dir, ConfigFile: configFile, LogFile: filepath.Join(dir, "mosquitto.log")}
 	m.proc = &process{
 		name:     "mosquitto",
 		path:     bin,
 		args:     []string{"-c", configFile},
 		dir:      dir,
 		pidfile:  filepath.Join(dir, "mosquitto.pid"),
-		logFiles: []string{filepath.Join(dir, "mosquitto.log")},
+		logFiles: []string{m.LogFile},
 		ready:    []string{m.Addr},
 		timeout:  opts.StartTimeout,
 	}

@@ -64,6 +64,9 @@ type Prosody struct {
 	Dir string
 	// ConfigFile is the generated prosody.cfg.lua.
 	ConfigFile string
+	// LogFile is Prosody's main log (info level, or debug with
+	// ProsodyOptions.Debug); errors also go to prosody.err beside it.
+	LogFile string
 
 	certPEM    []byte
 	prosodyctl string
@@ -160,6 +163,7 @@ func setupProsody(dir, bin, ctl string, opts ProsodyOptions) (*Prosody, error) {
 		CAFile:          cfg.certFile,
 		Dir:             dir,
 		ConfigFile:      configFile,
+		LogFile:         filepath.Join(dir, "prosody.log"),
 		certPEM:         certPEM,
 		prosodyctl:      ctl,
 	}
@@ -174,7 +178,7 @@ func setupProsody(dir, bin, ctl string, opts ProsodyOptions) (*Prosody, error) {
 		args:     []string{"--config", configFile, "-F"},
 		dir:      dir,
 		pidfile:  filepath.Join(dir, "prosody.pid"),
-		logFiles: []string{filepath.Join(dir, "prosody.log"), filepath.Join(dir, "prosody.err")},
+		logFiles: []string{p.LogFile, filepath.Join(dir, "prosody.err")},
 		ready:    ready,
 		timeout:  opts.StartTimeout,
 	}
