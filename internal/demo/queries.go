@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// result is the outcome of one xiot client command.
+type result struct {
+	title    string
+	bin      string
+	args     []string
+	output   string
+	err      error
+	duration time.Duration
+}
+
+// report describes the command, its status and its output.
+func (r result) report() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "$ %s %s\n", r.bin, strings.Join(r.args, " "))
+	b.WriteString(indent(r.output))
+	if r.err != nil {
+		fmt.Fprintf(&b, "FAILED after %v: %v\n", r.duration.Round(time.Millisecond), r.err)
+	} else {
+		fmt.Fprintf(&b, "ok (%v)\n", r.duration.Round(time.Millisecond))
+	}
+	return b.String()
+}
+
+// results are the demo's queries in order.
+type results []result
+
+// err reports the failed commands, if any.
+func (rs results) err() error {
+	var errs []error
+	for _, r := range rs {
+		if r.err != nil {
+			errs = append(errs, fmt.Errorf("xiot %s: %w", strings.Join(r.args, " "), r.err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// runClient runs "xiot <sub> <account flags> <target>" as the client.
+func (d *demo) runClient(ctx context.Context, sub, target string) result {
+	ctx, cancel := context.WithTimeout(ctx, d.opts.stepTimeout)
+	defer cancel()
+	args := append(append([]string{sub}, d.accountFlags(d.clientJID, d.clientPass)...), target)
+	cmd := exec.CommandContext(ctx, d.bin, args...)
+	cmd.WaitDelay = time.Second
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil && err != nil {
+		err = fmt.Errorf("%w (%v)", err, ctx.Err())
+	}
+	return result{bin: d.bin, args: args, output: string(out), err: err, duration: time.Since(start)}
+}
+
+// queries asks the agent what it supports and pings it.
+func (d *demo) queries(ctx context.Context) results {
+	target := d.deviceJID + "/" + resource
+	steps := []struct{ title, sub string }{
+		{"Service discovery (XEP-0030): what the device supports", "disco"},
+		{"Ping (XEP-0199): round trip through Prosody", "ping"},
+	}
+	var rs results
+	for _, s := range steps {
+		if ctx.Err() != nil {
+			break
+		}
+		d.out.heading(s.title)
+		r := d.runClient(ctx, s.sub, target)
+		r.title = s.title
+		d.out.printf("%s", r.report())
+		rs = append(rs, r)
+	}
+	return rs
+}
+
+// summary prints one line per query.
+func (d *demo) summary(rs results) {
+	d.out.heading("Result")
+	for _, r := range rs {
+		status := "ok"
+		if r.err != nil {
+			status = "FAILED"
+		}
+		d.out.printf("  %-7s %-14s %s\n", status, "xiot "+r.args[0], r.title)
+	}
+}
+
+// stayHint prints how to query the running demo by hand.
+func (d *demo) stayHint() {
+	d.out.heading("Running until Ctrl-C")
+	d.out.printf("Query the agent from another terminal, for example:\n  %s %s %s/%s\n",
+		d.bin, strings.Join(append([]string{"disco"}, d.accountFlags(d.clientJID, d.clientPass)...), " "),
+		d.deviceJID, resource)
+}
