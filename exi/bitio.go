@@ -1,0 +1,292 @@
+package exi
+
+import (
+	"fmt"
+	"io"
+	"math/bits"
+	"unicode/utf8"
+)
+
+// bitsFor returns ceil(log2(m)), the width of an n-bit unsigned integer
+// that can hold m distinct values (0 for m <= 1).
+func bitsFor(m int) int {
+	if m <= 1 {
+		return 0
+	}
+	return bits.Len(uint(m - 1))
+}
+
+// bitWriter appends EXI primitives to a byte slice, either bit-packed or
+// byte-aligned (EXI §7, §8.3).
+type bitWriter struct {
+	buf     []byte
+	cur     byte // partially filled byte, most significant bits first
+	n       uint // bits used in cur
+	aligned bool // byte-alignment: n-bit integers take whole bytes
+}
+
+func (w *bitWriter) reset(aligned bool) {
+	w.buf = w.buf[:0]
+	w.cur, w.n = 0, 0
+	w.aligned = aligned
+}
+
+// writeBits writes the low n bits of v, most significant first.
+func (w *bitWriter) writeBits(v uint64, n int) {
+	for n > 0 {
+		free := 8 - int(w.n)
+		take := min(free, n)
+		chunk := byte(v>>uint(n-take)) & byte(1<<uint(take)-1)
+		w.cur |= chunk << uint(free-take)
+		w.n += uint(take)
+		n -= take
+		if w.n == 8 {
+			w.buf = append(w.buf, w.cur)
+			w.cur, w.n = 0, 0
+		}
+	}
+}
+
+// writeNBit writes an n-bit unsigned integer (§7.1.9).
+func (w *bitWriter) writeNBit(v uint64, n int) {
+	if n == 0 {
+		return
+	}
+	if !w.aligned {
+		w.writeBits(v, n)
+		return
+	}
+	for ; n > 0; n -= 8 {
+		w.buf = append(w.buf, byte(v))
+		v >>= 8
+	}
+}
+
+func (w *bitWriter) writeBool(b bool) {
+	if b {
+		w.writeNBit(1, 1)
+	} else {
+		w.writeNBit(0, 1)
+	}
+}
+
+func (w *bitWriter) writeByte(b byte) {
+	if w.n == 0 {
+		w.buf = append(w.buf, b)
+		return
+	}
+	w.writeBits(uint64(b), 8)
+}
+
+// writeUint writes an unsigned integer in 7-bit groups (§7.1.6).
+func (w *bitWriter) writeUint(v uint64) {
+	for v >= 0x80 {
+		w.writeByte(byte(v) | 0x80)
+		v >>= 7
+	}
+	w.writeByte(byte(v))
+}
+
+// writeChars writes the code points of s without a length prefix.
+func (w *bitWriter) writeChars(s string) {
+	for _, r := range s {
+		w.writeUint(uint64(r))
+	}
+}
+
+// writeString writes a length-prefixed string (§7.1.10).
+func (w *bitWriter) writeString(s string) {
+	w.writeUint(uint64(utf8.RuneCountInString(s)))
+	w.writeChars(s)
+}
+
+// align pads with zero bits to the next byte boundary.
+func (w *bitWriter) align() {
+	if w.n > 0 {
+		w.buf = append(w.buf, w.cur)
+		w.cur, w.n = 0, 0
+	}
+}
+
+// bitLen is the number of bits written so far.
+func (w *bitWriter) bitLen() int64 { return int64(len(w.buf))*8 + int64(w.n) }
+
+// bitReader reads EXI primitives from a byte source that is refilled on
+// demand, so a decoder can sit on a network stream.
+type bitReader struct {
+	src     io.Reader
+	buf     []byte
+	pos     int    // next unread byte in buf
+	cur     byte   // current partially consumed byte
+	n       uint   // unread bits left in cur
+	off     int64  // bytes consumed before buf[0]
+	aligned bool   // byte-alignment mode
+	scratch []byte // utf-8 assembly for strings
+	limits  *Limits
+	err     error
+}
+
+func (r *bitReader) reset(src io.Reader, data []byte) {
+	r.src = src
+	r.buf = data
+	r.pos, r.cur, r.n, r.off = 0, 0, 0, 0
+	r.err = nil
+}
+
+// bitOffset reports the current position in bits from the start of input.
+func (r *bitReader) bitOffset() int64 {
+	return (r.off+int64(r.pos))*8 - int64(r.n)
+}
+
+func (r *bitReader) fail(err error) error {
+	if r.err == nil {
+		r.err = &Error{BitOffset: r.bitOffset(), Err: err}
+	}
+	return r.err
+}
+
+func (r *bitReader) fill() bool {
+	if r.err != nil {
+		return false
+	}
+	if r.src == nil {
+		r.fail(io.ErrUnexpectedEOF)
+		return false
+	}
+	if r.pos == len(r.buf) {
+		r.off += int64(len(r.buf))
+		if cap(r.buf) < 4096 {
+			r.buf = make([]byte, 0, 4096)
+		}
+		r.buf, r.pos = r.buf[:0], 0
+	}
+	for tries := 0; r.pos == len(r.buf); tries++ {
+		n, err := r.src.Read(r.buf[len(r.buf):cap(r.buf)])
+		r.buf = r.buf[:len(r.buf)+n]
+		if n > 0 {
+			break
+		}
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil || tries > 100 {
+			if err == nil {
+				err = io.ErrNoProgress
+			}
+			r.fail(err)
+			return false
+		}
+	}
+	return true
+}
+
+func (r *bitReader) nextByte() (byte, bool) {
+	if r.pos == len(r.buf) && !r.fill() {
+		return 0, false
+	}
+	b := r.buf[r.pos]
+	r.pos++
+	return b, true
+}
+
+func (r *bitReader) readBits(n int) (uint64, error) {
+	var v uint64
+	for n > 0 {
+		if r.n == 0 {
+			b, ok := r.nextByte()
+			if !ok {
+				return 0, r.err
+			}
+			r.cur, r.n = b, 8
+		}
+		take := min(int(r.n), n)
+		chunk := (r.cur >> (r.n - uint(take))) & byte(1<<uint(take)-1)
+		v = v<<uint(take) | uint64(chunk)
+		r.n -= uint(take)
+		n -= take
+	}
+	return v, nil
+}
+
+func (r *bitReader) readNBit(n int) (uint64, error) {
+	if n == 0 {
+		return 0, nil
+	}
+	if !r.aligned {
+		return r.readBits(n)
+	}
+	var v uint64
+	for i := 0; n > 0; i, n = i+8, n-8 {
+		b, err := r.readByte()
+		if err != nil {
+			return 0, err
+		}
+		v |= uint64(b) << uint(i)
+	}
+	return v, nil
+}
+
+func (r *bitReader) readBool() (bool, error) {
+	v, err := r.readNBit(1)
+	return v == 1, err
+}
+
+func (r *bitReader) readByte() (byte, error) {
+	if r.n == 0 {
+		b, ok := r.nextByte()
+		if !ok {
+			return 0, r.err
+		}
+		return b, nil
+	}
+	v, err := r.readBits(8)
+	return byte(v), err
+}
+
+// readUint reads an unsigned integer of at most 63 bits.
+func (r *bitReader) readUint() (uint64, error) {
+	var v uint64
+	for shift := uint(0); ; shift += 7 {
+		b, err := r.readByte()
+		if err != nil {
+			return 0, err
+		}
+		if shift > 56 {
+			return 0, r.fail(fmt.Errorf("unsigned integer too large: %w", ErrMalformed))
+		}
+		v |= uint64(b&0x7f) << shift
+		if b < 0x80 {
+			return v, nil
+		}
+	}
+}
+
+// readChars reads n code points and returns them as a string.
+func (r *bitReader) readChars(n uint64) (string, error) {
+	if max := r.limits.maxValueLength(); n > uint64(max) {
+		return "", r.fail(&LimitError{Limit: "MaxValueLength", Value: int64(n), Max: int64(max)})
+	}
+	r.scratch = r.scratch[:0]
+	for i := uint64(0); i < n; i++ {
+		c, err := r.readUint()
+		if err != nil {
+			return "", err
+		}
+		if c > utf8.MaxRune {
+			return "", r.fail(fmt.Errorf("code point %#x out of range: %w", c, ErrMalformed))
+		}
+		r.scratch = utf8.AppendRune(r.scratch, rune(c))
+	}
+	return string(r.scratch), nil
+}
+
+func (r *bitReader) readString() (string, error) {
+	n, err := r.readUint()
+	if err != nil {
+		return "", err
+	}
+	return r.readChars(n)
+}
+
+// align skips to the next byte boundary.
+func (r *bitReader) align() { r.n = 0 }

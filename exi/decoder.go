@@ -1,0 +1,391 @@
+package exi
+
+import (
+	"bytes"
+	"encoding/xml"
+	"fmt"
+	"io"
+)
+
+// event is one decoded EXI event.
+type event struct {
+	kind   evKind
+	ln     *localName // SE, AT: the qname; CH: the element
+	prefix string     // SE, AT, NS prefix; PI target; DT name
+	uri    string     // NS uri
+	local  bool       // NS local-element-ns
+	value  string     // AT, CH value; CM text; PI data; DT subset; ER name
+	pub    string     // DT public id
+	sys    string     // DT system id
+}
+
+type dframe struct {
+	ln      *localName
+	state   gstate
+	scOuter bool
+	scInner bool
+}
+
+// Decoder reads XML tokens from an EXI stream. It implements
+// xml.TokenReader. Tokens it returns, and the byte slices in them, are
+// valid only until the next call to Token.
+type Decoder struct {
+	opts  Options
+	lim   Limits
+	lv    *levels
+	t     *tables
+	r     bitReader
+	src   io.Reader
+	stack []dframe
+	state gstate
+	saved []savedCtx
+
+	started bool
+	done    bool
+	err     error
+	events  int64
+	output  int64
+	hi      headerInfo
+
+	q    []event
+	qpos int
+
+	// token assembly
+	attrs []xml.Attr
+	cd    []byte
+	names []xml.Name
+
+	// pre-compression and compression
+	raw     *bytes.Reader // compressed input
+	nvalues int
+	chans   []*channel
+}
+
+// NewDecoder returns a Decoder reading an EXI stream from r. opts are the
+// options negotiated out of band; when the stream's header carries an
+// options document, that document's options are used instead.
+func NewDecoder(r io.Reader, opts Options) *Decoder {
+	d := &Decoder{}
+	d.Reset(r, opts)
+	return d
+}
+
+// Reset prepares d to read a new stream from r, reusing its buffers.
+func (d *Decoder) Reset(r io.Reader, opts Options) {
+	d.opts = opts
+	d.lim = opts.Limits.resolved()
+	d.src = r
+	d.r.reset(r, d.r.buf[:0])
+	d.r.limits = &d.lim
+	d.stack, d.saved, d.q, d.qpos = d.stack[:0], d.saved[:0], d.q[:0], 0
+	d.started, d.done, d.err = false, false, nil
+	d.events, d.output = 0, 0
+	d.raw, d.nvalues, d.chans = nil, 0, d.chans[:0]
+	d.names = d.names[:0]
+}
+
+// Options returns the options in force for the body, after the header has
+// been read (they come from the header when it has an options document).
+func (d *Decoder) Options() (Options, error) {
+	if err := d.begin(); err != nil {
+		return Options{}, err
+	}
+	return d.opts, nil
+}
+
+func (d *Decoder) begin() error {
+	if d.started {
+		return d.err
+	}
+	d.started = true
+	hi, err := readHeader(&d.r, &d.opts)
+	if err != nil {
+		return d.setErr(fmt.Errorf("header: %w", err))
+	}
+	d.hi = hi
+	if d.opts.Fragment && d.opts.Preserve.DTD {
+		// DT is not part of the fragment grammar; nothing to do
+	}
+	d.lv = buildLevels(&d.opts)
+	d.t = newTables(false)
+	d.state = stDocContent
+	if d.opts.Fragment {
+		d.state = stFragment
+	}
+	d.r.aligned = d.opts.Alignment != BitPacked
+	if d.opts.Alignment == Compression {
+		rest := d.r.buf[d.r.pos:]
+		all, err := io.ReadAll(io.LimitReader(d.src, d.lim.MaxOutput))
+		if err != nil {
+			return d.setErr(fmt.Errorf("exi: read: %w", err))
+		}
+		d.raw = bytes.NewReader(append(append([]byte(nil), rest...), all...))
+		d.r.reset(nil, nil)
+	}
+	return nil
+}
+
+func (d *Decoder) setErr(err error) error {
+	if d.err == nil {
+		d.err = err
+	}
+	return d.err
+}
+
+func (d *Decoder) curState() (gstate, *[]prod) {
+	if n := len(d.stack); n > 0 && !d.stack[n-1].scOuter {
+		f := &d.stack[n-1]
+		if f.state == stStartTag {
+			return stStartTag, &f.ln.elem.stc
+		}
+		return stContent, &f.ln.elem.ec
+	}
+	if d.state == stFragment {
+		return stFragment, &d.t.frag.stc
+	}
+	return d.state, nil
+}
+
+func (d *Decoder) malformed(format string, a ...any) error {
+	return d.r.fail(fmt.Errorf(format+": %w", append(a, ErrMalformed)...))
+}
+
+// decodeEvent decodes the next event into ev. In channel modes values are
+// left for the value channels (ev.ln says which).
+func (d *Decoder) decodeEvent(ev *event) error {
+	d.events++
+	if d.events > d.lim.MaxEvents {
+		return d.r.fail(&LimitError{Limit: "MaxEvents", Value: d.events, Max: d.lim.MaxEvents})
+	}
+	st, g := d.curState()
+	L := &d.lv[st]
+	ng := 0
+	if g != nil {
+		ng = len(*g)
+	}
+	n1 := ng + len(L[0])
+	c, err := d.r.readNBit(bitsFor(n1))
+	if err != nil {
+		return err
+	}
+	if int(c) >= n1 {
+		return d.malformed("event code %d of %d", c, n1)
+	}
+	learned := false
+	*ev = event{}
+	if int(c) < ng {
+		p := (*g)[ng-1-int(c)]
+		ev.kind, ev.ln, learned = p.kind, p.ln, true
+	} else {
+		idx, lvl := int(c)-ng, 0
+		for {
+			k := L[lvl][idx]
+			if k != evEsc {
+				ev.kind = k
+				break
+			}
+			lvl++
+			if lvl == 3 || len(L[lvl]) == 0 {
+				return d.malformed("event code level %d", lvl)
+			}
+			v, err := d.r.readNBit(bitsFor(len(L[lvl])))
+			if err != nil {
+				return err
+			}
+			if int(v) >= len(L[lvl]) {
+				return d.malformed("event code %d of %d", v, len(L[lvl]))
+			}
+			idx = int(v)
+		}
+	}
+	learn := func() {
+		if learned || g == nil {
+			return
+		}
+		k, ln := ev.kind, ev.ln
+		switch {
+		case st == stStartTag && (k == evSE || k == evAT || k == evCH || k == evEE),
+			st == stContent && (k == evSE || k == evCH),
+			st == stFragment && k == evSE:
+			if k == evCH || k == evEE {
+				ln = nil
+			}
+			*g = append(*g, prod{kind: k, ln: ln})
+		}
+	}
+	switch ev.kind {
+	case evSE:
+		if !learned {
+			if ev.ln, err = d.t.decodeQName(&d.r); err != nil {
+				return err
+			}
+		}
+		learn()
+		if err := d.prefix(ev); err != nil {
+			return err
+		}
+		if len(d.stack) >= d.lim.MaxDepth {
+			return d.r.fail(&LimitError{Limit: "MaxDepth", Value: int64(len(d.stack) + 1), Max: int64(d.lim.MaxDepth)})
+		}
+		if n := len(d.stack); n > 0 && !d.stack[n-1].scOuter {
+			d.stack[n-1].state = stContent
+		}
+		if ev.ln.elem == nil {
+			ev.ln.elem = &elemGrammar{}
+		}
+		d.stack = append(d.stack, dframe{ln: ev.ln, state: stStartTag})
+	case evAT:
+		if !learned {
+			if ev.ln, err = d.t.decodeQName(&d.r); err != nil {
+				return err
+			}
+		}
+		learn()
+		if err := d.prefix(ev); err != nil {
+			return err
+		}
+		if err := d.value(ev, ev.ln); err != nil {
+			return err
+		}
+	case evCH:
+		learn()
+		f := &d.stack[len(d.stack)-1]
+		f.state = stContent
+		ev.ln = f.ln
+		if err := d.value(ev, f.ln); err != nil {
+			return err
+		}
+	case evEE:
+		learn()
+		if len(d.stack) == 0 {
+			return d.malformed("EE outside an element")
+		}
+		f := d.stack[len(d.stack)-1]
+		d.stack = d.stack[:len(d.stack)-1]
+		ev.ln = f.ln
+		if f.scInner {
+			d.state = stDocEnd
+			var end event
+			if err := d.decodeEvent(&end); err != nil {
+				return err
+			}
+			if end.kind != evED {
+				return d.malformed("self-contained element not followed by ED")
+			}
+			d.r.align()
+			sv := d.saved[len(d.saved)-1]
+			d.t, d.state = sv.t, sv.state
+			d.saved = d.saved[:len(d.saved)-1]
+			d.stack = d.stack[:len(d.stack)-1]
+		}
+		if len(d.stack) == 0 && d.state != stFragment {
+			d.state = stDocEnd
+		}
+	case evNS:
+		u, err := d.t.decodeURI(&d.r)
+		if err != nil {
+			return err
+		}
+		ev.uri = u.name
+		if ev.prefix, err = d.t.decodeNSPrefix(&d.r, u); err != nil {
+			return err
+		}
+		if ev.local, err = d.r.readBool(); err != nil {
+			return err
+		}
+	case evSC:
+		if d.opts.Alignment >= PreCompression {
+			return d.r.fail(fmt.Errorf("self-contained element with %v: %w", d.opts.Alignment, ErrUnsupported))
+		}
+		d.stack[len(d.stack)-1].scOuter = true
+		d.r.align()
+		d.saved = append(d.saved, savedCtx{d.t, d.state})
+		d.t, d.state = newTables(false), stDocContent
+		var inner event
+		if err := d.decodeEvent(&inner); err != nil {
+			return err
+		}
+		if inner.kind != evSE {
+			return d.malformed("self-contained fragment does not start with SE")
+		}
+		d.stack[len(d.stack)-1].scInner = true
+		ev.kind = evNone
+	case evCM:
+		if ev.value, err = d.r.readString(); err != nil {
+			return err
+		}
+		d.afterMisc()
+	case evPI:
+		if ev.prefix, err = d.r.readString(); err != nil {
+			return err
+		}
+		if ev.value, err = d.r.readString(); err != nil {
+			return err
+		}
+		d.afterMisc()
+	case evDT:
+		for _, p := range []*string{&ev.prefix, &ev.pub, &ev.sys, &ev.value} {
+			if *p, err = d.r.readString(); err != nil {
+				return err
+			}
+		}
+	case evER:
+		if ev.value, err = d.r.readString(); err != nil {
+			return err
+		}
+		d.afterMisc()
+	case evED:
+		d.state = stDone
+	}
+	if d.t.entries > d.lim.MaxStringTableEntries {
+		return d.r.fail(&LimitError{Limit: "MaxStringTableEntries", Value: int64(d.t.entries), Max: int64(d.lim.MaxStringTableEntries)})
+	}
+	return nil
+}
+
+func (d *Decoder) afterMisc() {
+	if n := len(d.stack); n > 0 && !d.stack[n-1].scOuter {
+		d.stack[n-1].state = stContent
+	}
+}
+
+func (d *Decoder) prefix(ev *event) error {
+	if !d.opts.Preserve.Prefixes {
+		return nil
+	}
+	u := ev.ln.uri
+	id, err := decodePrefix(&d.r, u)
+	if err != nil {
+		return err
+	}
+	if len(u.prefixes) > 0 {
+		ev.prefix = u.prefixes[id]
+	}
+	return nil
+}
+
+func (d *Decoder) value(ev *event, ln *localName) error {
+	if d.opts.Alignment >= PreCompression {
+		if ln.ch == nil {
+			ln.ch = &channel{ln: ln}
+			d.chans = append(d.chans, ln.ch)
+		}
+		ln.ch.vals = append(ln.ch.vals, "")
+		d.nvalues++
+		return nil
+	}
+	s, err := d.t.decodeValue(&d.r, &d.opts, ln)
+	if err != nil {
+		return err
+	}
+	ev.value = s
+	return d.count(len(s))
+}
+
+func (d *Decoder) count(n int) error {
+	d.output += int64(n)
+	if d.output > d.lim.MaxOutput {
+		return d.r.fail(&LimitError{Limit: "MaxOutput", Value: d.output, Max: d.lim.MaxOutput})
+	}
+	return nil
+}

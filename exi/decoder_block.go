@@ -1,0 +1,144 @@
+package exi
+
+import (
+	"compress/flate"
+	"fmt"
+	"io"
+)
+
+// next returns the next event; the pointer is valid until the call after
+// the following one.
+func (d *Decoder) next() (*event, error) {
+	if d.err != nil {
+		return nil, d.err
+	}
+	if d.qpos < len(d.q) {
+		d.qpos++
+		return &d.q[d.qpos-1], nil
+	}
+	if d.state == stDone {
+		return nil, io.EOF
+	}
+	if err := d.fill(); err != nil {
+		return nil, d.setErr(err)
+	}
+	d.qpos = 1
+	return &d.q[0], nil
+}
+
+func (d *Decoder) unread() { d.qpos-- }
+
+func (d *Decoder) fill() error {
+	d.q, d.qpos = d.q[:0], 0
+	if d.opts.Alignment < PreCompression {
+		d.q = append(d.q, event{})
+		return d.decodeEvent(&d.q[0])
+	}
+	return d.block()
+}
+
+// inflate decompresses the next DEFLATE stream of a compressed body.
+func (d *Decoder) inflate() error {
+	if d.raw.Len() == 0 {
+		d.r.reset(nil, nil)
+		return nil
+	}
+	fr := flate.NewReader(d.raw)
+	limit := d.lim.MaxOutput - d.output
+	buf, err := io.ReadAll(io.LimitReader(fr, limit+1))
+	if err != nil {
+		return &Error{BitOffset: (d.raw.Size() - int64(d.raw.Len())) * 8, Err: fmt.Errorf("inflate: %w", err)}
+	}
+	if int64(len(buf)) > limit {
+		return &LimitError{Limit: "MaxOutput", Value: d.output + int64(len(buf)), Max: d.lim.MaxOutput}
+	}
+	d.output += int64(len(buf))
+	d.r.reset(nil, buf)
+	d.r.aligned = true
+	return nil
+}
+
+// block decodes one block of a pre-compression or compression body: the
+// structure channel, then the value channels (§9).
+func (d *Decoder) block() error {
+	compressed := d.opts.Alignment == Compression
+	if compressed {
+		if err := d.inflate(); err != nil {
+			return err
+		}
+	}
+	bs := d.opts.blockSize()
+	d.nvalues = 0
+	for d.nvalues < bs && d.state != stDone {
+		d.q = append(d.q, event{})
+		if err := d.decodeEvent(&d.q[len(d.q)-1]); err != nil {
+			return err
+		}
+		if d.q[len(d.q)-1].kind == evNone {
+			d.q = d.q[:len(d.q)-1]
+		}
+	}
+	readCh := func(c *channel) error {
+		for i := range c.vals {
+			s, err := d.t.decodeValue(&d.r, &d.opts, c.ln)
+			if err != nil {
+				return err
+			}
+			if err := d.count(len(s)); err != nil {
+				return err
+			}
+			c.vals[i] = s
+		}
+		return nil
+	}
+	if d.nvalues <= 100 {
+		for _, c := range d.chans {
+			if err := readCh(c); err != nil {
+				return err
+			}
+		}
+	} else {
+		small := false
+		for _, c := range d.chans {
+			small = small || len(c.vals) <= 100
+		}
+		if compressed && small {
+			if err := d.inflate(); err != nil {
+				return err
+			}
+		}
+		for _, c := range d.chans {
+			if len(c.vals) <= 100 {
+				if err := readCh(c); err != nil {
+					return err
+				}
+			}
+		}
+		for _, c := range d.chans {
+			if len(c.vals) > 100 {
+				if compressed {
+					if err := d.inflate(); err != nil {
+						return err
+					}
+				}
+				if err := readCh(c); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	// hand the values to their events in document order
+	for i := range d.q {
+		ev := &d.q[i]
+		if ev.kind == evAT || ev.kind == evCH {
+			c := ev.ln.ch
+			ev.value = c.vals[0]
+			c.vals = c.vals[1:]
+		}
+	}
+	for _, c := range d.chans {
+		c.ln.ch = nil
+	}
+	d.chans = d.chans[:0]
+	return nil
+}

@@ -1,0 +1,350 @@
+package exi
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+)
+
+// Encoder writes an EXI stream from XML tokens.
+//
+// Names are expected resolved, as xml.Decoder.Token returns them: the
+// namespace URI in Name.Space, namespace declarations as attributes named
+// xmlns:p (Space "xmlns") or xmlns (Space "", Local "xmlns").
+type Encoder struct {
+	out  io.Writer
+	opts Options
+	lv   *levels
+	t    *tables
+	w    bitWriter
+
+	stack  []eframe
+	state  gstate // state when the stack is empty
+	saved  []savedCtx
+	scSet  map[QName]bool
+	ns     []nsDecl
+	text   []byte
+	ws     bool // text is whitespace only
+	simple bool // no child element since the current start tag
+	attrs  []attrItem
+	decls  []nsDecl
+
+	// pre-compression and compression
+	chans   []*channel
+	nvalues int
+	vw      bitWriter
+	obuf    []byte // finished output not yet written
+
+	started, closed bool
+	err             error
+}
+
+type eframe struct {
+	ln      *localName
+	state   gstate
+	scOuter bool // the element was written as SC; its content is in fresh tables
+	scInner bool // the copy of an SC element inside its fragment
+	nsMark  int
+	space   bool // xml:space="preserve" in scope
+}
+
+type nsDecl struct{ prefix, uri string }
+
+// savedCtx is the outer context of a self-contained element.
+type savedCtx struct {
+	t     *tables
+	state gstate
+}
+
+type attrItem struct {
+	uri, local, prefix, value string
+}
+
+// channel collects the values of one qname in a block (§9.2).
+type channel struct {
+	ln   *localName
+	vals []string
+}
+
+// NewEncoder returns an Encoder that writes an EXI stream with options
+// opts to w. Nothing is written until the first token or Close.
+func NewEncoder(w io.Writer, opts Options) (*Encoder, error) {
+	e := &Encoder{}
+	if err := e.Reset(w, opts); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Reset discards all state and prepares e to write a new stream to w,
+// reusing its buffers.
+func (e *Encoder) Reset(w io.Writer, opts Options) error {
+	if opts.Preserve.Prefixes || opts.Preserve.DTD || opts.Preserve.Comments || opts.Preserve.PIs || opts.SelfContained {
+		if opts.Strict {
+			return fmt.Errorf("exi: strict cannot be combined with preserve options or selfContained: %w", ErrInvalid)
+		}
+	}
+	if opts.SelfContained && opts.Alignment >= PreCompression {
+		return fmt.Errorf("exi: selfContained with %v: %w", opts.Alignment, ErrUnsupported)
+	}
+	e.out, e.opts = w, opts
+	e.lv = buildLevels(&e.opts)
+	e.t = newTables(true)
+	e.w.reset(opts.Alignment != BitPacked)
+	e.vw.reset(true)
+	e.stack, e.saved, e.ns, e.text = e.stack[:0], e.saved[:0], e.ns[:0], e.text[:0]
+	e.state = stDocContent
+	if opts.Fragment {
+		e.state = stFragment
+	}
+	e.scSet = nil
+	if opts.SelfContained {
+		e.scSet = make(map[QName]bool, len(opts.SelfContainedElements))
+		for _, q := range opts.SelfContainedElements {
+			e.scSet[q] = true
+		}
+	}
+	e.chans, e.nvalues, e.obuf = e.chans[:0], 0, e.obuf[:0]
+	e.started, e.closed, e.err = false, false, nil
+	return nil
+}
+
+func (e *Encoder) start() {
+	if e.started {
+		return
+	}
+	e.started = true
+	hw := bitWriter{buf: e.obuf[:0]}
+	writeHeader(&hw, &e.opts)
+	if !e.channels() {
+		e.w.buf, e.w.cur, e.w.n = append(e.w.buf[:0], hw.buf...), hw.cur, hw.n
+		return
+	}
+	e.obuf = hw.buf
+}
+
+func (e *Encoder) channels() bool { return e.opts.Alignment >= PreCompression }
+
+// curState returns the grammar state and its learned productions.
+func (e *Encoder) curState() (gstate, *[]prod) {
+	if n := len(e.stack); n > 0 && !e.stack[n-1].scOuter {
+		f := &e.stack[n-1]
+		if f.state == stStartTag {
+			return stStartTag, &f.ln.elem.stc
+		}
+		return stContent, &f.ln.elem.ec
+	}
+	if e.state == stFragment {
+		return stFragment, &e.t.frag.stc
+	}
+	return e.state, nil
+}
+
+// writeCode writes the event code of kind (with qname ln for SE and AT)
+// in the current state and learns a production when §8.4.3 says so.
+func (e *Encoder) writeCode(kind evKind, ln *localName) (learned bool, err error) {
+	st, g := e.curState()
+	L := &e.lv[st]
+	var ng int
+	if g != nil {
+		ng = len(*g)
+		if c := findProd(*g, kind, ln); c >= 0 {
+			e.w.writeNBit(uint64(c), bitsFor(ng+len(L[0])))
+			return true, nil
+		}
+	}
+	for lvl := 0; lvl < 3; lvl++ {
+		l, off, n := L[lvl], 0, len(L[lvl])
+		if lvl == 0 {
+			off, n = ng, ng+len(L[0])
+		}
+		if i := indexKind(l, kind); i >= 0 {
+			e.w.writeNBit(uint64(off+i), bitsFor(n))
+			return false, nil
+		}
+		j := indexKind(l, evEsc)
+		if j < 0 {
+			break
+		}
+		e.w.writeNBit(uint64(off+j), bitsFor(n))
+	}
+	return false, fmt.Errorf("exi: event %d not allowed here by the options: %w", kind, ErrInvalid)
+}
+
+// learn adds the production for an event matched at a non-first level.
+func (e *Encoder) learn(kind evKind, ln *localName) {
+	st, g := e.curState()
+	if g == nil {
+		return
+	}
+	switch {
+	case st == stStartTag && (kind == evSE || kind == evAT || kind == evCH || kind == evEE),
+		st == stContent && (kind == evSE || kind == evCH),
+		st == stFragment && kind == evSE:
+		if kind == evCH || kind == evEE {
+			ln = nil
+		}
+		*g = append(*g, prod{kind: kind, ln: ln})
+	}
+}
+
+// event writes the code of an event that takes no qname.
+func (e *Encoder) event(kind evKind) error {
+	l, err := e.writeCode(kind, nil)
+	if err != nil {
+		return err
+	}
+	if !l {
+		e.learn(kind, nil)
+	}
+	return nil
+}
+
+// qnameEvent writes an SE or AT event with its qname and prefix.
+func (e *Encoder) qnameEvent(kind evKind, uri, local, prefix string) (*localName, error) {
+	var ln *localName
+	if u := e.t.uriIdx[uri]; u != nil {
+		ln = u.localIdx[local]
+	}
+	learned := false
+	if ln != nil {
+		var err error
+		if learned, err = e.writeCode(kind, ln); err != nil {
+			return nil, err
+		}
+		if !learned {
+			e.t.encodeQName(&e.w, uri, local)
+		}
+	} else {
+		if _, err := e.writeCode(kind, nil); err != nil {
+			return nil, err
+		}
+		ln = e.t.encodeQName(&e.w, uri, local)
+	}
+	if !learned {
+		e.learn(kind, ln)
+	}
+	if e.opts.Preserve.Prefixes {
+		encodePrefix(&e.w, ln.uri, prefix)
+	}
+	return ln, nil
+}
+
+// value writes a value content item, or queues it in its channel.
+func (e *Encoder) value(ln *localName, s string) {
+	if !e.channels() {
+		e.t.encodeValue(&e.w, &e.opts, ln, s)
+		return
+	}
+	if ln.ch == nil {
+		ln.ch = &channel{ln: ln}
+		e.chans = append(e.chans, ln.ch)
+	}
+	ln.ch.vals = append(ln.ch.vals, s)
+	e.nvalues++
+	if e.nvalues == e.opts.blockSize() {
+		e.closeBlock()
+	}
+}
+
+func (e *Encoder) fail(err error) error {
+	if e.err == nil {
+		e.err = err
+	}
+	return e.err
+}
+
+// EncodeToken encodes one token: xml.StartElement, xml.EndElement,
+// xml.CharData, xml.Comment, xml.ProcInst or xml.Directive (DOCTYPE).
+// Comments, PIs and DOCTYPEs are dropped unless preserved; the XML
+// declaration is dropped. Whitespace-only character data is dropped
+// between tags unless Preserve.LexicalValues or xml:space="preserve"
+// applies, as the reference encoder does.
+func (e *Encoder) EncodeToken(tok xml.Token) error {
+	if e.err != nil {
+		return e.err
+	}
+	if e.closed {
+		return fmt.Errorf("exi: EncodeToken after Close: %w", ErrInvalid)
+	}
+	e.start()
+	var err error
+	switch t := tok.(type) {
+	case xml.CharData:
+		if len(e.text) == 0 {
+			e.ws = true
+		}
+		e.text = append(e.text, t...)
+		if e.ws && !isSpace(t) {
+			e.ws = false
+		}
+		return nil
+	case xml.StartElement:
+		if err = e.flushText(evSE); err == nil {
+			err = e.startElement(&t)
+		}
+	case xml.EndElement:
+		if err = e.flushText(evEE); err == nil {
+			err = e.endElement()
+		}
+	case xml.Comment:
+		if !e.opts.Preserve.Comments {
+			return nil
+		}
+		if err = e.flushText(evCM); err == nil {
+			err = e.comment(string(t))
+		}
+	case xml.ProcInst:
+		if t.Target == "xml" || !e.opts.Preserve.PIs {
+			return nil
+		}
+		if err = e.flushText(evPI); err == nil {
+			err = e.procInst(t.Target, string(t.Inst))
+		}
+	case xml.Directive:
+		if !e.opts.Preserve.DTD {
+			return nil
+		}
+		if err = e.flushText(evDT); err == nil {
+			err = e.doctype(string(t))
+		}
+	default:
+		return fmt.Errorf("exi: cannot encode token %T: %w", tok, ErrInvalid)
+	}
+	if err != nil {
+		return e.fail(err)
+	}
+	return nil
+}
+
+func isSpace(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+// flushText encodes buffered character data before an event of kind next.
+func (e *Encoder) flushText(next evKind) error {
+	if len(e.text) == 0 {
+		return nil
+	}
+	defer func() { e.text = e.text[:0] }()
+	if len(e.stack) == 0 {
+		return nil // character data outside the root element is not encodable
+	}
+	if e.ws && !e.opts.Preserve.LexicalValues && !e.stack[len(e.stack)-1].space {
+		if !e.simple || next == evSE {
+			return nil
+		}
+	}
+	if err := e.event(evCH); err != nil {
+		return err
+	}
+	f := &e.stack[len(e.stack)-1]
+	e.value(f.ln, string(e.text))
+	f.state = stContent
+	return nil
+}

@@ -1,0 +1,309 @@
+package exi
+
+import (
+	"bytes"
+	"compress/flate"
+	"encoding/xml"
+	"fmt"
+)
+
+func (e *Encoder) lookupPrefix(uri string, forAttr bool) string {
+	switch uri {
+	case "":
+		return ""
+	case nsXML:
+		return "xml"
+	}
+	for i := len(e.ns) - 1; i >= 0; i-- {
+		if d := e.ns[i]; d.uri == uri && (!forAttr || d.prefix != "") {
+			// the prefix must not be shadowed by a later declaration
+			shadowed := false
+			for j := i + 1; j < len(e.ns); j++ {
+				if e.ns[j].prefix == d.prefix {
+					shadowed = true
+					break
+				}
+			}
+			if !shadowed {
+				return d.prefix
+			}
+		}
+	}
+	return ""
+}
+
+func (e *Encoder) startElement(t *xml.StartElement) error {
+	if len(e.stack) >= e.opts.Limits.resolved().MaxDepth {
+		return &LimitError{Limit: "MaxDepth", Value: int64(len(e.stack) + 1), Max: int64(e.opts.Limits.resolved().MaxDepth)}
+	}
+	st, _ := e.curState()
+	if st == stDocEnd {
+		return fmt.Errorf("exi: second root element <%s>: %w", t.Name.Local, ErrInvalid)
+	}
+	mark := len(e.ns)
+	e.attrs, e.decls = e.attrs[:0], e.decls[:0]
+	space := len(e.stack) > 0 && e.stack[len(e.stack)-1].space
+	for _, a := range t.Attr {
+		switch {
+		case a.Name.Space == "xmlns":
+			e.decls = append(e.decls, nsDecl{a.Name.Local, a.Value})
+		case a.Name.Space == "" && a.Name.Local == "xmlns":
+			e.decls = append(e.decls, nsDecl{"", a.Value})
+		case a.Name.Space == nsXSI && (a.Name.Local == "schemaLocation" || a.Name.Local == "noNamespaceSchemaLocation"):
+			// not encoded, as the reference encoder does
+		default:
+			if a.Name.Space == nsXML && a.Name.Local == "space" {
+				space = a.Value == "preserve"
+			}
+			e.attrs = append(e.attrs, attrItem{uri: a.Name.Space, local: a.Name.Local, value: a.Value})
+		}
+	}
+	e.ns = append(e.ns, e.decls...)
+	prefix := e.lookupPrefix(t.Name.Space, false)
+	for i := range e.attrs {
+		e.attrs[i].prefix = e.lookupPrefix(e.attrs[i].uri, true)
+	}
+	if err := e.pushElement(t.Name.Space, t.Name.Local, prefix, mark, space); err != nil {
+		return err
+	}
+	if e.scSet != nil && e.scSet[QName{t.Name.Space, t.Name.Local}] {
+		if err := e.event(evSC); err != nil {
+			return err
+		}
+		e.stack[len(e.stack)-1].scOuter = true
+		e.w.align()
+		e.saved = append(e.saved, savedCtx{e.t, e.state})
+		e.t, e.state = newTables(true), stDocContent
+		if err := e.pushElement(t.Name.Space, t.Name.Local, prefix, mark, space); err != nil {
+			return err
+		}
+		e.stack[len(e.stack)-1].scInner = true
+	}
+	if e.opts.Preserve.Prefixes {
+		localDone := false
+		for _, d := range e.decls {
+			if err := e.event(evNS); err != nil {
+				return err
+			}
+			u := e.t.encodeURI(&e.w, d.uri)
+			e.t.encodeNSPrefix(&e.w, u, d.prefix)
+			local := !localDone && d.prefix == prefix && d.uri == t.Name.Space
+			localDone = localDone || local
+			e.w.writeBool(local)
+		}
+	}
+	for _, a := range e.attrs {
+		ln, err := e.qnameEvent(evAT, a.uri, a.local, a.prefix)
+		if err != nil {
+			return err
+		}
+		e.value(ln, a.value)
+	}
+	e.simple = true
+	return e.t.checkEntries(&Limits{MaxStringTableEntries: e.opts.Limits.resolved().MaxStringTableEntries})
+}
+
+func (e *Encoder) pushElement(uri, local, prefix string, mark int, space bool) error {
+	ln, err := e.qnameEvent(evSE, uri, local, prefix)
+	if err != nil {
+		return err
+	}
+	if n := len(e.stack); n > 0 && !e.stack[n-1].scOuter {
+		e.stack[n-1].state = stContent
+	}
+	if ln.elem == nil {
+		ln.elem = &elemGrammar{}
+	}
+	e.stack = append(e.stack, eframe{ln: ln, state: stStartTag, nsMark: mark, space: space})
+	return nil
+}
+
+func (e *Encoder) endElement() error {
+	if len(e.stack) == 0 {
+		return fmt.Errorf("exi: end element without start: %w", ErrInvalid)
+	}
+	if err := e.event(evEE); err != nil {
+		return err
+	}
+	f := e.stack[len(e.stack)-1]
+	e.stack = e.stack[:len(e.stack)-1]
+	e.ns = e.ns[:f.nsMark]
+	e.simple = false
+	if f.scInner {
+		// end of the self-contained fragment: ED, then back to the outer tables
+		e.state = stDocEnd
+		if err := e.event(evED); err != nil {
+			return err
+		}
+		e.w.align()
+		sv := e.saved[len(e.saved)-1]
+		e.t, e.state = sv.t, sv.state
+		e.saved = e.saved[:len(e.saved)-1]
+		e.stack = e.stack[:len(e.stack)-1]
+	}
+	if len(e.stack) == 0 && e.state != stFragment {
+		e.state = stDocEnd
+	}
+	return nil
+}
+
+func (e *Encoder) afterMisc() {
+	if n := len(e.stack); n > 0 {
+		e.stack[n-1].state = stContent
+	}
+}
+
+func (e *Encoder) comment(s string) error {
+	if err := e.event(evCM); err != nil {
+		return err
+	}
+	e.w.writeString(s)
+	e.afterMisc()
+	return nil
+}
+
+func (e *Encoder) procInst(target, data string) error {
+	if err := e.event(evPI); err != nil {
+		return err
+	}
+	e.w.writeString(target)
+	e.w.writeString(data)
+	e.afterMisc()
+	return nil
+}
+
+// doctype writes a DT event from the text of a <!DOCTYPE ...> directive.
+func (e *Encoder) doctype(d string) error {
+	name, pub, sys, subset, ok := parseDoctype(d)
+	if !ok {
+		return nil
+	}
+	if err := e.event(evDT); err != nil {
+		return err
+	}
+	e.w.writeString(name)
+	e.w.writeString(pub)
+	e.w.writeString(sys)
+	e.w.writeString(subset)
+	return nil
+}
+
+// Flush writes all complete bytes encoded so far to the underlying writer.
+// With pre-compression and compression nothing can be written before a
+// block is complete.
+func (e *Encoder) Flush() error {
+	if e.err != nil {
+		return e.err
+	}
+	e.start()
+	if e.channels() {
+		return e.writeOut()
+	}
+	if len(e.w.buf) > 0 {
+		if _, err := e.out.Write(e.w.buf); err != nil {
+			return e.fail(fmt.Errorf("exi: write: %w", err))
+		}
+		e.w.buf = e.w.buf[:0]
+	}
+	return nil
+}
+
+func (e *Encoder) writeOut() error {
+	if len(e.obuf) > 0 {
+		if _, err := e.out.Write(e.obuf); err != nil {
+			return e.fail(fmt.Errorf("exi: write: %w", err))
+		}
+		e.obuf = e.obuf[:0]
+	}
+	return nil
+}
+
+// Close ends the document (ED), pads the last byte and flushes. It does
+// not close the underlying writer.
+func (e *Encoder) Close() error {
+	if e.err != nil || e.closed {
+		return e.err
+	}
+	e.start()
+	if err := e.flushText(evED); err != nil {
+		return e.fail(err)
+	}
+	if len(e.stack) > 0 {
+		return e.fail(fmt.Errorf("exi: Close with %d open elements: %w", len(e.stack), ErrInvalid))
+	}
+	if e.state == stDocContent {
+		return e.fail(fmt.Errorf("exi: Close before the root element: %w", ErrInvalid))
+	}
+	if err := e.event(evED); err != nil {
+		return e.fail(err)
+	}
+	e.closed = true
+	if e.channels() {
+		e.closeBlock()
+		return e.writeOut()
+	}
+	e.w.align()
+	return e.Flush()
+}
+
+// closeBlock moves the structure channel and the value channels of the
+// current block to obuf (§9.2, §9.3).
+func (e *Encoder) closeBlock() {
+	structure := e.w.buf
+	e.vw.reset(true)
+	var streams [][]byte
+	if e.nvalues <= 100 {
+		for _, c := range e.chans {
+			e.encodeChannel(c)
+		}
+		if e.opts.Alignment == Compression {
+			streams = append(streams, append(structure, e.vw.buf...))
+		} else {
+			e.obuf = append(append(e.obuf, structure...), e.vw.buf...)
+		}
+	} else {
+		for _, c := range e.chans {
+			if len(c.vals) <= 100 {
+				e.encodeChannel(c)
+			}
+		}
+		if e.opts.Alignment == Compression {
+			streams = append(streams, structure)
+			if len(e.vw.buf) > 0 {
+				streams = append(streams, append([]byte(nil), e.vw.buf...))
+			}
+		} else {
+			e.obuf = append(append(e.obuf, structure...), e.vw.buf...)
+		}
+		for _, c := range e.chans {
+			if len(c.vals) > 100 {
+				e.vw.reset(true)
+				e.encodeChannel(c)
+				if e.opts.Alignment == Compression {
+					streams = append(streams, append([]byte(nil), e.vw.buf...))
+				} else {
+					e.obuf = append(e.obuf, e.vw.buf...)
+				}
+			}
+		}
+	}
+	for _, s := range streams {
+		var b bytes.Buffer
+		fw, _ := flate.NewWriter(&b, flate.DefaultCompression)
+		fw.Write(s)
+		fw.Close()
+		e.obuf = append(e.obuf, b.Bytes()...)
+	}
+	for _, c := range e.chans {
+		c.ln.ch = nil
+	}
+	e.chans = e.chans[:0]
+	e.nvalues = 0
+	e.w.buf = e.w.buf[:0]
+}
+
+func (e *Encoder) encodeChannel(c *channel) {
+	for _, v := range c.vals {
+		e.t.encodeValue(&e.vw, &e.opts, c.ln, v)
+	}
+}

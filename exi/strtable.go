@@ -1,0 +1,318 @@
+package exi
+
+import "fmt"
+
+// Initial string table contents (EXI Appendix D).
+const (
+	nsXML = "http://www.w3.org/XML/1998/namespace"
+	nsXSI = "http://www.w3.org/2001/XMLSchema-instance"
+)
+
+// localName is one entry of a URI's local-name partition. It is also the
+// identity of the expanded name {uri}local, so it carries everything keyed
+// by qname: the built-in element grammar and the local value partition.
+type localName struct {
+	name  string
+	uri   *uriEntry
+	id    int
+	elem  *elemGrammar // built-in element grammar, created on first SE
+	lvals []int32      // local value partition: global ids, -1 when freed
+	ch    *channel     // pre-compression value channel of the current block
+}
+
+// uriEntry is one entry of the URI partition with its prefix and
+// local-name partitions.
+type uriEntry struct {
+	name     string
+	id       int
+	prefixes []string
+	locals   []*localName
+	localIdx map[string]*localName
+}
+
+// gval is one entry of the global value partition.
+type gval struct {
+	s     string
+	owner *localName
+	local int32 // compact id in owner's local partition
+}
+
+// tables are the string tables and the grammars learned with them; a
+// self-contained element swaps in a fresh set.
+type tables struct {
+	uris    []*uriEntry
+	uriIdx  map[string]*uriEntry
+	gvals   []gval
+	gidx    map[string]int32 // encoder only: value -> global id
+	gnext   int              // next global id when the partition is bounded
+	entries int              // total entries, checked against Limits
+	frag    *elemGrammar     // learned fragment content (SE(qname) productions)
+}
+
+func newTables(encoding bool) *tables {
+	t := &tables{uriIdx: make(map[string]*uriEntry, 8)}
+	if encoding {
+		t.gidx = make(map[string]int32, 64)
+	}
+	t.addURI("").prefixes = []string{""}
+	x := t.addURI(nsXML)
+	x.prefixes = []string{"xml"}
+	for _, l := range []string{"base", "id", "lang", "space"} {
+		t.addLocal(x, l)
+	}
+	xsi := t.addURI(nsXSI)
+	xsi.prefixes = []string{"xsi"}
+	t.addLocal(xsi, "nil")
+	t.addLocal(xsi, "type")
+	t.entries = 0
+	t.frag = &elemGrammar{}
+	return t
+}
+
+func (t *tables) addURI(s string) *uriEntry {
+	u := &uriEntry{name: s, id: len(t.uris), localIdx: make(map[string]*localName, 8)}
+	t.uris = append(t.uris, u)
+	t.uriIdx[s] = u
+	t.entries++
+	return u
+}
+
+func (t *tables) addLocal(u *uriEntry, s string) *localName {
+	ln := &localName{name: s, uri: u, id: len(u.locals)}
+	u.locals = append(u.locals, ln)
+	u.localIdx[s] = ln
+	t.entries++
+	return ln
+}
+
+func (t *tables) checkEntries(l *Limits) error {
+	if t.entries > l.MaxStringTableEntries {
+		return &LimitError{Limit: "MaxStringTableEntries", Value: int64(t.entries), Max: int64(l.MaxStringTableEntries)}
+	}
+	return nil
+}
+
+// addValue adds a missed value to the local and global partitions
+// (EXI §7.3.3), honouring valueMaxLength and valuePartitionCapacity.
+func (t *tables) addValue(o *Options, ln *localName, s string, runes int) {
+	if runes == 0 || (o.ValueMaxLength >= 0 && runes > o.ValueMaxLength) || o.ValuePartitionCapacity == 0 {
+		return
+	}
+	g := gval{s: s, owner: ln, local: int32(len(ln.lvals))}
+	var id int32
+	if cap := o.ValuePartitionCapacity; cap > 0 && len(t.gvals) >= cap {
+		id = int32(t.gnext)
+		old := t.gvals[id]
+		old.owner.lvals[old.local] = -1
+		if t.gidx != nil {
+			delete(t.gidx, old.s)
+		}
+		t.gvals[id] = g
+	} else {
+		id = int32(len(t.gvals))
+		t.gvals = append(t.gvals, g)
+		t.entries++
+	}
+	if cap := o.ValuePartitionCapacity; cap > 0 {
+		t.gnext = (int(id) + 1) % cap
+	}
+	ln.lvals = append(ln.lvals, id)
+	if t.gidx != nil {
+		t.gidx[s] = id
+	}
+}
+
+// encodeQName writes uri and local name (§7.1.7), adding misses.
+func (t *tables) encodeQName(w *bitWriter, uri, local string) *localName {
+	u := t.encodeURI(w, uri)
+	if ln := u.localIdx[local]; ln != nil {
+		w.writeUint(0)
+		w.writeNBit(uint64(ln.id), bitsFor(len(u.locals)))
+		return ln
+	}
+	w.writeUint(uint64(runeCount(local)) + 1)
+	w.writeChars(local)
+	return t.addLocal(u, local)
+}
+
+func (t *tables) encodeURI(w *bitWriter, uri string) *uriEntry {
+	n := bitsFor(len(t.uris) + 1)
+	if u := t.uriIdx[uri]; u != nil {
+		w.writeNBit(uint64(u.id+1), n)
+		return u
+	}
+	w.writeNBit(0, n)
+	w.writeString(uri)
+	return t.addURI(uri)
+}
+
+func (t *tables) decodeURI(r *bitReader) (*uriEntry, error) {
+	v, err := r.readNBit(bitsFor(len(t.uris) + 1))
+	if err != nil {
+		return nil, err
+	}
+	if v > 0 {
+		if int(v) > len(t.uris) {
+			return nil, r.fail(fmt.Errorf("uri id %d of %d: %w", v-1, len(t.uris), ErrMalformed))
+		}
+		return t.uris[v-1], nil
+	}
+	s, err := r.readString()
+	if err != nil {
+		return nil, err
+	}
+	if u := t.uriIdx[s]; u != nil {
+		return u, nil // tolerate a redundant miss
+	}
+	return t.addURI(s), nil
+}
+
+func (t *tables) decodeQName(r *bitReader) (*localName, error) {
+	u, err := t.decodeURI(r)
+	if err != nil {
+		return nil, err
+	}
+	n, err := r.readUint()
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		id, err := r.readNBit(bitsFor(len(u.locals)))
+		if err != nil {
+			return nil, err
+		}
+		if id >= uint64(len(u.locals)) {
+			return nil, r.fail(fmt.Errorf("local-name id %d of %d: %w", id, len(u.locals), ErrMalformed))
+		}
+		return u.locals[id], nil
+	}
+	s, err := r.readChars(n - 1)
+	if err != nil {
+		return nil, err
+	}
+	if ln := u.localIdx[s]; ln != nil {
+		return ln, nil
+	}
+	return t.addLocal(u, s), nil
+}
+
+// encodePrefix writes a prefix of a qname (§7.1.7): its compact id in the
+// URI's prefix partition, or 0 when the partition has no match.
+func encodePrefix(w *bitWriter, u *uriEntry, prefix string) {
+	id := 0
+	for i, p := range u.prefixes {
+		if p == prefix {
+			id = i
+			break
+		}
+	}
+	w.writeNBit(uint64(id), bitsFor(len(u.prefixes)))
+}
+
+func decodePrefix(r *bitReader, u *uriEntry) (int, error) {
+	v, err := r.readNBit(bitsFor(len(u.prefixes)))
+	if err != nil {
+		return 0, err
+	}
+	if len(u.prefixes) > 0 && v >= uint64(len(u.prefixes)) {
+		return 0, r.fail(fmt.Errorf("prefix id %d of %d: %w", v, len(u.prefixes), ErrMalformed))
+	}
+	return int(v), nil
+}
+
+// encodeNSPrefix writes the prefix of an NS event (§7.3.2) and adds misses.
+func (t *tables) encodeNSPrefix(w *bitWriter, u *uriEntry, prefix string) {
+	n := bitsFor(len(u.prefixes) + 1)
+	for i, p := range u.prefixes {
+		if p == prefix {
+			w.writeNBit(uint64(i+1), n)
+			return
+		}
+	}
+	w.writeNBit(0, n)
+	w.writeString(prefix)
+	u.prefixes = append(u.prefixes, prefix)
+	t.entries++
+}
+
+func (t *tables) decodeNSPrefix(r *bitReader, u *uriEntry) (string, error) {
+	v, err := r.readNBit(bitsFor(len(u.prefixes) + 1))
+	if err != nil {
+		return "", err
+	}
+	if v > 0 {
+		if int(v) > len(u.prefixes) {
+			return "", r.fail(fmt.Errorf("prefix id %d of %d: %w", v-1, len(u.prefixes), ErrMalformed))
+		}
+		return u.prefixes[v-1], nil
+	}
+	s, err := r.readString()
+	if err != nil {
+		return "", err
+	}
+	u.prefixes = append(u.prefixes, s)
+	t.entries++
+	return s, nil
+}
+
+// encodeValue writes a value content item through the string table.
+func (t *tables) encodeValue(w *bitWriter, o *Options, ln *localName, s string) {
+	if id, ok := t.gidx[s]; ok {
+		g := t.gvals[id]
+		if g.owner == ln {
+			w.writeUint(0)
+			w.writeNBit(uint64(g.local), bitsFor(len(ln.lvals)))
+			return
+		}
+		w.writeUint(1)
+		w.writeNBit(uint64(id), bitsFor(len(t.gvals)))
+		return
+	}
+	n := runeCount(s)
+	w.writeUint(uint64(n) + 2)
+	w.writeChars(s)
+	t.addValue(o, ln, s, n)
+}
+
+func (t *tables) decodeValue(r *bitReader, o *Options, ln *localName) (string, error) {
+	n, err := r.readUint()
+	if err != nil {
+		return "", err
+	}
+	switch n {
+	case 0:
+		id, err := r.readNBit(bitsFor(len(ln.lvals)))
+		if err != nil {
+			return "", err
+		}
+		if id >= uint64(len(ln.lvals)) || ln.lvals[id] < 0 {
+			return "", r.fail(fmt.Errorf("local value id %d: %w", id, ErrMalformed))
+		}
+		return t.gvals[ln.lvals[id]].s, nil
+	case 1:
+		id, err := r.readNBit(bitsFor(len(t.gvals)))
+		if err != nil {
+			return "", err
+		}
+		if id >= uint64(len(t.gvals)) {
+			return "", r.fail(fmt.Errorf("global value id %d of %d: %w", id, len(t.gvals), ErrMalformed))
+		}
+		return t.gvals[id].s, nil
+	}
+	s, err := r.readChars(n - 2)
+	if err != nil {
+		return "", err
+	}
+	t.addValue(o, ln, s, int(n-2))
+	return s, nil
+}
+
+func runeCount(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x80 || s[i] >= 0xC0 {
+			n++
+		}
+	}
+	return n
+}
