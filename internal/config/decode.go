@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -57,8 +58,15 @@ func Decode(name string, data []byte) (*Config, error) {
 		d.dir = filepath.Dir(name)
 	}
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &Error{File: name, Line: yamlErrorLine(err), Err: fmt.Errorf("not valid YAML: %w", err)}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil && err != io.EOF {
+		return nil, yamlError(name, err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, &Error{File: name, Line: extra.Line, Err: errors.New("more than one YAML document; xiot reads exactly one")}
+	} else if err != io.EOF {
+		return nil, yamlError(name, err)
 	}
 	switch {
 	case doc.Kind == 0:
@@ -92,19 +100,18 @@ func errorLine(err error) int {
 	return 0
 }
 
-// yamlErrorLine extracts the line from a yaml.v3 syntax error ("yaml: line
-// 3: ..."), or returns 0.
-func yamlErrorLine(err error) int {
-	_, rest, ok := strings.Cut(err.Error(), "line ")
-	if !ok {
-		return 0
+// yamlError locates a yaml.v3 syntax error ("yaml: line 3: did not find
+// expected node content") as an *Error.
+func yamlError(name string, err error) *Error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		n, tail, _ := strings.Cut(rest, ":")
+		if l, err := strconv.Atoi(n); err == nil {
+			line, msg = l, strings.TrimSpace(tail)
+		}
 	}
-	n, _, _ := strings.Cut(rest, ":")
-	line, err := strconv.Atoi(n)
-	if err != nil {
-		return 0
-	}
-	return line
+	return &Error{File: name, Line: line, Err: fmt.Errorf("not valid YAML: %s", msg)}
 }
 
 // decoder walks a yaml.Node tree into a Config, driven by the struct's
@@ -226,6 +233,11 @@ func (d *decoder) value(n *yaml.Node, key string, v reflect.Value, isPath bool) 
 		}
 	case t == jidType:
 		if s, ok := d.scalar(n, key); ok {
+			if s == "" {
+				// "" is the zero JID: not configured.
+				v.SetZero()
+				return
+			}
 			j, err := jid.Parse(s)
 			if err != nil {
 				d.errorf(n, key, "not a valid JID: %q: %v", s, err)

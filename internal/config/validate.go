@@ -94,7 +94,9 @@ func (c *Config) validateAccount(add func(key, format string, args ...any)) {
 		add("account.priority", "must be between -128 and 127, not %d", a.Priority)
 	}
 	for i, o := range a.Owners {
-		if o.Resourcepart() != "" {
+		if o.Domainpart() == "" {
+			add(fmt.Sprintf("account.owners[%d]", i), "must not be empty")
+		} else if o.Resourcepart() != "" {
 			add(fmt.Sprintf("account.owners[%d]", i), "must be a bare JID, not %q; use %q", o, o.Bare())
 		}
 	}
