@@ -16,7 +16,8 @@ type event struct {
 	local  bool       // NS local-element-ns
 	value  string     // AT, CH value; CM text; PI data; DT subset; ER name
 	pub    string     // DT public id
-	sys    string     // DT system id
+	sys    string     // DT system id;
+	tq     *localName // xsi:type value
 }
 
 type dframe struct {
@@ -243,6 +244,26 @@ func (d *Decoder) decodeEvent(ev *event) error {
 		learn()
 		if err := d.prefix(ev); err != nil {
 			return err
+		}
+		if ev.ln.name == "type" && ev.ln.uri.name == nsXSI {
+			// xsi:type values are QNames (§7.1.7)
+			if ev.tq, err = d.t.decodeQName(&d.r); err != nil {
+				return err
+			}
+			var tp event
+			tp.ln = ev.tq
+			if err := d.prefix(&tp); err != nil {
+				return err
+			}
+			ev.pub = tp.prefix
+			ev.value = "{" + ev.tq.uri.name + "}" + ev.tq.name
+			if d.opts.Preserve.Prefixes {
+				ev.value = ev.tq.name
+				if tp.prefix != "" {
+					ev.value = tp.prefix + ":" + ev.tq.name
+				}
+			}
+			break
 		}
 		if err := d.value(ev, ev.ln); err != nil {
 			return err

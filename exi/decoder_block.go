@@ -130,7 +130,7 @@ func (d *Decoder) block() error {
 	// hand the values to their events in document order
 	for i := range d.q {
 		ev := &d.q[i]
-		if ev.kind == evAT || ev.kind == evCH {
+		if (ev.kind == evAT && ev.tq == nil) || ev.kind == evCH {
 			c := ev.ln.ch
 			ev.value = c.vals[0]
 			c.vals = c.vals[1:]

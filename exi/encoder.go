@@ -281,7 +281,7 @@ func (e *Encoder) EncodeToken(tok xml.Token) error {
 		return nil
 	case xml.StartElement:
 		if err = e.flushText(evSE); err == nil {
-			err = e.startElement(&t)
+			err = e.startElement(&t, nil)
 		}
 	case xml.EndElement:
 		if err = e.flushText(evEE); err == nil {

@@ -5,6 +5,7 @@ import (
 	"compress/flate"
 	"encoding/xml"
 	"fmt"
+	"strings"
 )
 
 func (e *Encoder) lookupPrefix(uri string, forAttr bool) string {
@@ -32,7 +33,10 @@ func (e *Encoder) lookupPrefix(uri string, forAttr bool) string {
 	return ""
 }
 
-func (e *Encoder) startElement(t *xml.StartElement) error {
+// startElement encodes a start tag. prefixes, when not nil, holds the
+// element's prefix and then one per attribute; otherwise prefixes are
+// inferred from the namespace declarations in scope.
+func (e *Encoder) startElement(t *xml.StartElement, prefixes []string) error {
 	if len(e.stack) >= e.opts.Limits.resolved().MaxDepth {
 		return &LimitError{Limit: "MaxDepth", Value: int64(len(e.stack) + 1), Max: int64(e.opts.Limits.resolved().MaxDepth)}
 	}
@@ -43,7 +47,7 @@ func (e *Encoder) startElement(t *xml.StartElement) error {
 	mark := len(e.ns)
 	e.attrs, e.decls = e.attrs[:0], e.decls[:0]
 	space := len(e.stack) > 0 && e.stack[len(e.stack)-1].space
-	for _, a := range t.Attr {
+	for ai, a := range t.Attr {
 		switch {
 		case a.Name.Space == "xmlns":
 			e.decls = append(e.decls, nsDecl{a.Name.Local, a.Value})
@@ -55,13 +59,26 @@ func (e *Encoder) startElement(t *xml.StartElement) error {
 			if a.Name.Space == nsXML && a.Name.Local == "space" {
 				space = a.Value == "preserve"
 			}
-			e.attrs = append(e.attrs, attrItem{uri: a.Name.Space, local: a.Name.Local, value: a.Value})
+			it := attrItem{uri: a.Name.Space, local: a.Name.Local, value: a.Value}
+			if prefixes != nil {
+				it.prefix = prefixes[1+ai]
+			} else {
+				it.prefix = "\x00"
+			}
+			e.attrs = append(e.attrs, it)
 		}
 	}
 	e.ns = append(e.ns, e.decls...)
-	prefix := e.lookupPrefix(t.Name.Space, false)
+	var prefix string
+	if prefixes != nil {
+		prefix = prefixes[0]
+	} else {
+		prefix = e.lookupPrefix(t.Name.Space, false)
+	}
 	for i := range e.attrs {
-		e.attrs[i].prefix = e.lookupPrefix(e.attrs[i].uri, true)
+		if e.attrs[i].prefix == "\x00" {
+			e.attrs[i].prefix = e.lookupPrefix(e.attrs[i].uri, true)
+		}
 	}
 	if err := e.pushElement(t.Name.Space, t.Name.Local, prefix, mark, space); err != nil {
 		return err
@@ -96,6 +113,10 @@ func (e *Encoder) startElement(t *xml.StartElement) error {
 		ln, err := e.qnameEvent(evAT, a.uri, a.local, a.prefix)
 		if err != nil {
 			return err
+		}
+		if a.uri == nsXSI && a.local == "type" {
+			e.typeValue(a.value)
+			continue
 		}
 		e.value(ln, a.value)
 	}
@@ -305,5 +326,31 @@ func (e *Encoder) closeBlock() {
 func (e *Encoder) encodeChannel(c *channel) {
 	for _, v := range c.vals {
 		e.t.encodeValue(&e.vw, &e.opts, c.ln, v)
+	}
+}
+
+// typeValue writes the value of xsi:type, which is a QName even in
+// schema-less streams (EXI §7.1.7): uri, local name and, with prefixes
+// preserved, the prefix. It stays in the structure channel.
+func (e *Encoder) typeValue(v string) {
+	prefix, local := "", v
+	if i := strings.IndexByte(v, ':'); i >= 0 {
+		prefix, local = v[:i], v[i+1:]
+	}
+	uri := ""
+	switch prefix {
+	case "xml":
+		uri = nsXML
+	default:
+		for i := len(e.ns) - 1; i >= 0; i-- {
+			if e.ns[i].prefix == prefix {
+				uri = e.ns[i].uri
+				break
+			}
+		}
+	}
+	ln := e.t.encodeQName(&e.w, uri, local)
+	if e.opts.Preserve.Prefixes {
+		encodePrefix(&e.w, ln.uri, prefix)
 	}
 }

@@ -1,10 +1,8 @@
 package exi
 
 import (
-	"bytes"
 	"encoding/xml"
 	"errors"
-	"fmt"
 	"io"
 )
 
@@ -113,31 +111,4 @@ func appendDoctype(b []byte, ev *event) []byte {
 		b = append(b, ']')
 	}
 	return append(b, '>')
-}
-
-// EncodeXML encodes an XML document (or, with opts.Fragment, a fragment)
-// to EXI.
-func EncodeXML(doc []byte, opts Options) ([]byte, error) {
-	var out bytes.Buffer
-	e, err := NewEncoder(&out, opts)
-	if err != nil {
-		return nil, err
-	}
-	xd := xml.NewDecoder(bytes.NewReader(doc))
-	for {
-		tok, err := xd.Token()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("exi: parse XML: %w", err)
-		}
-		if err := e.EncodeToken(tok); err != nil {
-			return nil, err
-		}
-	}
-	if err := e.Close(); err != nil {
-		return nil, err
-	}
-	return out.Bytes(), nil
 }

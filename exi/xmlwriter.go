@@ -87,10 +87,17 @@ func (w *xmlWriter) run(d *Decoder) error {
 				if !pre || (p == "" && a.ln.uri.name != "") {
 					p = w.bind(a.ln.uri.name, true, false)
 				}
+				v := a.value
+				if a.tq != nil && !pre {
+					v = a.tq.name
+					if tp := w.bind(a.tq.uri.name, true, false); tp != "" {
+						v = tp + ":" + v
+					}
+				}
 				w.buf = append(w.buf, ' ')
 				w.appendQName(p, a.ln.name)
 				w.buf = append(w.buf, "=\""...)
-				w.buf = appendEscaped(w.buf, a.value, true)
+				w.buf = appendEscaped(w.buf, v, true)
 				w.buf = append(w.buf, '"')
 			}
 			w.open = true
