@@ -6,11 +6,15 @@ import (
 	"fmt"
 )
 
+// wire has Grammars' fields without its methods, so gob does not call
+// MarshalBinary recursively.
+type wire Grammars
+
 // MarshalBinary serialises the compiled grammars (gob), so a device can
 // load them without parsing XSD.
 func (g *Grammars) MarshalBinary() ([]byte, error) {
 	var b bytes.Buffer
-	if err := gob.NewEncoder(&b).Encode(g); err != nil {
+	if err := gob.NewEncoder(&b).Encode((*wire)(g)); err != nil {
 		return nil, fmt.Errorf("schema: marshal grammars: %w", err)
 	}
 	return b.Bytes(), nil
@@ -21,7 +25,7 @@ func (g *Grammars) MarshalBinary() ([]byte, error) {
 // codec index out of bounds.
 func (g *Grammars) UnmarshalBinary(data []byte) error {
 	var x Grammars
-	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&x); err != nil {
+	if err := gob.NewDecoder(bytes.NewReader(data)).Decode((*wire)(&x)); err != nil {
 		return fmt.Errorf("schema: unmarshal grammars: %w", err)
 	}
 	if err := x.validate(); err != nil {
