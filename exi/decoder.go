@@ -285,7 +285,6 @@ func (d *Decoder) decodeEvent(ev *event) error {
 		d.stack = d.stack[:len(d.stack)-1]
 		ev.ln = f.ln
 		if f.scInner {
-			d.state = stDocEnd
 			var end event
 			if err := d.decodeEvent(&end); err != nil {
 				return err
@@ -321,7 +320,7 @@ func (d *Decoder) decodeEvent(ev *event) error {
 		d.stack[len(d.stack)-1].scOuter = true
 		d.r.align()
 		d.saved = append(d.saved, savedCtx{d.t, d.state})
-		d.t, d.state = newTables(false), stDocContent
+		d.t, d.state = newTables(false), stFragment
 		var inner event
 		if err := d.decodeEvent(&inner); err != nil {
 			return err

@@ -90,7 +90,7 @@ func (e *Encoder) startElement(t *xml.StartElement, prefixes []string) error {
 		e.stack[len(e.stack)-1].scOuter = true
 		e.w.align()
 		e.saved = append(e.saved, savedCtx{e.t, e.state})
-		e.t, e.state = newTables(true), stDocContent
+		e.t, e.state = newTables(true), stFragment
 		if err := e.pushElement(t.Name.Space, t.Name.Local, prefix, mark, space); err != nil {
 			return err
 		}
@@ -151,8 +151,8 @@ func (e *Encoder) endElement() error {
 	e.ns = e.ns[:f.nsMark]
 	e.simple = false
 	if f.scInner {
-		// end of the self-contained fragment: ED, then back to the outer tables
-		e.state = stDocEnd
+		// end of the self-contained fragment (an EXI fragment): ED in the fragment
+		// grammar, then back to the outer tables
 		if err := e.event(evED); err != nil {
 			return err
 		}
