@@ -51,16 +51,16 @@ func StartMosquittoContext(ctx context.Context, opts MosquittoOptions) (*Mosquit
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "xiot-mosquitto-")
+	var m *Mosquitto
+	err = startFresh(ctx, "xiot-mosquitto-", func(dir string) (*process, error) {
+		var err error
+		m, err = setupMosquitto(ctx, dir, bin, opts)
+		if err != nil {
+			return nil, err
+		}
+		return m.proc, nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("mosquitto: temp dir: %w", err)
-	}
-	m, err := setupMosquitto(ctx, dir, bin, opts)
-	if err == nil {
-		err = m.proc.start(ctx)
-	}
-	if err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
 	return m, nil
@@ -118,6 +118,9 @@ func setupMosquitto(ctx context.Context, dir, bin string, opts MosquittoOptions)
 		pidfile:  filepath.Join(dir, "mosquitto.pid"),
 		logFiles: []string{m.LogFile},
 		ready:    []string{m.Addr},
+		// "mosquitto version 2.0.11 running" follows a successful bind.
+		readyLog: []string{" running"},
+		failLog:  "Address already in use",
 		timeout:  opts.StartTimeout,
 	}
 	return m, nil

@@ -3,6 +3,7 @@ package testserver
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -212,4 +213,28 @@ func TestMosquittoPersistenceRestart(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestMosquittoRestartPortTaken(t *testing.T) {
+	m := StartMosquitto(t, MosquittoOptions{StartTimeout: 5 * time.Second})
+	if err := m.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", m.Addr)
+	if err != nil {
+		t.Fatalf("take %s: %v", m.Addr, err)
+	}
+	defer ln.Close()
+	if err := m.Restart(); !errors.Is(err, errPortTaken) {
+		t.Fatalf("Restart with the port taken: %v, want errPortTaken", err)
+	}
+	ln.Close()
+	if err := m.Restart(); err != nil {
+		t.Fatalf("Restart once the port is free again: %v", err)
+	}
+	c, rc := mqttConnect(t, m.Addr, "", "")
+	if rc != 0 {
+		t.Fatalf("CONNACK %d after restart", rc)
+	}
+	c.disconnect(t)
 }

@@ -33,17 +33,48 @@ func lookBinary(name string) (string, error) {
 	return path, nil
 }
 
+// startFresh makes a temporary directory, lets setup write the server's
+// files into it and starts the process. Another process may take a port
+// between picking and binding it; then it starts over with a new directory
+// and fresh ports, up to three times. On failure the directory is removed.
+func startFresh(ctx context.Context, prefix string, setup func(dir string) (*process, error)) error {
+	for attempt := 1; ; attempt++ {
+		dir, err := os.MkdirTemp("", prefix)
+		if err != nil {
+			return fmt.Errorf("testserver: temp dir: %w", err)
+		}
+		proc, err := setup(dir)
+		if err == nil {
+			err = proc.start(ctx)
+		}
+		if err == nil {
+			return nil
+		}
+		os.RemoveAll(dir)
+		if !errors.Is(err, errPortTaken) || attempt == 3 {
+			return err
+		}
+	}
+}
+
 // process runs one server binary in the foreground and tracks its life. It
 // is restartable: start may be called again after the process ended.
 type process struct {
-	name     string        // for messages: "prosody", "mosquitto"
-	path     string        // binary
-	args     []string      // arguments
-	dir      string        // working directory; also holds stdout.log
-	pidfile  string        // removed before each start (stale after a kill)
-	logFiles []string      // server log files, shown by logTail
-	ready    []string      // addresses that must accept TCP before start returns
-	timeout  time.Duration // start timeout
+	name     string   // for messages: "prosody", "mosquitto"
+	path     string   // binary
+	args     []string // arguments
+	dir      string   // working directory; also holds stdout.log
+	pidfile  string   // removed before each start (stale after a kill)
+	logFiles []string // server log files, shown by logTail
+	ready    []string // addresses that must accept TCP before start returns
+	// readyLog are lines that must appear in logFiles[0] (in what this start
+	// wrote) before start returns: a TCP connect alone may reach another
+	// process that took a port first.
+	readyLog []string
+	// failLog marks a failure in logFiles[0] that the server survives, such
+	// as a port it could not bind; start then fails with errPortTaken.
+	failLog string
+	timeout time.Duration // start timeout
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -67,6 +98,12 @@ func (p *process) start(ctx context.Context) error {
 		if err := os.Remove(p.pidfile); err != nil && !errors.Is(err, os.ErrNotExist) {
 			p.mu.Unlock()
 			return fmt.Errorf("%s: remove stale pid file: %w", p.name, err)
+		}
+	}
+	var logStart int64
+	if len(p.logFiles) > 0 {
+		if fi, err := os.Stat(p.logFiles[0]); err == nil {
+			logStart = fi.Size()
 		}
 	}
 	out, err := os.OpenFile(p.stdoutPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -97,16 +134,17 @@ func (p *process) start(ctx context.Context) error {
 		close(done)
 	}()
 
-	if err := p.waitReady(ctx, done); err != nil {
+	if err := p.waitReady(ctx, done, logStart); err != nil {
 		p.kill()
 		return fmt.Errorf("%s: %w\n--- %s logs ---\n%s", p.name, err, p.name, p.logTail())
 	}
 	return nil
 }
 
-// waitReady polls the ready addresses until all accept connections, the
-// process exits, the start timeout passes or ctx ends.
-func (p *process) waitReady(ctx context.Context, done <-chan struct{}) error {
+// waitReady polls the ready addresses and log lines until all are there,
+// the process exits, the start timeout passes or ctx ends. logStart is the
+// size of the main log before this start.
+func (p *process) waitReady(ctx context.Context, done <-chan struct{}, logStart int64) error {
 	timeout := p.timeout
 	if timeout <= 0 {
 		timeout = defaultStartTimeout
@@ -121,20 +159,62 @@ func (p *process) waitReady(ctx context.Context, done <-chan struct{}) error {
 			pending = pending[1:]
 		}
 		if len(pending) == 0 {
-			return nil
+			missing, err := p.checkLog(logStart)
+			if err != nil {
+				return err
+			}
+			if missing == "" {
+				return nil
+			}
 		}
 		select {
 		case <-done:
 			p.mu.Lock()
 			err := p.err
 			p.mu.Unlock()
-			return fmt.Errorf("exited before listening on %s: %v", pending[0], err)
+			if _, logErr := p.checkLog(logStart); logErr != nil {
+				return logErr
+			}
+			return fmt.Errorf("exited before it was ready: %v", err)
 		case <-ctx.Done():
-			return fmt.Errorf("not listening on %s after %v (a server started as root may hang instead of exiting): %w",
-				pending[0], timeout, ctx.Err())
+			what := "listening on " + strings.Join(pending, ", ")
+			if len(pending) == 0 {
+				missing, _ := p.checkLog(logStart)
+				what = fmt.Sprintf("%q in its log", missing)
+			}
+			return fmt.Errorf("not %s after %v (a server started as root may hang instead of exiting): %w",
+				what, timeout, ctx.Err())
 		case <-tick.C:
 		}
 	}
+}
+
+// errPortTaken reports that the server could not bind one of its ports,
+// which another process took between freePorts and the server's start.
+var errPortTaken = errors.New("port taken by another process")
+
+// checkLog returns the first readyLog line not yet in what this start wrote
+// to the main log, or errPortTaken if failLog is there.
+func (p *process) checkLog(logStart int64) (string, error) {
+	if len(p.readyLog) == 0 && p.failLog == "" {
+		return "", nil
+	}
+	data, err := os.ReadFile(p.logFiles[0])
+	if err != nil {
+		return p.readyLog[0], nil // not created yet
+	}
+	if int64(len(data)) >= logStart {
+		data = data[logStart:]
+	}
+	if p.failLog != "" && bytes.Contains(data, []byte(p.failLog)) {
+		return "", fmt.Errorf("%w: log says %q", errPortTaken, p.failLog)
+	}
+	for _, l := range p.readyLog {
+		if !bytes.Contains(data, []byte(l)) {
+			return l, nil
+		}
+	}
+	return "", nil
 }
 
 // running reports whether the process is alive.

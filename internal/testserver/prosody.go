@@ -86,16 +86,16 @@ func Start(ctx context.Context, opts ProsodyOptions) (*Prosody, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "xiot-prosody-")
+	var p *Prosody
+	err = startFresh(ctx, "xiot-prosody-", func(dir string) (*process, error) {
+		var err error
+		p, err = setupProsody(dir, bin, ctl, opts)
+		if err != nil {
+			return nil, err
+		}
+		return p.proc, nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("prosody: temp dir: %w", err)
-	}
-	p, err := setupProsody(dir, bin, ctl, opts)
-	if err == nil {
-		err = p.proc.start(ctx)
-	}
-	if err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
 	return p, nil
@@ -168,9 +168,11 @@ func setupProsody(dir, bin, ctl string, opts ProsodyOptions) (*Prosody, error) {
 		prosodyctl:      ctl,
 	}
 	ready := []string{p.C2SAddr, p.ComponentAddr}
+	readyLog := []string{activated("c2s", cfg.c2sPort), activated("component", cfg.componentPort)}
 	if opts.DirectTLS {
 		p.DirectTLSAddr = loopbackAddr(cfg.directTLSPort)
 		ready = append(ready, p.DirectTLSAddr)
+		readyLog = append(readyLog, activated("c2s_direct_tls", cfg.directTLSPort))
 	}
 	p.proc = &process{
 		name:     "prosody",
@@ -180,9 +182,17 @@ func setupProsody(dir, bin, ctl string, opts ProsodyOptions) (*Prosody, error) {
 		pidfile:  filepath.Join(dir, "prosody.pid"),
 		logFiles: []string{p.LogFile, filepath.Join(dir, "prosody.err")},
 		ready:    ready,
+		readyLog: readyLog,
+		failLog:  "Failed to open server port",
 		timeout:  opts.StartTimeout,
 	}
 	return p, nil
+}
+
+// activated is the line Prosody's portmanager logs once a service listens
+// on port; with a port it failed to bind it says "on no ports" instead.
+func activated(service string, port int) string {
+	return fmt.Sprintf("Activated service '%s' on [127.0.0.1]:%d", service, port)
 }
 
 // CertPool returns a pool holding only the server's certificate.

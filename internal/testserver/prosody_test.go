@@ -210,3 +210,28 @@ func TestNotInstalled(t *testing.T) {
 		t.Errorf("ErrNotInstalled = %q, want it to name scripts/install-deps.sh", ErrNotInstalled)
 	}
 }
+
+func TestProsodyRestartPortTaken(t *testing.T) {
+	p := StartProsody(t, ProsodyOptions{StartTimeout: 5 * time.Second})
+	if err := p.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	// Another process now holds the c2s port: Prosody keeps running without
+	// it, and a TCP connect alone would reach the intruder.
+	ln, err := net.Listen("tcp", p.C2SAddr)
+	if err != nil {
+		t.Fatalf("take %s: %v", p.C2SAddr, err)
+	}
+	defer ln.Close()
+	err = p.Restart()
+	if !errors.Is(err, errPortTaken) {
+		t.Fatalf("Restart with the c2s port taken: %v, want errPortTaken", err)
+	}
+	if p.Running() {
+		t.Error("Prosody still running after a failed start")
+	}
+	ln.Close()
+	if err := p.Restart(); err != nil {
+		t.Fatalf("Restart once the port is free again: %v", err)
+	}
+}
