@@ -2,6 +2,7 @@ package testserver
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -71,10 +72,11 @@ func (c prosodyConfig) render() (string, error) {
 		p("network_settings = { nagle = false }")
 	}
 	p("")
-	mods := append(append([]string(nil), baseModules...), c.opts.ExtraModules...)
-	quoted := make([]string, len(mods))
-	for i, m := range mods {
-		quoted[i] = str(m)
+	var quoted []string
+	for _, m := range append(append([]string(nil), baseModules...), c.opts.ExtraModules...) {
+		if q := str(m); !slices.Contains(quoted, q) {
+			quoted = append(quoted, q)
+		}
 	}
 	p("modules_enabled = { %s }", strings.Join(quoted, "; "))
 	disabled := []string{`"s2s"`}

@@ -44,11 +44,11 @@ func TestProsodyConfigRender(t *testing.T) {
 		{"all options", func(c *prosodyConfig) {
 			c.directTLSPort = 1003
 			c.opts = ProsodyOptions{DisableNagle: true, EnableOffline: true, Debug: true,
-				ExtraModules: []string{"csi_simple"}, ExtraConfig: "smacks_hibernation_time = 5"}
+				ExtraModules: []string{"csi_simple", "smacks"}, ExtraConfig: "smacks_hibernation_time = 5"}
 		},
 			[]string{"c2s_direct_tls_ports = { 1003 }", "network_settings = { nagle = false }",
 				`modules_disabled = { "s2s" }`, `"csi_simple"`, "smacks_hibernation_time = 5", `debug = "/t/prosody.log"`},
-			[]string{`"offline"`}},
+			[]string{`"offline"`, `"smacks"; "pep"; "carbons"; "csi_simple"; "smacks"`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
