@@ -161,6 +161,9 @@ func (e *Encoder) endElement() error {
 		e.t, e.state = sv.t, sv.state
 		e.saved = e.saved[:len(e.saved)-1]
 		e.stack = e.stack[:len(e.stack)-1]
+		// The reference encoder restarts its whitespace tracking after a
+		// self-contained fragment, as if a start tag had just been seen.
+		e.simple = true
 	}
 	if len(e.stack) == 0 && e.state != stFragment {
 		e.state = stDocEnd
