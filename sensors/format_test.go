@@ -78,6 +78,8 @@ func TestParseValue(t *testing.T) {
 		{KindDateTime, "2026-11-24T11:05:07+01:00", DateTime(time.Date(2026, 11, 24, 10, 5, 7, 0, time.UTC)), 0, false},
 		{KindDateTime, "2026-11-24T10:05:07.5", DateTime(time.Date(2026, 11, 24, 10, 5, 7, 5e8, time.UTC)), 0, false},
 		{KindDateTime, "2026-11-24", Value{}, 0, true},
+		{KindDate, "2026-11-24+05:00", Date(time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)), 0, false},
+		{KindTime, "10:05:07+01:00", TimeOfDay(time.Date(0, 1, 1, 10, 5, 7, 0, time.UTC)), 0, false},
 		{KindTime, "10:05:07", TimeOfDay(time.Date(0, 1, 1, 10, 5, 7, 0, time.UTC)), 0, false},
 		{KindDuration, "P2DT1H1.5S", Duration(49*time.Hour + 1500*time.Millisecond), 0, false},
 		{KindDuration, "-PT0.001S", Duration(-time.Millisecond), 0, false},

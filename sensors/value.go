@@ -143,7 +143,9 @@ func (v Value) Time() (t time.Time, ok bool) {
 func (v Value) Duration() (d time.Duration, ok bool) { return v.d, v.kind == KindDuration }
 
 // Equal reports whether v and w have the same kind and the same value.
-// Numeric values compare by number (NaN equals NaN), times by instant.
+// Numeric values compare by number (NaN equals NaN), dateTime values by
+// instant, date values by calendar date and time values by clock time, each
+// in its own location (as Format writes them).
 func (v Value) Equal(w Value) bool {
 	if v.kind != w.kind {
 		return false
@@ -151,8 +153,16 @@ func (v Value) Equal(w Value) bool {
 	switch v.kind {
 	case KindNumeric:
 		return v.f == w.f || (math.IsNaN(v.f) && math.IsNaN(w.f))
-	case KindDate, KindDateTime, KindTime:
+	case KindDateTime:
 		return v.t.Equal(w.t)
+	case KindDate:
+		y1, m1, d1 := v.t.Date()
+		y2, m2, d2 := w.t.Date()
+		return y1 == y2 && m1 == m2 && d1 == d2
+	case KindTime:
+		h1, n1, s1 := v.t.Clock()
+		h2, n2, s2 := w.t.Clock()
+		return h1 == h2 && n1 == n2 && s1 == s2 && v.t.Nanosecond() == w.t.Nanosecond()
 	}
 	return v.b == w.b && v.i == w.i && v.s == w.s && v.dt == w.dt && v.d == w.d
 }
