@@ -68,6 +68,16 @@ func (e *Encoder) startElement(t *xml.StartElement, prefixes []string) error {
 			e.attrs = append(e.attrs, it)
 		}
 	}
+	// xsi:type, then xsi:nil, come before the other attributes
+	for k, local := range []string{"nil", "type"} {
+		for i := k; i < len(e.attrs); i++ {
+			if a := e.attrs[i]; a.uri == nsXSI && a.local == local {
+				copy(e.attrs[1:i+1], e.attrs[:i])
+				e.attrs[0] = a
+				break
+			}
+		}
+	}
 	e.ns = append(e.ns, e.decls...)
 	var prefix string
 	if prefixes != nil {
