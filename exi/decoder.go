@@ -60,6 +60,8 @@ type Decoder struct {
 	raw     *bytes.Reader // compressed input
 	nvalues int
 	chans   []*channel
+
+	trace func(ev *event, bitOffset int64) // debugging hook, nil normally
 }
 
 // NewDecoder returns a Decoder reading an EXI stream from r. opts are the
@@ -356,6 +358,9 @@ func (d *Decoder) decodeEvent(ev *event) error {
 		d.afterMisc()
 	case evED:
 		d.state = stDone
+	}
+	if d.trace != nil {
+		d.trace(ev, d.r.bitOffset())
 	}
 	if d.t.entries > d.lim.MaxStringTableEntries {
 		return d.r.fail(&LimitError{Limit: "MaxStringTableEntries", Value: int64(d.t.entries), Max: int64(d.lim.MaxStringTableEntries)})

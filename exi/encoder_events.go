@@ -107,6 +107,16 @@ func (e *Encoder) startElement(t *xml.StartElement, prefixes []string) error {
 		e.stack[len(e.stack)-1].scInner = true
 	}
 	if e.opts.Preserve.Prefixes {
+		if e.stack[len(e.stack)-1].scInner {
+			// The reference encoder re-declares the element's own prefix
+			// first in the fresh tables of a self-contained fragment.
+			if err := e.event(evNS); err != nil {
+				return err
+			}
+			u := e.t.encodeURI(&e.w, t.Name.Space)
+			e.t.encodeNSPrefix(&e.w, u, prefix)
+			e.w.writeBool(true)
+		}
 		localDone := false
 		for _, d := range e.decls {
 			if err := e.event(evNS); err != nil {
