@@ -211,7 +211,11 @@ func (d *cuttableDialer) cut() {
 
 func TestStreamManagementExactlyOnce(t *testing.T) {
 	const n = 1000
-	p := testserver.StartProsody(t, testserver.ProsodyOptions{ExtraModules: []string{"smacks"}})
+	// The messages sent while the device is away wait in the server's
+	// resumption queue; Prosody refuses resumption once more than
+	// smacks_max_queue_size (500 by default) are unacknowledged, so the
+	// test raises it above n.
+	p := testserver.StartProsody(t, testserver.ProsodyOptions{ExtraModules: []string{"smacks"}, ExtraConfig: "smacks_max_queue_size = 4000"})
 	register(t, p, "device", "client")
 
 	var mu sync.Mutex
@@ -226,11 +230,12 @@ func TestStreamManagementExactlyOnce(t *testing.T) {
 	var d cuttableDialer
 	cfg := clientConfig(t, p, "device", "device-pass", "agent")
 	cfg.Dial = d.dial
-	var resumed atomic.Int32
+	var resumed, online atomic.Int32
 	cfg.OnOnline = func(_ context.Context, r bool) {
 		if r {
 			resumed.Add(1)
 		}
+		online.Add(1)
 	}
 	dev := xmpp.New(cfg, mux)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -249,10 +254,19 @@ func TestStreamManagementExactlyOnce(t *testing.T) {
 	}
 	// Cut the device's socket four times while the messages flow; each
 	// time, more messages are sent while the device is away.
+	cuts := 0
 	for i := 0; i < n; i++ {
 		if i%250 == 100 {
-			waitOnline(t, dev)
+			// Wait for the session that follows the previous cut, so that
+			// every cut hits a live connection.
+			for deadline := time.Now().Add(20 * time.Second); online.Load() <= int32(cuts); {
+				if time.Now().After(deadline) {
+					t.Fatalf("the device did not come back after cut %d", cuts)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
 			d.cut()
+			cuts++
 		}
 		send(i)
 	}
@@ -278,10 +292,10 @@ func TestStreamManagementExactlyOnce(t *testing.T) {
 		}
 	}
 	if len(missing) > 0 || len(dup) > 0 {
-		t.Fatalf("after %d cuts (%d resumed): %d missing %v, %d duplicated %v", 4, resumed.Load(), len(missing), head(missing), len(dup), head(dup))
+		t.Fatalf("after %d cuts (%d resumed): %d missing %v, %d duplicated %v", cuts, resumed.Load(), len(missing), head(missing), len(dup), head(dup))
 	}
-	if resumed.Load() < 4 {
-		t.Fatalf("the session resumed %d times after 4 cuts", resumed.Load())
+	if resumed.Load() != int32(cuts) {
+		t.Fatalf("the session resumed %d times after %d cuts", resumed.Load(), cuts)
 	}
 	t.Logf("%d messages arrived exactly once across socket cuts; %d resumptions", n, resumed.Load())
 }
@@ -389,8 +403,8 @@ func TestOversizedStanzaEndsStreamAndRecovers(t *testing.T) {
 	xmpp.HandlePing(mux)
 	cfg := clientConfig(t, p, "device", "device-pass", "agent")
 	cfg.MaxStanzaBytes = 16 << 10
-	var offline atomic.Value
-	cfg.OnOffline = func(err error) { offline.Store(err) }
+	var offline atomic.Pointer[error]
+	cfg.OnOffline = func(err error) { offline.CompareAndSwap(nil, &err) }
 	dev := xmpp.New(cfg, mux)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -405,7 +419,10 @@ func TestOversizedStanzaEndsStreamAndRecovers(t *testing.T) {
 	for offline.Load() == nil && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	err, _ := offline.Load().(error)
+	var err error
+	if e := offline.Load(); e != nil {
+		err = *e
+	}
 	var se *xmpp.StreamError
 	if !errors.As(err, &se) || se.Condition != "policy-violation" {
 		t.Fatalf("got %v, want policy-violation stream error", err)
