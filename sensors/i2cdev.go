@@ -1,0 +1,48 @@
+package sensors
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// i2cDev is what the I²C drivers share: where the chip is, its node id,
+// the clock that stamps fields and the lock that serialises reads.
+type i2cDev struct {
+	chip string // lower-case chip name, for errors
+	bus  string
+	addr uint16
+	node string
+	now  func() time.Time
+	mu   sync.Mutex
+}
+
+func newI2CDev(chip, bus string, addr uint16, node string, now func() time.Time) *i2cDev {
+	if node == "" {
+		node = fmt.Sprintf("%s-%#x", chip, addr)
+	}
+	return &i2cDev{chip: chip, bus: bus, addr: addr, node: node, now: nowOr(now)}
+}
+
+// Node returns the node id of the sensor.
+func (d *i2cDev) Node() string { return d.node }
+
+// wrap names the chip, bus, address and likely cause of err.
+func (d *i2cDev) wrap(what string, err error) error {
+	if what == "" {
+		what = d.chip
+	} else {
+		what = d.chip + " " + what
+	}
+	return wrapBusError(what, d.bus, fmt.Sprintf("%#x", d.addr), err)
+}
+
+// skipRead reports whether a request for types has nothing to read from a
+// driver whose fields are all of type have, or the context is done.
+func skipRead(ctx context.Context, types, have ReadoutType) (bool, error) {
+	if types&AllTypes != 0 && !types.Intersects(have) {
+		return true, nil
+	}
+	return false, ctx.Err()
+}
