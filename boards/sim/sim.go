@@ -9,6 +9,11 @@
 // deterministic function of the time elapsed since New on the injected
 // clock: slow sines with a 10-minute period (30 minutes for pressure) around
 // fixed offsets. See Board.At for the exact formulas.
+//
+// The same I²C bus also carries, emulated at the register level for
+// periph's drivers, an ADS1115 ADC, an INA219 power monitor, an AHT20, a
+// BH1750 light sensor, an SCD41 CO₂ sensor and a DS2482-100 bridge to the
+// DS18B20's 1-Wire segment (i2c.go; values from Board.AmbientAt).
 package sim
 
 import (
@@ -64,7 +69,7 @@ type Board struct {
 	now   func() time.Time
 	start time.Time
 
-	i2c   *bme280Bus
+	i2c   *i2cBus
 	ow    *ds18b20Bus
 	pulse *pulsePin
 	relay *gpiotest.Pin
@@ -81,7 +86,7 @@ func New(clock func() time.Time) *Board {
 		clock = time.Now
 	}
 	b := &Board{now: clock, start: clock(), setpoint: DefaultSetpoint}
-	b.i2c = newBME280Bus(b)
+	b.i2c = newI2CBus(b)
 	b.ow = newDS18B20Bus(b)
 	b.pulse = newPulsePin(b)
 	b.relay = &gpiotest.Pin{N: RelayPin, Num: 22, Fn: "Out/Low"}
@@ -94,7 +99,8 @@ func (b *Board) String() string { return "sim" }
 // Start returns the instant elapsed time counts from.
 func (b *Board) Start() time.Time { return b.start }
 
-// I2CBus returns the I²C bus the BME280 answers on at BME280Addr.
+// I2CBus returns the I²C bus the BME280 answers on at BME280Addr, and
+// the chips of i2c.go at theirs.
 func (b *Board) I2CBus() i2c.Bus { return b.i2c }
 
 // OneWireBus returns the 1-wire bus holding the DS18B20 at DS18B20Addr.
