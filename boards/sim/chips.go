@@ -108,7 +108,7 @@ func (d *ina219) Tx(_ uint16, w, r []byte) error {
 	}
 	a := d.b.AmbientAt(d.b.now())
 	shunt := clamp(a.Load*INA219Shunt/10e-6, -32000, 32000) // 10 µV LSB
-	bus := clamp(a.Supply/4e-3, 0, 8000)                     // 4 mV LSB
+	bus := clamp(a.Supply/4e-3, 0, 8000)                    // 4 mV LSB
 	cal := int64(d.regs[5])
 	current := shunt * cal / 4096
 	d.regs[1] = uint16(int16(shunt))
