@@ -42,6 +42,8 @@ type Config struct {
 	// StateDir holds persisted state (history, overrides).
 	StateDir string `yaml:"state_dir" xiot:"path"`
 
+	Sensors []Sensor `yaml:"sensors"` // declared sensors; see sensors.go
+
 	// src records where each key came from, for error messages.
 	src sources
 }

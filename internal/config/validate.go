@@ -64,6 +64,7 @@ func (c *Config) checks() []error {
 	if c.StateDir == "" {
 		add("state_dir", "must not be empty")
 	}
+	errs = append(errs, c.checkSensors()...)
 	return errs
 }
 
