@@ -1,0 +1,315 @@
+package sensordata
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"mellium.im/xmpp/jid"
+
+	"github.com/xiot/xiot/internal/xmpp"
+	"github.com/xiot/xiot/sensors"
+)
+
+// job is one admitted readout request.
+type job struct {
+	srv     *Server
+	out     sender
+	iq      *xmpp.Element
+	req     Request
+	from    jid.JID
+	key     jobKey
+	dialect Dialect
+	ctx     context.Context
+	cancel  context.CancelFunc
+
+	mu        sync.Mutex // held while sending, so cancel can fence us
+	cancelled bool
+
+	pending *Fields // the last fields message, held back to mark it done
+	errs    []NodeError
+}
+
+// send sends a message to the requester unless the readout was cancelled;
+// it reports whether the readout goes on.
+func (j *job) send(payload *xmpp.Element) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.cancelled || j.ctx.Err() != nil {
+		return false
+	}
+	msg := xmpp.NewElement("", "message", "to", j.iq.Get("from"), "from", j.iq.Get("to")).Add(payload)
+	if err := j.out.Send(j.ctx, msg); err != nil {
+		j.srv.opts.Logger.Warn("sensor data: sending readout", "to", j.key.from, "seqnr", j.req.SeqNr, "err", err)
+		return false
+	}
+	return true
+}
+
+func (j *job) run() {
+	s := j.srv
+	defer s.release(j)
+	opts := s.opts
+	fields := j.req.Fields
+	if opts.CanRead != nil {
+		actx, cancel := context.WithTimeout(j.ctx, opts.ReadTimeout)
+		allowed, err := opts.CanRead(actx, j.from, s.selected(j.req), j.req.Fields)
+		cancel()
+		var se *xmpp.StanzaError
+		switch {
+		case errors.As(err, &se):
+		case err != nil:
+			se = xmpp.NewStanzaError("auth", "forbidden", err.Error())
+		case allowed != nil && len(allowed) == 0:
+			se = xmpp.NewStanzaError("auth", "forbidden", "not allowed to read these fields")
+		}
+		if se != nil {
+			refuse(j.out, j.iq, j.req.SeqNr, se)
+			return
+		}
+		if allowed != nil {
+			if fields = intersect(fields, allowed); len(fields) == 0 {
+				refuse(j.out, j.iq, j.req.SeqNr, xmpp.NewStanzaError("auth", "forbidden", "not allowed to read the requested fields"))
+				return
+			}
+		}
+	}
+
+	wait := time.Duration(0)
+	if !j.req.When.IsZero() {
+		wait = j.req.When.Sub(opts.Now())
+	}
+	gotSem := false
+	if wait <= 0 {
+		select {
+		case s.sem <- struct{}{}:
+			gotSem = true
+		default:
+		}
+	}
+	queued := !gotSem
+	if err := j.out.Send(j.ctx, xmpp.ResultIQ(j.iq, Accepted{SeqNr: j.req.SeqNr, Queued: queued}.Element())); err != nil {
+		if gotSem {
+			<-s.sem
+		}
+		return
+	}
+	if queued {
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-j.ctx.Done():
+				t.Stop()
+				return
+			}
+		}
+		select {
+		case s.sem <- struct{}{}:
+		case <-j.ctx.Done():
+			return
+		}
+		if !j.send(Started{SeqNr: j.req.SeqNr}.Element()) {
+			<-s.sem
+			return
+		}
+	}
+	defer func() { <-s.sem }()
+	j.readout(fields)
+}
+
+// readout reads the selected nodes concurrently and sends their fields in
+// node order, then the historical fields, then any failure.
+func (j *job) readout(names []string) {
+	s := j.srv
+	types := j.req.Types & sensors.AllTypes
+	if types == 0 {
+		types = sensors.AllTypes
+	}
+	nodes := s.selected(j.req)
+	live := types
+	if s.opts.History != nil {
+		live &^= sensors.Historical
+	}
+	type result struct {
+		fields []sensors.Field
+		err    error
+	}
+	results := make([]chan result, len(nodes))
+	for i, n := range nodes {
+		results[i] = make(chan result, 1)
+		go func() {
+			f, err := j.readNode(n, live, names)
+			results[i] <- result{f, err}
+		}()
+	}
+	for i, n := range nodes {
+		r := <-results[i]
+		if r.err != nil {
+			j.errs = append(j.errs, NodeError{Node: NodeRef{NodeID: n}, Timestamp: s.opts.Now(), Text: r.err.Error()})
+		}
+		if !j.emit(filter(r.fields, types, names)) {
+			return
+		}
+	}
+	if hist := types & sensors.Historical; s.opts.History != nil && hist != 0 {
+		ctx, cancel := context.WithTimeout(j.ctx, s.opts.ReadTimeout)
+		var ids []string
+		if len(j.req.Nodes) > 0 {
+			ids = nodes
+		}
+		f, err := s.opts.History.Query(ctx, ids, names, j.req.From, j.req.To, hist)
+		cancel()
+		if err != nil {
+			for _, n := range nodes {
+				j.errs = append(j.errs, NodeError{Node: NodeRef{NodeID: n}, Timestamp: s.opts.Now(), Text: "history: " + err.Error()})
+			}
+		}
+		if !j.emit(filterRange(filter(f, hist, names), j.req.From, j.req.To)) {
+			return
+		}
+	}
+	j.finish()
+}
+
+// readNode reads every sensor of node n whose fields intersect types and
+// names.
+func (j *job) readNode(n string, types sensors.ReadoutType, names []string) ([]sensors.Field, error) {
+	if types == 0 {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(j.ctx, j.srv.opts.ReadTimeout)
+	defer cancel()
+	var out []sensors.Field
+	var errs []error
+	for _, sl := range j.srv.nodes[n] {
+		if !wants(sl.s, types, names) {
+			continue
+		}
+		f, err := readSensor(ctx, sl, types)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, f...)
+	}
+	return out, errors.Join(errs...)
+}
+
+// readSensor reads one sensor on a goroutine, so that a driver that ignores
+// ctx cannot hold the readout beyond its deadline.
+func readSensor(ctx context.Context, sl *slot, types sensors.ReadoutType) ([]sensors.Field, error) {
+	select {
+	case sl.lock <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%s: busy with an earlier read that has not returned: %w", sl.s, errTimeout)
+	}
+	type result struct {
+		f   []sensors.Field
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		defer func() { <-sl.lock }()
+		f, err := sl.s.Read(ctx, types)
+		ch <- result{f, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return nil, fmt.Errorf("%s: %w", sl.s, r.err)
+		}
+		return r.f, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%s: %w", sl.s, errTimeout)
+	}
+}
+
+// wants reports whether a sensor has a field of the types and names.
+func wants(s sensors.Sensor, types sensors.ReadoutType, names []string) bool {
+	for _, spec := range s.Fields() {
+		if spec.Types.Intersects(types) && (len(names) == 0 || contains(names, spec.Name)) {
+			return true
+		}
+	}
+	return false
+}
+
+// emit queues fields for sending in messages of at most MaxFields, holding
+// back the last one so that it can carry done.
+func (j *job) emit(fields []sensors.Field) bool {
+	max := j.srv.opts.MaxFields
+	for len(fields) > 0 {
+		if j.pending == nil {
+			j.pending = &Fields{SeqNr: j.req.SeqNr}
+		}
+		room := max - len(j.pending.Fields)
+		if room == 0 {
+			if !j.send(j.pending.ElementFor(j.dialect)) {
+				return false
+			}
+			j.pending = &Fields{SeqNr: j.req.SeqNr}
+			room = max
+		}
+		n := min(room, len(fields))
+		j.pending.Fields = append(j.pending.Fields, fields[:n]...)
+		fields = fields[n:]
+	}
+	return true
+}
+
+// finish sends the held-back fields and the failures; the last message
+// carries done.
+func (j *job) finish() {
+	if len(j.errs) == 0 {
+		if j.pending == nil {
+			j.pending = &Fields{SeqNr: j.req.SeqNr}
+		}
+		j.pending.Done = true
+		j.send(j.pending.ElementFor(j.dialect))
+		return
+	}
+	if j.pending != nil && !j.send(j.pending.ElementFor(j.dialect)) {
+		return
+	}
+	j.send(Failure{SeqNr: j.req.SeqNr, Done: true, Errors: j.errs}.Element())
+}
+
+// filter keeps the fields of the types and names (empty: all names).
+func filter(fields []sensors.Field, types sensors.ReadoutType, names []string) []sensors.Field {
+	out := fields[:0:0]
+	for _, f := range fields {
+		if f.Types.Intersects(types) && (len(names) == 0 || contains(names, f.Name)) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// filterRange keeps the fields stamped within [from, to] (zero: open).
+func filterRange(fields []sensors.Field, from, to time.Time) []sensors.Field {
+	out := fields[:0]
+	for _, f := range fields {
+		if (from.IsZero() || !f.Timestamp.Before(from)) && (to.IsZero() || !f.Timestamp.After(to)) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// intersect returns the requested names that are allowed; no request
+// means every allowed name.
+func intersect(requested, allowed []string) []string {
+	if len(requested) == 0 {
+		return append([]string{}, allowed...)
+	}
+	out := []string{}
+	for _, r := range requested {
+		if contains(allowed, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
