@@ -1,19 +1,128 @@
 package main
 
-// PLACEHOLDER written by the config engineer so cmd/xiot compiles; the lead
-// replaces this file with the real "xiot agent".
-
 import (
 	"context"
-	"errors"
+	"fmt"
 	"io"
+	"time"
+
+	"github.com/xiot/xiot/agent"
+	"github.com/xiot/xiot/boards"
+	"github.com/xiot/xiot/boards/sim"
+	"github.com/xiot/xiot/internal/config"
 )
 
-// runAgent is a placeholder for "xiot agent".
-func runAgent(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("agent", "Usage: xiot agent\n\nNot implemented yet.\n")
+const agentUsage = `Usage: xiot agent [flags]
+
+Runs the device daemon: logs in to the XMPP server as the device account,
+keeps the session up (XEP-0198 stream management, reconnection with
+back-off), announces presence with entity capabilities, accepts presence
+subscriptions from the configured owners, and answers service discovery
+(XEP-0030), ping (XEP-0199) and software version (XEP-0092).
+
+The account comes from --config and/or the flags below. SIGINT or SIGTERM
+sends unavailable presence and closes the stream.
+
+Examples:
+  xiot agent --config /etc/xiot/xiot.yaml
+  xiot agent --board sim --jid device@example.org/agent --password-file pass.txt
+  xiot agent --config xiot.yaml --list-hardware
+  xiot agent --config xiot.yaml --check-config
+`
+
+// runAgent implements "xiot agent".
+func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("agent", agentUsage)
+	var acct accountFlags
+	acct.register(fs)
+	check := fs.Bool("check-config", false, "check the configuration (file, flags, password and CA files) and exit")
+	listHW := fs.Bool("list-hardware", false, "print the board, buses and pins the agent would use, and exit")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
-	return errors.New("not implemented yet")
+	if fs.NArg() > 0 {
+		return usagef(fs, "unexpected argument %q", fs.Arg(0))
+	}
+	cfg := config.Default()
+	if acct.config != "" {
+		var err error
+		if cfg, err = config.Load(acct.config); err != nil {
+			return err
+		}
+	}
+	if err := cfg.ApplyFlags(acct.o); err != nil {
+		return err
+	}
+	board, err := openBoard(cfg.Board)
+	if err != nil {
+		return err
+	}
+	if *listHW {
+		_, err := fmt.Fprint(stdout, board.report)
+		return err
+	}
+	if err := cfg.Preflight(); err != nil {
+		return err
+	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintln(stderr, "xiot agent: warning: "+w)
+	}
+	if *check {
+		_, err := fmt.Fprintln(stdout, "configuration ok")
+		return err
+	}
+
+	log := cfg.Log.NewLogger(stderr)
+	if acct.verbose {
+		log = config.Log{Level: "debug", Format: cfg.Log.Format}.NewLogger(stderr)
+	}
+	xc, err := cfg.XMPPClient("", log)
+	if err != nil {
+		return err
+	}
+	a, err := agent.New(agent.Options{
+		Session:  xc,
+		Priority: cfg.Account.Priority,
+		Owners:   cfg.Account.Owners,
+		Board:    board.report.Name(),
+		Logger:   log,
+	})
+	if err != nil {
+		return err
+	}
+	log.Info("xiot agent starting", "jid", xc.JID.String(), "board", board.report.Name(), "server", serverOrSRV(xc.Server))
+	err = a.Run(ctx)
+	log.Info("xiot agent stopped")
+	return err
+}
+
+func serverOrSRV(s string) string {
+	if s == "" {
+		return "DNS SRV"
+	}
+	return s
+}
+
+// hardware is the board the agent runs on.
+type hardware struct {
+	report *boards.Report
+	sim    *sim.Board // nil unless simulated
+}
+
+// openBoard opens the configured board: periph's detection, the simulated
+// board, or none.
+func openBoard(kind string) (*hardware, error) {
+	switch kind {
+	case config.BoardSim:
+		b := sim.New(time.Now)
+		return &hardware{report: boards.SimReport(b), sim: b}, nil
+	case config.BoardNone:
+		return &hardware{report: &boards.Report{Family: boards.NoHardware}}, nil
+	default:
+		r, err := boards.Detect()
+		if err != nil {
+			return nil, err
+		}
+		return &hardware{report: r}, nil
+	}
 }

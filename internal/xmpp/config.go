@@ -52,6 +52,9 @@ type Config struct {
 	// StreamManagement enables XEP-0198 acks and resumption when the server
 	// offers them.
 	StreamManagement bool
+	// ResumeTimeout is the resumption window asked of the server (the
+	// XEP-0198 max attribute); 0 leaves it to the server.
+	ResumeTimeout time.Duration
 	// MaxQueue bounds the stanzas kept unacknowledged or unsent while
 	// disconnected (default 10,000).
 	MaxQueue int

@@ -197,10 +197,16 @@ func (e *Element) String() string {
 
 // WriteXML serializes e to b, writing an xmlns declaration only where the
 // namespace differs from that of the parent (defaultNS for the top element).
+// An element with an empty namespace inherits its parent's, so that
+// NewElement("", "body") inside a message is a jabber:client body.
 func (e *Element) WriteXML(b *bytes.Buffer, defaultNS string) {
 	b.WriteByte('<')
 	b.WriteString(e.Name.Local)
-	if e.Name.Space != defaultNS {
+	ns := e.Name.Space
+	if ns == "" {
+		ns = defaultNS
+	}
+	if ns != defaultNS {
 		b.WriteString(` xmlns="`)
 		escapeAttr(b, e.Name.Space)
 		b.WriteByte('"')
@@ -230,7 +236,7 @@ func (e *Element) WriteXML(b *bytes.Buffer, defaultNS string) {
 	for _, n := range e.Nodes {
 		switch v := n.(type) {
 		case *Element:
-			v.WriteXML(b, e.Name.Space)
+			v.WriteXML(b, ns)
 		case xml.CharData:
 			escapeText(b, v)
 		}

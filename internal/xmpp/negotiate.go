@@ -11,6 +11,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"mellium.im/sasl"
 	"mellium.im/xmpp/jid"
@@ -173,7 +174,11 @@ func (s *Session) negotiateClient(ctx context.Context, conn net.Conn, secure boo
 		}
 	}
 	if s.cfg.StreamManagement && smOffered {
-		if err := st.writeElements(NewElement(NSSM, "enable", "resume", "true")); err != nil {
+		enable := NewElement(NSSM, "enable", "resume", "true")
+		if s.cfg.ResumeTimeout > 0 {
+			enable.Set("max", strconv.Itoa(int(s.cfg.ResumeTimeout/time.Second)))
+		}
+		if err := st.writeElements(enable); err != nil {
 			return fail(err)
 		}
 		el, err := st.next()
