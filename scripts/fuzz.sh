@@ -21,6 +21,15 @@ for pkg in $("$GO" list ./...); do
 	for target in $(grep '^Fuzz' <<<"$listing" || true); do
 		echo "fuzz: $pkg $target for $FUZZTIME"
 		"$GO" test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" -parallel "$PARALLEL" "$pkg"
+		# Keep what the fuzzer found interesting as the package's seed
+		# corpus (testdata/fuzz/<target>), so that go test replays it.
+		cache="$("$GO" env GOCACHE)/fuzz/$pkg/$target"
+		if [[ -d $cache ]]; then
+			dest="$("$GO" list -f '{{.Dir}}' "$pkg")/testdata/fuzz/$target"
+			mkdir -p "$dest"
+			cp -n "$cache"/* "$dest"/ 2>/dev/null || true
+			echo "fuzz: corpus of $target: $(ls "$dest" | wc -l) inputs in ${dest#"$PWD"/}"
+		fi
 		count=$((count + 1))
 	done
 done
