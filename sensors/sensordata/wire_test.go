@@ -80,7 +80,7 @@ func allKinds(node string, ts time.Time) []sensors.Field {
 	loc := time.FixedZone("", 2*3600)
 	return []sensors.Field{
 		{Node: node, Name: "Temperature", Value: sensors.Numeric(21.5), Unit: "°C", Decimals: 2, Timestamp: ts, Types: sensors.Momentary, QoS: sensors.QoSAutomaticReadout},
-		{Node: node, Name: "Ratio", Value: sensors.Numeric(-0.125), Decimals: 3, Timestamp: ts, Types: sensors.Computed, QoS: sensors.QoSAutomaticEstimate | sensors.QoSWarning},
+		{Node: node, Name: "Ratio", Value: sensors.Numeric(-0.125), Decimals: 3, Timestamp: ts, Types: sensors.Computed | sensors.Peak, QoS: sensors.QoSAutomaticEstimate | sensors.QoSWarning},
 		{Node: node, Name: "On", Value: sensors.Boolean(true), Timestamp: ts, Types: sensors.Status, Writable: true},
 		{Node: node, Name: "Installed", Value: sensors.Date(time.Date(2020, 5, 17, 0, 0, 0, 0, time.UTC)), Timestamp: ts, Types: sensors.Identity, QoS: sensors.QoSSigned | sensors.QoSInvoiced},
 		{Node: node, Name: "Last service", Value: sensors.DateTime(time.Date(2024, 1, 2, 3, 4, 5, 0, loc)), Timestamp: ts, Types: sensors.Status, QoS: sensors.QoSManualReadout | sensors.QoSTimeOffset},
@@ -119,7 +119,7 @@ func TestFieldsRoundTrip(t *testing.T) {
 		Refs: map[string]NodeRef{"dev2": {NodeID: "dev2", SourceID: "src", CacheType: "Meter"}}}
 	s := in.Element().String()
 	for _, w := range []string{`done="true"`, `<duration name="Uptime"`, `value="P1DT2H1M30S"`, `<enum name="Mode"`,
-		`dataType="urn:example:mode"`, `writable="true"`, `value="21.50" unit="°C"`, `<numeric name="Ratio" computed="true" automaticEstimate="true" warning="true" value="-0.125" unit=""`,
+		`dataType="urn:example:mode"`, `writable="true"`, `value="21.50" unit="°C"`, `<numeric name="Ratio" peak="true" computed="true" automaticEstimate="true" warning="true" value="-0.125" unit=""`,
 		`<time name="Alarm time"`, `<date name="Installed"`, `<long name="Total"`, `<int name="Count"`, `sourceId="src"`} {
 		if !strings.Contains(s, w) {
 			t.Errorf("encoding lacks %s:\n%s", w, s)
