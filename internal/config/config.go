@@ -43,6 +43,7 @@ type Config struct {
 	StateDir string `yaml:"state_dir" xiot:"path"`
 
 	Sensors []Sensor `yaml:"sensors"` // declared sensors; see sensors.go
+	Outputs []Output `yaml:"outputs"` // XEP-0325 control parameters; see control.go
 
 	// src records where each key came from, for error messages.
 	src sources

@@ -65,6 +65,7 @@ func (c *Config) checks() []error {
 		add("state_dir", "must not be empty")
 	}
 	errs = append(errs, c.checkSensors()...)
+	errs = append(errs, c.checkOutputs()...)
 	return errs
 }
 
