@@ -29,7 +29,7 @@ var sensorDrivers = map[string]struct {
 	options []string
 }{
 	DriverBME280:  {"i2c", nil},
-	DriverDS18B20: {"onewire", []string{"resolution"}},
+	DriverDS18B20: {"onewire", []string{"resolution", "conversion"}},
 	DriverADS1x15: {"i2c", []string{"chip", "input", "full_scale", "scale"}},
 	DriverINA219:  {"i2c", []string{"shunt", "max_current"}},
 	DriverAHT20:   {"i2c", nil},
@@ -187,6 +187,9 @@ func (s Sensor) problems() []problem {
 			add("pin", "%w: the %s driver reads a GPIO", ErrMissing, s.Driver)
 		}
 	}
+	if _, ok := s.Options["pulses_per_kwh"]; s.Driver == DriverPulse && !ok {
+		add("options.pulses_per_kwh", "%w: the meter constant printed on the meter, e.g. \"1000\"", ErrMissing)
+	}
 	if s.Bridge != "" && d.attach != "onewire" {
 		add("bridge", "only a ds18b20 can sit behind a DS248x bridge")
 	}
@@ -246,6 +249,10 @@ func checkOption(driver, key, v string) error {
 	case "resolution":
 		if n, err := strconv.Atoi(v); err != nil || n < 9 || n > 12 {
 			return fmt.Errorf("must be 9, 10, 11 or 12 bits, not %q", v)
+		}
+	case "conversion":
+		if d, err := time.ParseDuration(v); err != nil || d <= 0 || d > 10*time.Second {
+			return fmt.Errorf("must be a duration up to 10s such as 750ms, not %q", v)
 		}
 	case "chip":
 		if v != "ads1115" && v != "ads1015" {
