@@ -27,7 +27,7 @@ func (h fakeHW) I2C(name string) (i2c.Bus, error) {
 	return h.bus, nil
 }
 func (h fakeHW) OneWire(string) (onewire.Bus, error) { return nil, errors.New("no 1-wire") }
-func (h fakeHW) Pin(name string) gpio.PinIO         { return h.pins[name] }
+func (h fakeHW) Pin(name string) gpio.PinIO          { return h.pins[name] }
 
 func TestOpenOverridesAndTypes(t *testing.T) {
 	// The BH1750 traffic of TestBH1750, read once.
