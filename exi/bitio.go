@@ -280,6 +280,40 @@ func (r *bitReader) readChars(n uint64) (string, error) {
 	return string(r.scratch), nil
 }
 
+// readRestricted reads n characters of a restricted character set cs
+// (§7.1.10.1).
+func (r *bitReader) readRestricted(n uint64, cs []rune) (string, error) {
+	if max := r.limits.maxValueLength(); n > uint64(max) {
+		return "", r.fail(&LimitError{Limit: "MaxValueLength", Value: int64(n), Max: int64(max)})
+	}
+	nb := bitsFor(len(cs) + 1)
+	r.scratch = r.scratch[:0]
+	for i := uint64(0); i < n; i++ {
+		v, err := r.readNBit(nb)
+		if err != nil {
+			return "", err
+		}
+		var c rune
+		switch {
+		case v < uint64(len(cs)):
+			c = cs[v]
+		case v == uint64(len(cs)):
+			u, err := r.readUint()
+			if err != nil {
+				return "", err
+			}
+			if u > utf8.MaxRune {
+				return "", r.fail(fmt.Errorf("code point %#x out of range: %w", u, ErrMalformed))
+			}
+			c = rune(u)
+		default:
+			return "", r.fail(fmt.Errorf("restricted character %d of %d: %w", v, len(cs), ErrMalformed))
+		}
+		r.scratch = utf8.AppendRune(r.scratch, c)
+	}
+	return string(r.scratch), nil
+}
+
 func (r *bitReader) readString() (string, error) {
 	n, err := r.readUint()
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+
+	"github.com/xiot/xiot/exi/schema"
 )
 
 // event is one decoded EXI event.
@@ -18,10 +20,13 @@ type event struct {
 	pub    string     // DT public id
 	sys    string     // DT system id;
 	tq     *localName // xsi:type value
+
+	inChannel bool // the value comes from a value channel (pre-compression)
 }
 
 type dframe struct {
 	ln      *localName
+	sc      sctx // schema-informed grammar state; sc.gi == 0 for built-in grammars
 	state   gstate
 	scOuter bool
 	scInner bool
@@ -35,6 +40,8 @@ type Decoder struct {
 	lim   Limits
 	lv    *levels
 	t     *tables
+	sg    *sgrammar        // schema-informed grammars, nil when schema-less
+	xsd   *schema.Grammars // built-in types, compiled on first use
 	r     bitReader
 	src   io.Reader
 	stack []dframe
@@ -109,8 +116,28 @@ func (d *Decoder) begin() error {
 	if d.opts.Fragment && d.opts.Preserve.DTD {
 		// DT is not part of the fragment grammar; nothing to do
 	}
+	if hi.hasSchemaID {
+		switch {
+		case d.opts.SchemaIDNil:
+			d.opts.Schema = nil
+		case d.opts.SchemaResolver != nil:
+			g, err := d.opts.SchemaResolver(d.opts.SchemaID)
+			if err != nil {
+				return d.setErr(fmt.Errorf("exi: schemaId %q: %w", d.opts.SchemaID, err))
+			}
+			d.opts.Schema = g
+		case d.opts.SchemaID == "":
+			if d.xsd == nil {
+				d.xsd = schema.BuiltinTypes()
+			}
+			d.opts.Schema = d.xsd
+		case d.opts.Schema == nil:
+			return d.setErr(fmt.Errorf("exi: stream needs schema %q and none was given: %w", d.opts.SchemaID, ErrUnsupported))
+		}
+	}
 	d.lv = buildLevels(&d.opts)
-	d.t = newTables(false)
+	d.sg = prepareSchema(d.sg, d.opts.Schema, &d.opts)
+	d.t = d.newTables()
 	d.state = stDocContent
 	if d.opts.Fragment {
 		d.state = stFragment
@@ -128,6 +155,31 @@ func (d *Decoder) begin() error {
 	return nil
 }
 
+func (d *Decoder) newTables() *tables {
+	if d.sg != nil {
+		return newSchemaTables(false, d.sg.g)
+	}
+	return newTables(false)
+}
+
+// docList returns the SE(G_i) or SE(F_i) productions of the schema-informed
+// document or fragment grammar when the decoder is in it.
+func (d *Decoder) docList() ([]schema.QName, []int) {
+	if d.sg == nil {
+		return nil, nil
+	}
+	if n := len(d.stack); n > 0 && !d.stack[n-1].scOuter {
+		return nil, nil
+	}
+	switch d.state {
+	case stDocContent:
+		return d.sg.doc, d.sg.docEl
+	case stFragment:
+		return d.sg.frag, d.sg.fragEl
+	}
+	return nil, nil
+}
+
 func (d *Decoder) setErr(err error) error {
 	if d.err == nil {
 		d.err = err
@@ -138,12 +190,15 @@ func (d *Decoder) setErr(err error) error {
 func (d *Decoder) curState() (gstate, *[]prod) {
 	if n := len(d.stack); n > 0 && !d.stack[n-1].scOuter {
 		f := &d.stack[n-1]
+		if f.sc.gi != 0 {
+			return f.state, nil
+		}
 		if f.state == stStartTag {
 			return stStartTag, &f.ln.elem.stc
 		}
 		return stContent, &f.ln.elem.ec
 	}
-	if d.state == stFragment {
+	if d.state == stFragment && d.sg == nil {
 		return stFragment, &d.t.frag.stc
 	}
 	return d.state, nil
@@ -160,13 +215,22 @@ func (d *Decoder) decodeEvent(ev *event) error {
 	if d.events > d.lim.MaxEvents {
 		return d.r.fail(&LimitError{Limit: "MaxEvents", Value: d.events, Max: d.lim.MaxEvents})
 	}
+	if d.sg != nil {
+		if n := len(d.stack); n > 0 && !d.stack[n-1].scOuter && d.stack[n-1].sc.gi != 0 {
+			if err := d.decodeSchemaEvent(ev, &d.stack[n-1]); err != nil {
+				return err
+			}
+			return d.afterEvent(ev)
+		}
+	}
 	st, g := d.curState()
 	L := &d.lv[st]
 	ng := 0
 	if g != nil {
 		ng = len(*g)
 	}
-	n1 := ng + len(L[0])
+	list, listEl := d.docList()
+	n1 := ng + len(list) + len(L[0])
 	c, err := d.r.readNBit(bitsFor(n1))
 	if err != nil {
 		return err
@@ -176,6 +240,13 @@ func (d *Decoder) decodeEvent(ev *event) error {
 	}
 	learned := false
 	*ev = event{}
+	if int(c) < len(list) {
+		q := list[c]
+		ev.kind = evSE
+		ev.ln = d.t.lookupLocal(q.URI, q.Local)
+		return d.pushSE(ev, listEl[c])
+	}
+	c -= uint64(len(list))
 	if int(c) < ng {
 		p := (*g)[ng-1-int(c)]
 		ev.kind, ev.ln, learned = p.kind, p.ln, true
@@ -224,19 +295,9 @@ func (d *Decoder) decodeEvent(ev *event) error {
 			}
 		}
 		learn()
-		if err := d.prefix(ev); err != nil {
+		if err := d.pushSE(ev, -1); err != nil {
 			return err
 		}
-		if len(d.stack) >= d.lim.MaxDepth {
-			return d.r.fail(&LimitError{Limit: "MaxDepth", Value: int64(len(d.stack) + 1), Max: int64(d.lim.MaxDepth)})
-		}
-		if n := len(d.stack); n > 0 && !d.stack[n-1].scOuter {
-			d.stack[n-1].state = stContent
-		}
-		if ev.ln.elem == nil {
-			ev.ln.elem = &elemGrammar{}
-		}
-		d.stack = append(d.stack, dframe{ln: ev.ln, state: stStartTag})
 	case evAT:
 		if !learned {
 			if ev.ln, err = d.t.decodeQName(&d.r); err != nil {
@@ -265,9 +326,12 @@ func (d *Decoder) decodeEvent(ev *event) error {
 					ev.value = tp.prefix + ":" + ev.tq.name
 				}
 			}
+			if d.sg != nil {
+				d.sg.switchType(&d.stack[len(d.stack)-1].sc, ev.tq)
+			}
 			break
 		}
-		if err := d.value(ev, ev.ln); err != nil {
+		if err := d.value(ev, ev.ln, dtString); err != nil {
 			return err
 		}
 	case evCH:
@@ -275,7 +339,7 @@ func (d *Decoder) decodeEvent(ev *event) error {
 		f := &d.stack[len(d.stack)-1]
 		f.state = stContent
 		ev.ln = f.ln
-		if err := d.value(ev, f.ln); err != nil {
+		if err := d.value(ev, f.ln, dtString); err != nil {
 			return err
 		}
 	case evEE:
@@ -322,7 +386,7 @@ func (d *Decoder) decodeEvent(ev *event) error {
 		d.stack[len(d.stack)-1].scOuter = true
 		d.r.align()
 		d.saved = append(d.saved, savedCtx{d.t, d.state})
-		d.t, d.state = newTables(false), stFragment
+		d.t, d.state = d.newTables(), stFragment
 		var inner event
 		if err := d.decodeEvent(&inner); err != nil {
 			return err
@@ -359,6 +423,11 @@ func (d *Decoder) decodeEvent(ev *event) error {
 	case evED:
 		d.state = stDone
 	}
+	return d.afterEvent(ev)
+}
+
+// afterEvent checks the string-table limit after an event.
+func (d *Decoder) afterEvent(ev *event) error {
 	if d.trace != nil {
 		d.trace(ev, d.r.bitOffset())
 	}
@@ -389,17 +458,53 @@ func (d *Decoder) prefix(ev *event) error {
 	return nil
 }
 
-func (d *Decoder) value(ev *event, ln *localName) error {
+// pushSE finishes an SE event: prefix, depth limit, and the new element's
+// grammar (declaration el, or -1 to look the name up).
+func (d *Decoder) pushSE(ev *event, el int) error {
+	if err := d.prefix(ev); err != nil {
+		return err
+	}
+	if len(d.stack) >= d.lim.MaxDepth {
+		return d.r.fail(&LimitError{Limit: "MaxDepth", Value: int64(len(d.stack) + 1), Max: int64(d.lim.MaxDepth)})
+	}
+	if n := len(d.stack); n > 0 && !d.stack[n-1].scOuter {
+		d.stack[n-1].state = stContent
+	}
+	var sc sctx
+	if d.sg != nil {
+		if el < 0 {
+			el = d.sg.globalElem(ev.ln)
+		}
+		sc = d.sg.ctxFor(el)
+	}
+	if sc.gi == 0 && ev.ln.elem == nil {
+		ev.ln.elem = &elemGrammar{}
+	}
+	d.stack = append(d.stack, dframe{ln: ev.ln, sc: sc, state: stStartTag})
+	return nil
+}
+
+// value decodes a value of datatype dt (dtString when untyped), or
+// reserves its place in the value channel.
+func (d *Decoder) value(ev *event, ln *localName, dt int) error {
 	if d.opts.Alignment >= PreCompression {
 		if ln.ch == nil {
 			ln.ch = &channel{ln: ln}
 			d.chans = append(d.chans, ln.ch)
 		}
 		ln.ch.vals = append(ln.ch.vals, "")
+		ln.ch.dts = append(ln.ch.dts, int32(dt))
 		d.nvalues++
+		ev.inChannel = true
 		return nil
 	}
-	s, err := d.t.decodeValue(&d.r, &d.opts, ln)
+	var s string
+	var err error
+	if d.sg != nil {
+		s, err = d.readTyped(ln, dt, 0)
+	} else {
+		s, err = d.t.decodeValue(&d.r, &d.opts, ln, nil)
+	}
 	if err != nil {
 		return err
 	}

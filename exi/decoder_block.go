@@ -80,7 +80,13 @@ func (d *Decoder) block() error {
 	}
 	readCh := func(c *channel) error {
 		for i := range c.vals {
-			s, err := d.t.decodeValue(&d.r, &d.opts, c.ln)
+			var s string
+			var err error
+			if d.sg != nil {
+				s, err = d.readTyped(c.ln, int(c.dts[i]), 0)
+			} else {
+				s, err = d.t.decodeValue(&d.r, &d.opts, c.ln, nil)
+			}
 			if err != nil {
 				return err
 			}
@@ -130,7 +136,7 @@ func (d *Decoder) block() error {
 	// hand the values to their events in document order
 	for i := range d.q {
 		ev := &d.q[i]
-		if (ev.kind == evAT && ev.tq == nil) || ev.kind == evCH {
+		if ev.inChannel {
 			c := ev.ln.ch
 			ev.value = c.vals[0]
 			c.vals = c.vals[1:]
@@ -138,6 +144,7 @@ func (d *Decoder) block() error {
 	}
 	for _, c := range d.chans {
 		c.ln.ch = nil
+		c.vals, c.dts = c.vals[:0], c.dts[:0]
 	}
 	d.chans = d.chans[:0]
 	return nil

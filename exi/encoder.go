@@ -4,6 +4,8 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+
+	"github.com/xiot/xiot/exi/schema"
 )
 
 // Encoder writes an EXI stream from XML tokens.
@@ -16,6 +18,7 @@ type Encoder struct {
 	opts Options
 	lv   *levels
 	t    *tables
+	sg   *sgrammar // schema-informed grammars, nil when schema-less
 	w    bitWriter
 
 	stack  []eframe
@@ -41,6 +44,7 @@ type Encoder struct {
 
 type eframe struct {
 	ln      *localName
+	sc      sctx // schema-informed grammar state; sc.gi == 0 for built-in grammars
 	state   gstate
 	scOuter bool // the element was written as SC; its content is in fresh tables
 	scInner bool // the copy of an SC element inside its fragment
@@ -64,6 +68,7 @@ type attrItem struct {
 type channel struct {
 	ln   *localName
 	vals []string
+	dts  []int32 // datatype of each value (schema-informed streams)
 }
 
 // NewEncoder returns an Encoder that writes an EXI stream with options
@@ -89,7 +94,8 @@ func (e *Encoder) Reset(w io.Writer, opts Options) error {
 	}
 	e.out, e.opts = w, opts
 	e.lv = buildLevels(&e.opts)
-	e.t = newTables(true)
+	e.sg = prepareSchema(e.sg, opts.Schema, &e.opts)
+	e.t = e.newTables()
 	e.w.reset(opts.Alignment != BitPacked)
 	e.vw.reset(true)
 	e.stack, e.saved, e.ns, e.text = e.stack[:0], e.saved[:0], e.ns[:0], e.text[:0]
@@ -107,6 +113,13 @@ func (e *Encoder) Reset(w io.Writer, opts Options) error {
 	e.chans, e.nvalues, e.obuf = e.chans[:0], 0, e.obuf[:0]
 	e.started, e.closed, e.err = false, false, nil
 	return nil
+}
+
+func (e *Encoder) newTables() *tables {
+	if e.sg != nil {
+		return newSchemaTables(true, e.sg.g)
+	}
+	return newTables(true)
 }
 
 func (e *Encoder) start() {
@@ -129,15 +142,36 @@ func (e *Encoder) channels() bool { return e.opts.Alignment >= PreCompression }
 func (e *Encoder) curState() (gstate, *[]prod) {
 	if n := len(e.stack); n > 0 && !e.stack[n-1].scOuter {
 		f := &e.stack[n-1]
+		if f.sc.gi != 0 {
+			return f.state, nil
+		}
 		if f.state == stStartTag {
 			return stStartTag, &f.ln.elem.stc
 		}
 		return stContent, &f.ln.elem.ec
 	}
-	if e.state == stFragment {
+	if e.state == stFragment && e.sg == nil {
 		return stFragment, &e.t.frag.stc
 	}
 	return e.state, nil
+}
+
+// docList returns the SE(G_i) or SE(F_i) productions of the schema-informed
+// document or fragment grammar when the encoder is in it.
+func (e *Encoder) docList() []schema.QName {
+	if e.sg == nil {
+		return nil
+	}
+	if n := len(e.stack); n > 0 && !e.stack[n-1].scOuter {
+		return nil
+	}
+	switch e.state {
+	case stDocContent:
+		return e.sg.doc
+	case stFragment:
+		return e.sg.frag
+	}
+	return nil
 }
 
 // writeCode writes the event code of kind (with qname ln for SE and AT)
@@ -145,7 +179,7 @@ func (e *Encoder) curState() (gstate, *[]prod) {
 func (e *Encoder) writeCode(kind evKind, ln *localName) (learned bool, err error) {
 	st, g := e.curState()
 	L := &e.lv[st]
-	var ng int
+	ng := len(e.docList())
 	if g != nil {
 		ng = len(*g)
 		if c := findProd(*g, kind, ln); c >= 0 {
@@ -190,6 +224,9 @@ func (e *Encoder) learn(kind evKind, ln *localName) {
 
 // event writes the code of an event that takes no qname.
 func (e *Encoder) event(kind evKind) error {
+	if f := e.schemaTop(); f != nil {
+		return e.schemaEvent(f, kind)
+	}
 	l, err := e.writeCode(kind, nil)
 	if err != nil {
 		return err
@@ -230,10 +267,15 @@ func (e *Encoder) qnameEvent(kind evKind, uri, local, prefix string) (*localName
 	return ln, nil
 }
 
-// value writes a value content item, or queues it in its channel.
-func (e *Encoder) value(ln *localName, s string) {
+// value writes a value content item of datatype dt (dtString for
+// untyped), or queues it in its channel.
+func (e *Encoder) value(ln *localName, s string, dt int) {
 	if !e.channels() {
-		e.t.encodeValue(&e.w, &e.opts, ln, s)
+		if e.sg != nil {
+			e.writeTyped(&e.w, ln, dt, s)
+		} else {
+			e.t.encodeValue(&e.w, &e.opts, ln, s, nil)
+		}
 		return
 	}
 	if ln.ch == nil {
@@ -241,6 +283,7 @@ func (e *Encoder) value(ln *localName, s string) {
 		e.chans = append(e.chans, ln.ch)
 	}
 	ln.ch.vals = append(ln.ch.vals, s)
+	ln.ch.dts = append(ln.ch.dts, int32(dt))
 	e.nvalues++
 	if e.nvalues == e.opts.blockSize() {
 		e.closeBlock()
@@ -340,11 +383,14 @@ func (e *Encoder) flushText(next evKind) error {
 			return nil
 		}
 	}
+	if f := e.schemaTop(); f != nil {
+		return e.schemaCH(f, string(e.text))
+	}
 	if err := e.event(evCH); err != nil {
 		return err
 	}
 	f := &e.stack[len(e.stack)-1]
-	e.value(f.ln, string(e.text))
+	e.value(f.ln, string(e.text), dtString)
 	f.state = stContent
 	return nil
 }

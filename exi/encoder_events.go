@@ -6,6 +6,8 @@ import (
 	"encoding/xml"
 	"fmt"
 	"strings"
+
+	"github.com/xiot/xiot/exi/schema"
 )
 
 func (e *Encoder) lookupPrefix(uri string, forAttr bool) string {
@@ -68,6 +70,21 @@ func (e *Encoder) startElement(t *xml.StartElement, prefixes []string) error {
 			e.attrs = append(e.attrs, it)
 		}
 	}
+	if e.sg != nil {
+		// schema-informed: attributes sorted by local name, then URI;
+		// xsi:nil="false" is insignificant and dropped (reference encoder)
+		sortAttrs(e.attrs)
+		if !e.opts.Preserve.LexicalValues {
+			for i := 0; i < len(e.attrs); i++ {
+				if a := e.attrs[i]; a.uri == nsXSI && a.local == "nil" {
+					if v, err := schema.ParseBoolean(a.value); err == nil && !v {
+						e.attrs = append(e.attrs[:i], e.attrs[i+1:]...)
+					}
+					break
+				}
+			}
+		}
+	}
 	// xsi:type, then xsi:nil, come before the other attributes
 	for k, local := range []string{"nil", "type"} {
 		for i := k; i < len(e.attrs); i++ {
@@ -100,7 +117,7 @@ func (e *Encoder) startElement(t *xml.StartElement, prefixes []string) error {
 		e.stack[len(e.stack)-1].scOuter = true
 		e.w.align()
 		e.saved = append(e.saved, savedCtx{e.t, e.state})
-		e.t, e.state = newTables(true), stFragment
+		e.t, e.state = e.newTables(), stFragment
 		if err := e.pushElement(t.Name.Space, t.Name.Local, prefix, mark, space); err != nil {
 			return err
 		}
@@ -129,22 +146,46 @@ func (e *Encoder) startElement(t *xml.StartElement, prefixes []string) error {
 			e.w.writeBool(local)
 		}
 	}
-	for _, a := range e.attrs {
+	for i := range e.attrs {
+		a := &e.attrs[i]
+		if f := e.schemaTop(); f != nil {
+			if err := e.schemaAT(f, a); err != nil {
+				return err
+			}
+			continue
+		}
 		ln, err := e.qnameEvent(evAT, a.uri, a.local, a.prefix)
 		if err != nil {
 			return err
 		}
 		if a.uri == nsXSI && a.local == "type" {
-			e.typeValue(a.value)
+			ln := e.typeValue(a.value)
+			if e.sg != nil {
+				e.switchType(&e.stack[len(e.stack)-1].sc, ln)
+			}
 			continue
 		}
-		e.value(ln, a.value)
+		e.value(ln, a.value, dtString)
 	}
 	e.simple = true
 	return e.t.checkEntries(&Limits{MaxStringTableEntries: e.opts.Limits.resolved().MaxStringTableEntries})
 }
 
 func (e *Encoder) pushElement(uri, local, prefix string, mark int, space bool) error {
+	if e.sg != nil {
+		ln, sc, err := e.schemaSE(uri, local, prefix)
+		if err != nil {
+			return err
+		}
+		if n := len(e.stack); n > 0 && !e.stack[n-1].scOuter {
+			e.stack[n-1].state = stContent
+		}
+		if sc.gi == 0 && ln.elem == nil {
+			ln.elem = &elemGrammar{}
+		}
+		e.stack = append(e.stack, eframe{ln: ln, sc: sc, state: stStartTag, nsMark: mark, space: space})
+		return nil
+	}
 	ln, err := e.qnameEvent(evSE, uri, local, prefix)
 	if err != nil {
 		return err
@@ -347,15 +388,19 @@ func (e *Encoder) closeBlock() {
 }
 
 func (e *Encoder) encodeChannel(c *channel) {
-	for _, v := range c.vals {
-		e.t.encodeValue(&e.vw, &e.opts, c.ln, v)
+	for i, v := range c.vals {
+		if e.sg != nil {
+			e.writeTyped(&e.vw, c.ln, int(c.dts[i]), v)
+			continue
+		}
+		e.t.encodeValue(&e.vw, &e.opts, c.ln, v, nil)
 	}
 }
 
 // typeValue writes the value of xsi:type, which is a QName even in
 // schema-less streams (EXI §7.1.7): uri, local name and, with prefixes
 // preserved, the prefix. It stays in the structure channel.
-func (e *Encoder) typeValue(v string) {
+func (e *Encoder) typeValue(v string) *localName {
 	prefix, local := "", v
 	if i := strings.IndexByte(v, ':'); i >= 0 {
 		prefix, local = v[:i], v[i+1:]
@@ -376,4 +421,5 @@ func (e *Encoder) typeValue(v string) {
 	if e.opts.Preserve.Prefixes {
 		encodePrefix(&e.w, ln.uri, prefix)
 	}
+	return ln
 }

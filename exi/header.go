@@ -210,9 +210,9 @@ func readHeader(r *bitReader, o *Options) (headerInfo, error) {
 		return hi, r.fail(fmt.Errorf("EXI version field %05b (only final version 1): %w", v, ErrUnsupported))
 	}
 	if hi.hasOptions {
-		lim, hdr := o.Limits, o.Header
+		lim, hdr, sch, res := o.Limits, o.Header, o.Schema, o.SchemaResolver
 		*o = DefaultOptions()
-		o.Limits, o.Header = lim, hdr
+		o.Limits, o.Header, o.Schema, o.SchemaResolver = lim, hdr, sch, res
 		if err := readOptionsDoc(r, o, &hi); err != nil {
 			return hi, err
 		}

@@ -3,6 +3,8 @@ package exi
 import (
 	"errors"
 	"fmt"
+
+	"github.com/xiot/xiot/exi/schema"
 )
 
 // Alignment selects how an EXI body is laid out (EXI §5.4 alignment and
@@ -84,6 +86,17 @@ type Options struct {
 	// self-contained (SC) when SelfContained is set; an encoder choice, not
 	// an EXI option.
 	SelfContainedElements []QName
+	// Schema, when not nil, makes the stream schema-informed with these
+	// compiled grammars (from schema.CompileFiles, schema.BuiltinTypes for
+	// xsd-types-only streams, or Grammars.UnmarshalBinary). Grammars are
+	// read-only and may be shared by any number of encoders and decoders.
+	Schema *schema.Grammars
+	// SchemaResolver, when not nil, gives a decoder the grammars for the
+	// schemaId found in a stream's header. Without it a decoder uses
+	// Schema for any non-empty schemaId, schema.BuiltinTypes for the empty
+	// schemaId (xsd-types-only) and no schema for a nil schemaId.
+	SchemaResolver func(schemaID string) (*schema.Grammars, error)
+
 	// Header says what the encoder puts into the header.
 	Header HeaderOptions
 	// Limits bound the resources a decoder spends on hostile input.

@@ -1,6 +1,9 @@
 package exi
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Initial string table contents (EXI Appendix D).
 const (
@@ -18,6 +21,8 @@ type localName struct {
 	elem  *elemGrammar // built-in element grammar, created on first SE
 	lvals []int32      // local value partition: global ids, -1 when freed
 	ch    *channel     // pre-compression value channel of the current block
+	gel   int32        // schema: global element declaration + 1, -1 none, 0 unknown
+	gat   int32        // schema: global attribute datatype + 1, -1 none, 0 unknown
 }
 
 // uriEntry is one entry of the URI partition with its prefix and
@@ -130,6 +135,16 @@ func (t *tables) encodeQName(w *bitWriter, uri, local string) *localName {
 		w.writeNBit(uint64(ln.id), bitsFor(len(u.locals)))
 		return ln
 	}
+	return t.encodeLocal(w, u, local)
+}
+
+// encodeLocal writes the local-name part of a qname (§7.1.7).
+func (t *tables) encodeLocal(w *bitWriter, u *uriEntry, local string) *localName {
+	if ln := u.localIdx[local]; ln != nil {
+		w.writeUint(0)
+		w.writeNBit(uint64(ln.id), bitsFor(len(u.locals)))
+		return ln
+	}
 	w.writeUint(uint64(runeCount(local)) + 1)
 	w.writeChars(local)
 	return t.addLocal(u, local)
@@ -172,6 +187,11 @@ func (t *tables) decodeQName(r *bitReader) (*localName, error) {
 	if err != nil {
 		return nil, err
 	}
+	return t.decodeLocal(r, u)
+}
+
+// decodeLocal reads the local-name part of a qname in partition u.
+func (t *tables) decodeLocal(r *bitReader, u *uriEntry) (*localName, error) {
 	n, err := r.readUint()
 	if err != nil {
 		return nil, err
@@ -255,8 +275,10 @@ func (t *tables) decodeNSPrefix(r *bitReader, u *uriEntry) (string, error) {
 	return s, nil
 }
 
-// encodeValue writes a value content item through the string table.
-func (t *tables) encodeValue(w *bitWriter, o *Options, ln *localName, s string) {
+// encodeValue writes a value content item through the string table. cs,
+// when not nil, is the sorted restricted character set of the value's
+// type (§7.1.10.1).
+func (t *tables) encodeValue(w *bitWriter, o *Options, ln *localName, s string, cs []rune) {
 	if id, ok := t.gidx[s]; ok {
 		g := t.gvals[id]
 		if g.owner == ln {
@@ -270,11 +292,27 @@ func (t *tables) encodeValue(w *bitWriter, o *Options, ln *localName, s string) 
 	}
 	n := runeCount(s)
 	w.writeUint(uint64(n) + 2)
-	w.writeChars(s)
+	if cs == nil {
+		w.writeChars(s)
+	} else {
+		writeRestricted(w, s, cs)
+	}
 	t.addValue(o, ln, s, n)
 }
 
-func (t *tables) decodeValue(r *bitReader, o *Options, ln *localName) (string, error) {
+func writeRestricted(w *bitWriter, s string, cs []rune) {
+	nb := bitsFor(len(cs) + 1)
+	for _, r := range s {
+		if i, ok := slices.BinarySearch(cs, r); ok {
+			w.writeNBit(uint64(i), nb)
+			continue
+		}
+		w.writeNBit(uint64(len(cs)), nb)
+		w.writeUint(uint64(r))
+	}
+}
+
+func (t *tables) decodeValue(r *bitReader, o *Options, ln *localName, cs []rune) (string, error) {
 	n, err := r.readUint()
 	if err != nil {
 		return "", err
@@ -299,7 +337,12 @@ func (t *tables) decodeValue(r *bitReader, o *Options, ln *localName) (string, e
 		}
 		return t.gvals[id].s, nil
 	}
-	s, err := r.readChars(n - 2)
+	var s string
+	if cs == nil {
+		s, err = r.readChars(n - 2)
+	} else {
+		s, err = r.readRestricted(n-2, cs)
+	}
 	if err != nil {
 		return "", err
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/xiot/xiot/exi/schema"
 )
 
 type manifest struct {
@@ -38,6 +40,7 @@ type vectorJSON struct {
 		ValueMaxLength            *int
 		ValuePartitionCapacity    *int
 		Grammar                   string
+		Schema                    *string
 		SchemaID                  *string
 		DatatypeRepresentationMap [][]string
 	}
@@ -111,13 +114,71 @@ func (v *vectorJSON) options() Options {
 	return o
 }
 
+// schemaCache compiles each schema of the vectors once, as an
+// application would.
+type schemaCache struct {
+	mu sync.Mutex
+	m  map[string]*schema.Grammars
+	e  map[string]error
+}
+
+func (c *schemaCache) get(root string, v *vectorJSON) (*schema.Grammars, error) {
+	key := ""
+	if v.Options.Grammar == "schema-informed" && v.Options.Schema != nil {
+		key = *v.Options.Schema
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if g, ok := c.m[key]; ok {
+		return g, c.e[key]
+	}
+	var g *schema.Grammars
+	var err error
+	if key == "" {
+		g = schema.BuiltinTypes()
+	} else {
+		g, err = schema.CompileFiles(filepath.Join(root, key))
+	}
+	c.m[key], c.e[key] = g, err
+	return g, err
+}
+
+// knownFailures lists the W3C cases (every option set of the case) this
+// codec does not yet pass, with the reason. Remove an entry when it passes.
+var knownFailures = map[string]string{
+	"w3c/builtin.xsitype-04":                          "xsi:type switching inside a learned built-in grammar differs from the oracle (not analysed)",
+	"w3c/enumeration.valid-01":                        "enumeration values are matched lexically, not by typed value (e.g. 1.000 vs 1)",
+	"w3c/enumeration.valid-02":                        "enumeration values are matched lexically, not by typed value (e.g. 1.000 vs 1)",
+	"w3c/preserve.datatype.enumeration-01":            "enumeration values are matched lexically, not by typed value (e.g. -0 vs 0)",
+	"w3c/preserve.datatype.enumeration-02":            "enumeration values are matched lexically, not by typed value (e.g. 1.000 vs 1)",
+	"w3c/enumeration.list.valid-00":                   "lists of enumerated items: decoded form differs (not analysed)",
+	"w3c/enumeration.list.schemaInvalid-00":           "lists of enumerated items: invalid item handling differs (not analysed)",
+	"w3c/float.valid-08":                              "float values beyond the 64-bit mantissa range: oracle's representation not reproduced",
+	"w3c/preserve.datatype.qname-00":                  "QName-typed values with Preserve.lexicalValues and prefixes: decoding differs (not analysed)",
+	"w3c/preserve.datatype.qname-01":                  "QName-typed values with Preserve.lexicalValues and prefixes: decoding differs (not analysed)",
+	"w3c/qname.invalid-00":                            "invalid QName-typed values with Preserve.prefixes: encoding differs (not analysed)",
+	"w3c/qname.invalid-01":                            "invalid QName-typed values with Preserve.prefixes: encoding differs (not analysed)",
+	"w3c/schema-cid-01":                               "QName values with Preserve.prefixes: prefix encoding differs (not analysed)",
+	"w3c/schema-cid-02":                               "QName values with Preserve.prefixes: prefix encoding differs (not analysed)",
+	"w3c/schemaInformed.declared.elementFragment-01":  "the ElementFragment grammar of §8.5.3 is not built",
+	"w3c/schemaInformed.declared.elementFragment-02":  "the ElementFragment grammar of §8.5.3 is not built",
+	"w3c/schemaInformed.declared.elementFragment-03":  "the ElementFragment grammar of §8.5.3 is not built",
+	"w3c/schemaInformed.declared.elementFragment-04":  "the ElementFragment grammar of §8.5.3 is not built",
+	"w3c/schemaInformed.declared.simpleType-03":       "strict byte-aligned simple type: decoder reads past the end (not analysed)",
+	"w3c/schemaInformed.undeclared.xsiNilStrict-01":   "strict byte-aligned xsi:nil: decoder reads past the end (not analysed)",
+	"w3c/schemaInformed.undeclared.cm-03":             "comments and PIs inside schema-informed content: decoding differs (not analysed)",
+	"w3c/schemaInformed.undeclared.sc-01":             "self-contained elements inside schema-informed grammars are not implemented",
+	"w3c/schemaInformed.undeclared.xsiNilDefault-04":  "xsi:nil with invalid or deviating values: encoding differs (not analysed)",
+	"w3c/schemaInformed.undeclared.xsiNilDefault-07":  "xsi:nil with invalid or deviating values: encoding differs (not analysed)",
+	"w3c/schemaInformed.undeclared.xsiTypeDefault-06": "xsi:type naming an unknown type: encoding differs (not analysed)",
+	"w3c/schemaInformed.undeclared.xsiTypeStrict-07":  "strict xsi:type: decoding differs (not analysed)",
+	"w3c/preserve.datatype.nbitInteger-00":            "out-of-range n-bit integers with Preserve.lexicalValues (not analysed)",
+}
+
 // skipReason returns why a vector is not expected to pass yet, or "".
 func skipReason(group string, grammar string, caveats []string, v *vectorJSON) string {
-	if grammar != "schema-less" {
-		return "schema-informed grammars (exi/schema) not integrated yet"
-	}
 	if len(v.Options.DatatypeRepresentationMap) > 0 {
-		return "datatypeRepresentationMap needs schema-informed grammars"
+		return "datatypeRepresentationMap is not implemented"
 	}
 	for _, c := range caveats {
 		if c == "dtd-text" && v.Options.Preserve.Dtd {
@@ -157,6 +218,7 @@ func TestVectors(t *testing.T) {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		t.Fatalf("parse manifest: %v", err)
 	}
+	sc := &schemaCache{m: map[string]*schema.Grammars{}, e: map[string]error{}}
 	ta := &tally{pass: map[string]int{}, fail: map[string]int{}, skip: map[string]int{}, reasons: map[string]int{}}
 	for _, mv := range m.Vectors {
 		src := strings.SplitN(mv.Dir, "/", 2)[0]
@@ -174,11 +236,22 @@ func TestVectors(t *testing.T) {
 			if err := json.Unmarshal(b, &v); err != nil {
 				t.Fatal(err)
 			}
-			if r := skipReason(group, mv.Grammar, mv.Caveats, &v); r != "" {
+			r := knownFailures[mv.Dir]
+			if r == "" {
+				r = skipReason(group, mv.Grammar, mv.Caveats, &v)
+			}
+			if r != "" {
 				ta.add(group, "skip", r)
 				t.Skip(r)
 			}
-			if err := checkVector(vdir, &v, mv.ByteExact); err != nil {
+			var g *schema.Grammars
+			if mv.Grammar != "schema-less" {
+				if g, err = sc.get(dir, &v); err != nil {
+					ta.add(group, "fail", "")
+					t.Fatalf("compile schema: %v", err)
+				}
+			}
+			if err := checkVector(vdir, &v, mv.ByteExact, g); err != nil {
 				ta.add(group, "fail", "")
 				t.Error(err)
 				return
@@ -223,8 +296,9 @@ func TestVectors(t *testing.T) {
 	fmt.Print(sb.String())
 }
 
-func checkVector(vdir string, v *vectorJSON, byteExact bool) error {
+func checkVector(vdir string, v *vectorJSON, byteExact bool, g *schema.Grammars) error {
 	opts := v.options()
+	opts.Schema = g
 	exiBytes, err := os.ReadFile(filepath.Join(vdir, v.Files.EXI))
 	if err != nil {
 		return err
@@ -245,6 +319,11 @@ func checkVector(vdir string, v *vectorJSON, byteExact bool) error {
 	dopts := opts
 	if v.Header.Options {
 		dopts = DefaultOptions()
+		if !v.Header.SchemaID {
+			dopts.Schema = g
+		} else {
+			dopts.SchemaResolver = func(string) (*schema.Grammars, error) { return g, nil }
+		}
 	}
 	got, err := DecodeToXML(exiBytes, dopts)
 	if err != nil {

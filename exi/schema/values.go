@@ -155,6 +155,14 @@ func ParseFloat(s string) (Float, error) {
 		return Float{}, lexErr("float", s)
 	}
 	exp -= int64(len(fp))
+	// EXIficient drops trailing zeros of the mantissa (40.0 → 4E1).
+	for mant != 0 && mant%10 == 0 {
+		mant /= 10
+		exp++
+	}
+	if mant == 0 {
+		exp = 0
+	}
 	if neg {
 		mant = -mant
 	}

@@ -1,0 +1,320 @@
+package exi
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/xiot/xiot/exi/schema"
+)
+
+// sctx is the schema-informed grammar state of an open element.
+type sctx struct {
+	gi       int32 // grammar index + 1; 0 means a built-in element grammar
+	nt       int32 // current non-terminal
+	nillable bool
+	castable bool
+}
+
+// ctxFor returns the grammar state of a new element with declaration el
+// (-1: undeclared, built-in grammar).
+func (s *sgrammar) ctxFor(el int) sctx {
+	if el < 0 || el >= len(s.g.Elements) {
+		return sctx{}
+	}
+	gi, nillable, castable := s.elemGrammar(el)
+	return sctx{gi: int32(gi) + 1, nillable: nillable, castable: castable}
+}
+
+func (s *sgrammar) tableOf(c *sctx) (*stable, error) {
+	return s.table(int(c.gi-1), int(c.nt), c.nillable, c.castable)
+}
+
+// switchType applies xsi:type: the element continues with the grammar of
+// the named type when the schema defines it.
+func (s *sgrammar) switchType(c *sctx, ln *localName) {
+	if ln == nil {
+		return
+	}
+	ti := s.typeByName(ln.uri.name, ln.name)
+	if ti < 0 {
+		return
+	}
+	t := &s.g.Types[ti]
+	c.gi, c.nt, c.castable = int32(t.Grammar)+1, 0, t.TypeCastable && t.Name.URI != schema.NSXSD
+}
+
+// switchNil applies xsi:nil="true": the element continues with the
+// TypeEmpty grammar of its type.
+func (s *sgrammar) switchNil(c *sctx) {
+	gi := int(c.gi - 1)
+	for i := range s.g.Types {
+		if s.g.Types[i].Grammar == gi {
+			c.gi, c.nt = int32(s.g.Types[i].Empty)+1, 0
+			return
+		}
+	}
+}
+
+func (e *Encoder) switchType(c *sctx, ln *localName) { e.sg.switchType(c, ln) }
+
+// schemaTop returns the innermost element when it uses a schema-informed
+// grammar.
+func (e *Encoder) schemaTop() *eframe {
+	if e.sg == nil {
+		return nil
+	}
+	n := len(e.stack)
+	if n == 0 || e.stack[n-1].scOuter || e.stack[n-1].sc.gi == 0 {
+		return nil
+	}
+	return &e.stack[n-1]
+}
+
+func sortAttrs(a []attrItem) {
+	sort.SliceStable(a, func(i, j int) bool {
+		if a[i].local != a[j].local {
+			return a[i].local < a[j].local
+		}
+		return a[i].uri < a[j].uri
+	})
+}
+
+// valid reports whether s can be encoded as a value of datatype dt: with
+// Preserve.lexicalValues every value is a string.
+func (e *Encoder) valid(dt int, s string, depth int) bool {
+	return e.opts.Preserve.LexicalValues || checkTyped(e.sg.g, dt, s, depth)
+}
+
+func notAllowed(what string) error {
+	return fmt.Errorf("exi: %s is not allowed here by the schema: %w", what, ErrInvalid)
+}
+
+// schemaSE writes an SE event in schema-informed mode and returns the
+// element's name entry and grammar state.
+func (e *Encoder) schemaSE(uri, local, prefix string) (*localName, sctx, error) {
+	var ln *localName
+	el := -1
+	n := len(e.stack)
+	switch {
+	case n == 0 || e.stack[n-1].scOuter:
+		list := e.docList()
+		if i := findName(list, uri, local); i >= 0 {
+			st, _ := e.curState()
+			e.w.writeNBit(uint64(i), bitsFor(len(list)+len(e.lv[st][0])))
+			ln = e.t.lookupLocal(uri, local)
+			if e.state == stFragment {
+				el = e.sg.fragEl[i]
+			} else {
+				el = e.sg.docEl[i]
+			}
+		} else {
+			if _, err := e.writeCode(evSE, nil); err != nil {
+				return nil, sctx{}, err
+			}
+			ln = e.t.encodeQName(&e.w, uri, local)
+		}
+	case e.stack[n-1].sc.gi != 0:
+		f := &e.stack[n-1]
+		tab, err := e.sg.tableOf(&f.sc)
+		if err != nil {
+			return nil, sctx{}, err
+		}
+		if c := tab.find(schema.EventSE, uri, local); c != nil {
+			writeCodeParts(&e.w, c)
+			ln = e.t.lookupLocal(uri, local)
+			el = c.Elem
+			f.sc.nt = int32(c.Next)
+		} else if c := tab.find(schema.EventSENS, uri, ""); c != nil {
+			writeCodeParts(&e.w, c)
+			u := e.t.uriIdx[uri]
+			if u == nil {
+				u = e.t.addURI(uri)
+			}
+			ln = e.t.encodeLocal(&e.w, u, local)
+			f.sc.nt = int32(c.Next)
+		} else if c := tab.find(schema.EventSEAny, "", ""); c != nil {
+			writeCodeParts(&e.w, c)
+			ln = e.t.encodeQName(&e.w, uri, local)
+			f.sc.nt = int32(c.Next)
+		} else {
+			return nil, sctx{}, notAllowed("element {" + uri + "}" + local)
+		}
+	default:
+		var err error
+		if ln, err = e.qnameEvent(evSE, uri, local, prefix); err != nil {
+			return nil, sctx{}, err
+		}
+		if el = e.sg.globalElem(ln); el < 0 {
+			return ln, sctx{}, nil
+		}
+		return ln, e.sg.ctxFor(el), nil
+	}
+	if e.opts.Preserve.Prefixes {
+		encodePrefix(&e.w, ln.uri, prefix)
+	}
+	if el < 0 {
+		el = e.sg.globalElem(ln)
+	}
+	return ln, e.sg.ctxFor(el), nil
+}
+
+// schemaAT writes an attribute in a schema-informed grammar.
+func (e *Encoder) schemaAT(f *eframe, a *attrItem) error {
+	tab, err := e.sg.tableOf(&f.sc)
+	if err != nil {
+		return err
+	}
+	pre := e.opts.Preserve.Prefixes
+	if a.uri == nsXSI {
+		switch a.local {
+		case "type":
+			c := tab.find(schema.EventATXsiType, "", "")
+			if c == nil {
+				return notAllowed("xsi:type")
+			}
+			writeCodeParts(&e.w, c)
+			if pre {
+				encodePrefix(&e.w, e.t.uriIdx[nsXSI], a.prefix)
+			}
+			e.sg.switchType(&f.sc, e.typeValue(a.value))
+			return nil
+		case "nil":
+			v, err := schema.ParseBoolean(a.value)
+			c := tab.find(schema.EventATXsiNil, "", "")
+			if err == nil && c != nil {
+				writeCodeParts(&e.w, c)
+				if pre {
+					encodePrefix(&e.w, e.t.uriIdx[nsXSI], a.prefix)
+				}
+				e.w.writeBool(v)
+				if v {
+					e.sg.switchNil(&f.sc)
+				}
+				return nil
+			}
+		}
+	}
+	if c := tab.find(schema.EventAT, a.uri, a.local); c != nil {
+		ln := e.t.lookupLocal(a.uri, a.local)
+		if e.valid(c.Type, a.value, 0) {
+			writeCodeParts(&e.w, c)
+			if pre {
+				encodePrefix(&e.w, ln.uri, a.prefix)
+			}
+			e.value(ln, a.value, c.Type)
+			f.sc.nt = int32(c.Next)
+			return nil
+		}
+		if u := tab.find(schema.EventATUntyped, a.uri, a.local); u != nil {
+			writeCodeParts(&e.w, u)
+			if pre {
+				encodePrefix(&e.w, ln.uri, a.prefix)
+			}
+			e.value(ln, a.value, dtString)
+			f.sc.nt = int32(u.Next)
+			return nil
+		}
+		return fmt.Errorf("exi: value %q of attribute %s is invalid for its type: %w", a.value, a.local, ErrInvalid)
+	}
+	var c *schema.Code
+	var ln *localName
+	if c = tab.find(schema.EventATNS, a.uri, ""); c != nil {
+		writeCodeParts(&e.w, c)
+		u := e.t.uriIdx[a.uri]
+		if u == nil {
+			u = e.t.addURI(a.uri)
+		}
+		ln = e.t.encodeLocal(&e.w, u, a.local)
+	} else if c = tab.find(schema.EventATAny, "", ""); c != nil {
+		dt := dtString
+		if l := e.t.uriIdx[a.uri]; l != nil {
+			if x := l.localIdx[a.local]; x != nil {
+				dt = e.sg.globalAttr(x)
+			}
+		}
+		if dt != dtString && !e.valid(dt, a.value, 0) {
+			if u := tab.find(schema.EventATAnyUntyped, "", ""); u != nil {
+				c = u
+			}
+		}
+		writeCodeParts(&e.w, c)
+		ln = e.t.encodeQName(&e.w, a.uri, a.local)
+	} else {
+		return notAllowed("attribute {" + a.uri + "}" + a.local)
+	}
+	if pre {
+		encodePrefix(&e.w, ln.uri, a.prefix)
+	}
+	dt := dtString
+	if c.Event != schema.EventATAnyUntyped {
+		if dt = e.sg.globalAttr(ln); dt != dtString && !e.valid(dt, a.value, 0) {
+			dt = dtString
+		}
+	}
+	e.value(ln, a.value, dt)
+	f.sc.nt = int32(c.Next)
+	return nil
+}
+
+// schemaCH writes character data in a schema-informed grammar: typed when
+// the value is valid for the type, otherwise untyped.
+func (e *Encoder) schemaCH(f *eframe, s string) error {
+	tab, err := e.sg.tableOf(&f.sc)
+	if err != nil {
+		return err
+	}
+	if c := tab.find(schema.EventCH, "", ""); c != nil && e.valid(c.Type, s, 0) {
+		writeCodeParts(&e.w, c)
+		e.value(f.ln, s, c.Type)
+		f.sc.nt = int32(c.Next)
+		return nil
+	}
+	if c := tab.find(schema.EventCHUntyped, "", ""); c != nil {
+		writeCodeParts(&e.w, c)
+		e.value(f.ln, s, dtString)
+		f.sc.nt = int32(c.Next)
+		return nil
+	}
+	if isSpace([]byte(s)) {
+		return nil // whitespace the grammar has no place for is dropped
+	}
+	return notAllowed(fmt.Sprintf("character data %.40q", s))
+}
+
+var schemaKinds = [...]schema.EventKind{evEE: schema.EventEE, evNS: schema.EventNS, evSC: schema.EventSC,
+	evCM: schema.EventCM, evPI: schema.EventPI, evER: schema.EventER, evED: schema.EventED}
+
+// schemaEvent writes an event without qname or value (EE, NS, SC, CM, PI,
+// ER) in a schema-informed grammar.
+func (e *Encoder) schemaEvent(f *eframe, kind evKind) error {
+	if int(kind) >= len(schemaKinds) || (schemaKinds[kind] == 0 && kind != evEE) {
+		return fmt.Errorf("exi: event %d in a schema-informed element: %w", kind, ErrInvalid)
+	}
+	k := schemaKinds[kind]
+	tab, err := e.sg.tableOf(&f.sc)
+	if err != nil {
+		return err
+	}
+	c := tab.find(k, "", "")
+	if kind == evEE && c == nil {
+		// An element of simple type without content: the empty value,
+		// when valid for the type, rather than a deviation.
+		if ch := tab.find(schema.EventCH, "", ""); ch != nil && ch.Len == 1 && e.valid(ch.Type, "", 0) {
+			writeCodeParts(&e.w, ch)
+			e.value(f.ln, "", ch.Type)
+			f.sc.nt = int32(ch.Next)
+			if tab, err = e.sg.tableOf(&f.sc); err != nil {
+				return err
+			}
+			c = tab.find(k, "", "")
+		}
+	}
+	if c == nil {
+		return notAllowed(k.String())
+	}
+	writeCodeParts(&e.w, c)
+	if c.Next != schema.End {
+		f.sc.nt = int32(c.Next)
+	}
+	return nil
+}

@@ -1,0 +1,248 @@
+package exi
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/xiot/xiot/exi/schema"
+)
+
+// sgrammar is a compiled schema prepared for one set of options: the
+// document and fragment element lists and a cache of event-code tables.
+// It belongs to one Encoder or Decoder and survives Reset when the
+// grammars and options stay the same.
+type sgrammar struct {
+	g      *schema.Grammars
+	so     schema.Options
+	tables map[uint64]*stable
+	doc    []schema.QName // SE(G_i) of DocContent, sorted
+	docEl  []int
+	frag   []schema.QName // SE(F_i) of FragmentContent, sorted
+	fragEl []int
+}
+
+// stable is a schema.Table with an index for decoding.
+type stable struct {
+	schema.Table
+	first  int         // first-level productions
+	size0  int         // distinct first-level values
+	second []stableRef // second-level entries: first code and count
+}
+
+type stableRef struct{ start, n int }
+
+func schemaOptions(o *Options) schema.Options {
+	return schema.Options{Strict: o.Strict, PreserveComments: o.Preserve.Comments, PreservePIs: o.Preserve.PIs,
+		PreserveDTD: o.Preserve.DTD, PreservePrefixes: o.Preserve.Prefixes, SelfContained: o.SelfContained}
+}
+
+// prepareSchema returns s reused when it fits g and o, or a new sgrammar.
+func prepareSchema(s *sgrammar, g *schema.Grammars, o *Options) *sgrammar {
+	if g == nil {
+		return nil
+	}
+	so := schemaOptions(o)
+	if s != nil && s.g == g && s.so == so {
+		return s
+	}
+	s = &sgrammar{g: g, so: so, tables: make(map[uint64]*stable, 64)}
+	s.docEl = g.DocumentElements()
+	for _, i := range s.docEl {
+		s.doc = append(s.doc, g.Elements[i].Name)
+	}
+	s.fragEl, _ = g.FragmentElements()
+	for _, i := range s.fragEl {
+		s.frag = append(s.frag, g.Elements[i].Name)
+	}
+	return s
+}
+
+// find returns the index of q in a sorted element list, or -1.
+func findName(list []schema.QName, uri, local string) int {
+	i := sort.Search(len(list), func(i int) bool {
+		q := list[i]
+		if q.Local != local {
+			return q.Local >= local
+		}
+		return q.URI >= uri
+	})
+	if i < len(list) && list[i].Local == local && list[i].URI == uri {
+		return i
+	}
+	return -1
+}
+
+func (s *sgrammar) table(gi, nt int, nillable, castable bool) (*stable, error) {
+	key := uint64(gi)<<34 | uint64(nt)<<2
+	if nillable {
+		key |= 2
+	}
+	if castable {
+		key |= 1
+	}
+	if t := s.tables[key]; t != nil {
+		return t, nil
+	}
+	tab, err := s.g.Table(gi, nt, nillable, castable, s.so)
+	if err != nil {
+		return nil, fmt.Errorf("exi: %w", err)
+	}
+	t := &stable{Table: tab}
+	for i, c := range tab.Codes {
+		if i == 0 {
+			t.size0 = c.Sizes[0]
+		}
+		if c.Len == 1 {
+			t.first++
+			continue
+		}
+		if c.Parts[1] == len(t.second) {
+			t.second = append(t.second, stableRef{start: i})
+		}
+		t.second[len(t.second)-1].n++
+	}
+	s.tables[key] = t
+	return t, nil
+}
+
+// writeCodeParts writes the event code c.
+func writeCodeParts(w *bitWriter, c *schema.Code) {
+	for k := 0; k < c.Len; k++ {
+		w.writeNBit(uint64(c.Parts[k]), bitsFor(c.Sizes[k]))
+	}
+}
+
+// read reads an event code of t.
+func (t *stable) read(r *bitReader) (*schema.Code, error) {
+	v, err := r.readNBit(bitsFor(t.size0))
+	if err != nil {
+		return nil, err
+	}
+	if int(v) < t.first {
+		return &t.Codes[v], nil
+	}
+	if int(v) != t.first || len(t.second) == 0 {
+		return nil, r.fail(fmt.Errorf("event code %d of %d: %w", v, t.size0, ErrMalformed))
+	}
+	v2, err := r.readNBit(bitsFor(len(t.second)))
+	if err != nil {
+		return nil, err
+	}
+	if int(v2) >= len(t.second) {
+		return nil, r.fail(fmt.Errorf("event code %d.%d: %w", v, v2, ErrMalformed))
+	}
+	ref := t.second[v2]
+	c := &t.Codes[ref.start]
+	if c.Len == 3 {
+		v3, err := r.readNBit(bitsFor(c.Sizes[2]))
+		if err != nil {
+			return nil, err
+		}
+		if int(v3) >= ref.n {
+			return nil, r.fail(fmt.Errorf("event code %d.%d.%d: %w", v, v2, v3, ErrMalformed))
+		}
+		c = &t.Codes[ref.start+int(v3)]
+	}
+	return c, nil
+}
+
+// findCode returns the first code of kind k for name (ignored for kinds
+// without a qname), or nil.
+func (t *stable) find(k schema.EventKind, uri, local string) *schema.Code {
+	for i := range t.Codes {
+		c := &t.Codes[i]
+		if c.Event != k {
+			continue
+		}
+		switch k {
+		case schema.EventAT, schema.EventSE, schema.EventATUntyped:
+			if c.Name.Local != local || c.Name.URI != uri {
+				continue
+			}
+		case schema.EventATNS, schema.EventSENS:
+			if c.Name.URI != uri {
+				continue
+			}
+		}
+		return c
+	}
+	return nil
+}
+
+// elemGrammar returns the grammar of element declaration el: grammar
+// index, nillable and type-castable.
+func (s *sgrammar) elemGrammar(el int) (gi int, nillable, castable bool) {
+	e := &s.g.Elements[el]
+	t := &s.g.Types[e.Type]
+	return t.Grammar, e.Nillable, t.TypeCastable
+}
+
+// globalElem returns the global element declaration of ln, or -1,
+// caching the answer on ln.
+func (s *sgrammar) globalElem(ln *localName) int {
+	if ln.gel == 0 {
+		ln.gel = -1
+		if i, ok := s.g.GlobalElements[schema.QName{URI: ln.uri.name, Local: ln.name}]; ok {
+			ln.gel = int32(i) + 1
+		}
+	}
+	if ln.gel < 0 {
+		return -1
+	}
+	return int(ln.gel - 1)
+}
+
+// globalAttr returns the datatype of the global attribute declaration of
+// ln, or dtString.
+func (s *sgrammar) globalAttr(ln *localName) int {
+	if ln.gat == 0 {
+		ln.gat = -1
+		if i, ok := s.g.GlobalAttributes[schema.QName{URI: ln.uri.name, Local: ln.name}]; ok {
+			ln.gat = int32(i) + 1
+		}
+	}
+	if ln.gat < 0 {
+		return dtString
+	}
+	return int(ln.gat - 1)
+}
+
+// typeByName returns the TypeDef index of a named type, or -1.
+func (s *sgrammar) typeByName(uri, local string) int {
+	if i, ok := s.g.GlobalTypes[schema.QName{URI: uri, Local: local}]; ok {
+		return i
+	}
+	return -1
+}
+
+// newSchemaTables returns string tables pre-populated from the schema
+// (§7.3.1).
+func newSchemaTables(encoding bool, g *schema.Grammars) *tables {
+	t := &tables{uriIdx: make(map[string]*uriEntry, len(g.Strings.URIs)+4)}
+	if encoding {
+		t.gidx = make(map[string]int32, 64)
+	}
+	for _, p := range g.Strings.URIs {
+		u := t.addURI(p.URI)
+		u.prefixes = append([]string(nil), p.Prefixes...)
+		for _, l := range p.LocalNames {
+			t.addLocal(u, l)
+		}
+	}
+	t.entries = 0
+	t.frag = &elemGrammar{}
+	return t
+}
+
+// lookupLocal returns the local-name entry of {uri}local, adding it
+// without writing anything when the schema-implied name is missing.
+func (t *tables) lookupLocal(uri, local string) *localName {
+	u := t.uriIdx[uri]
+	if u == nil {
+		u = t.addURI(uri)
+	}
+	if ln := u.localIdx[local]; ln != nil {
+		return ln
+	}
+	return t.addLocal(u, local)
+}
