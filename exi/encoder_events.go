@@ -85,6 +85,13 @@ func (e *Encoder) startElement(t *xml.StartElement, prefixes []string) error {
 			}
 		}
 	}
+	if e.opts.Preserve.LexicalValues && !e.opts.Preserve.Prefixes {
+		for _, a := range e.attrs {
+			if a.uri == nsXSI && a.local == "type" {
+				return fmt.Errorf("exi: xsi:type on <%s> cannot be encoded with Preserve.lexicalValues unless Preserve.prefixes is set: %w", t.Name.Local, ErrInvalid)
+			}
+		}
+	}
 	// xsi:type, then xsi:nil, come before the other attributes
 	for k, local := range []string{"nil", "type"} {
 		for i := k; i < len(e.attrs); i++ {

@@ -105,7 +105,7 @@ func checkTyped(g *schema.Grammars, dt int, s string, depth int) bool {
 		_, err := schema.ParseDateTime(d.DateTime, s)
 		return err == nil
 	case schema.RepEnumeration:
-		return d.EnumIndex(s) >= 0
+		return enumIndex(g, d, s) >= 0
 	case schema.RepQName:
 		_, _, err := schema.ParseQName(s)
 		return err == nil
@@ -175,7 +175,7 @@ func (e *Encoder) writeTyped(w *bitWriter, ln *localName, dt int, s string) {
 		v, _ := schema.ParseDateTime(d.DateTime, s)
 		writeDateTime(w, d.DateTime, v)
 	case schema.RepEnumeration:
-		w.writeNBit(uint64(d.EnumIndex(s)), bitsFor(len(d.Enum)))
+		w.writeNBit(uint64(enumIndex(g, d, s)), bitsFor(len(d.Enum)))
 	case schema.RepQName:
 		prefix, local, _ := schema.ParseQName(s)
 		uri := e.resolvePrefix(prefix)
@@ -190,6 +190,44 @@ func (e *Encoder) writeTyped(w *bitWriter, ln *localName, dt int, s string) {
 			e.writeTyped(w, ln, d.Item, it)
 		}
 	}
+}
+
+// enumIndex returns the index of s among the enumeration values of d,
+// comparing numbers by value (1.000 matches 1), or -1.
+func enumIndex(g *schema.Grammars, d *schema.Datatype, s string) int {
+	if i := d.EnumIndex(s); i >= 0 {
+		return i
+	}
+	if d.EnumBase < 0 || d.EnumBase >= len(g.Datatypes) {
+		return -1
+	}
+	key := func(v string) (string, bool) {
+		switch g.Datatypes[d.EnumBase].Rep {
+		case schema.RepFloat:
+			f, err := schema.ParseFloat(v)
+			return f.String(), err == nil
+		case schema.RepDecimal:
+			x, err := schema.ParseDecimal(v)
+			return x.String(), err == nil
+		case schema.RepInteger, schema.RepUnsignedInteger, schema.RepNBitInteger:
+			x, err := schema.ParseInteger(v)
+			if err != nil {
+				return "", false
+			}
+			return x.String(), true
+		}
+		return "", false
+	}
+	k, ok := key(s)
+	if !ok {
+		return -1
+	}
+	for i, e := range d.Enum {
+		if ke, ok := key(e); ok && ke == k {
+			return i
+		}
+	}
+	return -1
 }
 
 // resolvePrefix maps a prefix to its namespace in the encoder's scope.
