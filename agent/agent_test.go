@@ -16,14 +16,14 @@ import (
 	"github.com/xiot/xiot/internal/xmpp"
 )
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if os.Getenv("XIOT_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
 	}
 	return nil
 }
 
-func account(t *testing.T, p *testserver.Prosody, user, resource string) xmpp.Config {
+func account(t testing.TB, p *testserver.Prosody, user, resource string) xmpp.Config {
 	t.Helper()
 	if err := p.Register(user, user+"-pass"); err != nil {
 		t.Fatal(err)
