@@ -91,6 +91,10 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	log.Info("xiot agent starting", "jid", xc.JID.String(), "board", board.report.Name(), "server", serverOrSRV(xc.Server))
+	if !board.report.Hardware() && board.sim == nil {
+		log.Warn("no sensor hardware: the agent runs with XMPP features only; use --board sim (or board: sim) for a simulated board",
+			"board", cfg.Board)
+	}
 	err = a.Run(ctx)
 	log.Info("xiot agent stopped")
 	return err

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xiot/xiot/internal/testserver"
+)
+
+// syncBuffer is a bytes.Buffer safe for a writer and a concurrent reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestAgentDiscoPing runs "xiot agent" on the simulated board against a
+// real Prosody and queries it with "xiot disco" and "xiot ping", as the
+// README and make demo do.
+func TestAgentDiscoPing(t *testing.T) {
+	p := testserver.StartProsody(t, testserver.ProsodyOptions{ExtraModules: []string{"smacks"}})
+	dir := t.TempDir()
+	pass := map[string]string{}
+	for _, u := range []string{"device", "client"} {
+		if err := p.Register(u, u+"-secret"); err != nil {
+			t.Fatal(err)
+		}
+		pass[u] = filepath.Join(dir, u+".pass")
+		if err := os.WriteFile(pass[u], []byte(u+"-secret\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	acct := func(user string) []string {
+		return []string{"--jid", user + "@localhost", "--password-file", pass[user], "--server", p.C2SAddr, "--ca-file", p.CAFile}
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var agentOut, agentErr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, append([]string{"agent", "--board", "sim"}, append(acct("device"), "--jid", "device@localhost/agent")...), &agentOut, &agentErr)
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(agentErr.String(), "agent online") {
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("agent not online after 20 s:\n%s", agentErr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	code, out, errOut := runXiot(t, append(append([]string{"disco"}, acct("client")...), "device@localhost/agent")...)
+	if code != exitOK {
+		t.Fatalf("disco: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"client/bot", "simulated board", "urn:xmpp:ping", "http://jabber.org/protocol/caps", "software: [xiot]"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("disco output lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, errOut = runXiot(t, append(append([]string{"ping", "--count", "2", "--interval", "10ms"}, acct("client")...), "device@localhost/agent")...)
+	if code != exitOK || !strings.Contains(out, "2/2 replies") {
+		t.Fatalf("ping: exit %d\n%s\n%s", code, out, errOut)
+	}
+	// A JID that is not online: an error reply, exit status 1.
+	code, out, _ = runXiot(t, append(append([]string{"ping", "--count", "1"}, acct("client")...), "nobody@localhost/x")...)
+	if code != exitRuntime || !strings.Contains(out, "answered with an error") {
+		t.Errorf("ping of an absent JID: exit %d\n%s", code, out)
+	}
+	// A wrong password is a clear error, not a hang.
+	bad := filepath.Join(dir, "bad.pass")
+	if err := os.WriteFile(bad, []byte("wrong"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = runXiot(t, "ping", "--jid", "client@localhost", "--password-file", bad, "--server", p.C2SAddr, "--ca-file", p.CAFile, "device@localhost/agent")
+	if code != exitRuntime || !strings.Contains(errOut, "not-authorized") {
+		t.Errorf("wrong password: exit %d, stderr %q", code, errOut)
+	}
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Errorf("agent exit %d after SIGINT-like cancel:\n%s", code, agentErr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("agent did not stop")
+	}
+}
+
+func TestAgentCheckConfigAndHardware(t *testing.T) {
+	dir := t.TempDir()
+	pass := filepath.Join(dir, "p")
+	if err := os.WriteFile(pass, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runXiot(t, "agent", "--check-config", "--jid", "d@example.org", "--password-file", pass)
+	if code == exitOK || !strings.Contains(errOut, "password_file") {
+		t.Errorf("world-readable password file: exit %d, stderr %q", code, errOut)
+	}
+	if err := os.Chmod(pass, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runXiot(t, "agent", "--check-config", "--jid", "d@example.org", "--password-file", pass)
+	if code != exitOK || !strings.Contains(out, "configuration ok") {
+		t.Errorf("check-config: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, _ = runXiot(t, "agent", "--board", "sim", "--list-hardware")
+	if code != exitOK || !strings.Contains(out, "BME280") {
+		t.Errorf("list-hardware: exit %d\n%s", code, out)
+	}
+}
