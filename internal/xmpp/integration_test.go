@@ -456,3 +456,21 @@ func head(s []string) []string {
 	}
 	return s
 }
+
+func TestDirectTLSAndSCRAM(t *testing.T) {
+	p := testserver.StartProsody(t, testserver.ProsodyOptions{DirectTLS: true})
+	register(t, p, "device")
+	cfg := clientConfig(t, p, "device", "device-pass", "agent")
+	cfg.Server = p.DirectTLSAddr
+	cfg.DirectTLS = true
+	cfg.TLS.NextProtos = []string{"xmpp-client"}
+	s := connect(t, cfg, nil)
+	if m := s.Mechanism(); m != "SCRAM-SHA-256" {
+		t.Errorf("mechanism %q, want SCRAM-SHA-256", m)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := xmpp.Ping(ctx, s, "localhost"); err != nil {
+		t.Fatalf("ping the server over direct TLS: %v", err)
+	}
+}

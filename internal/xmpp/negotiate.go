@@ -269,6 +269,9 @@ func (s *Session) authenticate(st *stream, features *Element, secure bool) error
 				}
 			}
 			s.log.Debug("authenticated", "mechanism", mech.Name)
+			s.mu.Lock()
+			s.mech = mech.Name
+			s.mu.Unlock()
 			return nil
 		case "failure":
 			ae := &AuthError{JID: s.cfg.JID.Bare().String(), Mechanism: mech.Name, Condition: "undefined-condition"}

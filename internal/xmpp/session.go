@@ -32,6 +32,7 @@ type Session struct {
 	onlineCh chan struct{} // closed while online
 	ackTimer *time.Timer
 	closed   bool
+	mech     string // SASL mechanism of the last login
 
 	bytesOut   atomic.Int64
 	reconnects atomic.Int64
@@ -61,6 +62,14 @@ func (s *Session) setLocal(j jid.JID) {
 	s.mu.Lock()
 	s.local = j
 	s.mu.Unlock()
+}
+
+// Mechanism returns the SASL mechanism of the last successful
+// authentication ("" before the first, and for components).
+func (s *Session) Mechanism() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mech
 }
 
 // Component reports whether s is a XEP-0114 component session.
