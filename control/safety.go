@@ -24,28 +24,7 @@ func (c *Controller) Set(ctx context.Context, req Request) error {
 	if c.halted {
 		return errors.New("control: controller shut down")
 	}
-	var probs []Problem
-	planned := map[*point]Value{} // value each point will hold, for interlocks within the request
-	for _, ch := range req.Changes {
-		p := c.byKey[Key(ch.Node, ch.Name)]
-		if p == nil {
-			probs = append(probs, Problem{ch.Node, ch.Name, fmt.Errorf("%s: %w", Key(ch.Node, ch.Name), ErrUnknownParam)})
-			continue
-		}
-		if err := p.Param.Check(ch.Value); err != nil {
-			probs = append(probs, Problem{ch.Node, ch.Name, err})
-			continue
-		}
-		from, ok := planned[p]
-		if !ok {
-			from = p.cur
-		}
-		if err := c.interlock(p, from, ch.Value, now); err != nil {
-			probs = append(probs, Problem{ch.Node, ch.Name, err})
-			continue
-		}
-		planned[p] = ch.Value
-	}
+	probs := c.check(req, now)
 	if len(probs) > 0 {
 		for _, pr := range probs {
 			var v Value
@@ -80,6 +59,44 @@ func (c *Controller) Set(ctx context.Context, req Request) error {
 	errs = append(errs, c.persist())
 	c.poke()
 	return errors.Join(errs...)
+}
+
+// Check validates req as Set would, without applying or logging it, and
+// returns a *SetError listing every problem, or nil.
+func (c *Controller) Check(req Request) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if probs := c.check(req, c.opts.Now()); len(probs) > 0 {
+		return &SetError{Problems: probs}
+	}
+	return nil
+}
+
+// check returns the problems of req at now; callers hold c.mu.
+func (c *Controller) check(req Request, now time.Time) []Problem {
+	var probs []Problem
+	planned := map[*point]Value{} // value each point will hold, for interlocks within the request
+	for _, ch := range req.Changes {
+		p := c.byKey[Key(ch.Node, ch.Name)]
+		if p == nil {
+			probs = append(probs, Problem{ch.Node, ch.Name, fmt.Errorf("%s: %w", Key(ch.Node, ch.Name), ErrUnknownParam)})
+			continue
+		}
+		if err := p.Param.Check(ch.Value); err != nil {
+			probs = append(probs, Problem{ch.Node, ch.Name, err})
+			continue
+		}
+		from, ok := planned[p]
+		if !ok {
+			from = p.cur
+		}
+		if err := c.interlock(p, from, ch.Value, now); err != nil {
+			probs = append(probs, Problem{ch.Node, ch.Name, err})
+			continue
+		}
+		planned[p] = ch.Value
+	}
+	return probs
 }
 
 // interlock applies the minimum on/off times and the switch rate to a

@@ -1,0 +1,452 @@
+package iotcontrol
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"mellium.im/xmpp/jid"
+
+	"github.com/xiot/xiot/control"
+	"github.com/xiot/xiot/internal/xmpp"
+)
+
+// Authorizer decides which parameters from may set on nodes ("" is the
+// device itself). It returns the allowed subset of params; an empty
+// subset or an error refuses the whole request (forbidden). Provisioning
+// (XEP-0324) plugs in here; it must not block for long, since it runs on
+// the session's reading goroutine.
+type Authorizer func(ctx context.Context, from jid.JID, nodes []string, params []string) (allowed []string, err error)
+
+// ServerOptions configure a Server. The zero value allows everybody.
+type ServerOptions struct {
+	// Title is the control form's title; default "Control".
+	Title string
+	// CanControl is the authorisation hook; nil allows every request.
+	CanControl Authorizer
+	// Logger receives protocol events; nil discards them.
+	Logger *slog.Logger
+}
+
+// Server answers XEP-0325 requests for a control.Controller.
+type Server struct {
+	ctl  *control.Controller
+	opts ServerOptions
+	log  *slog.Logger
+}
+
+// NewServer returns a server for ctl.
+func NewServer(ctl *control.Controller, opts ServerOptions) *Server {
+	if opts.Title == "" {
+		opts.Title = "Control"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Server{ctl: ctl, opts: opts, log: opts.Logger}
+}
+
+// Features returns the service discovery features of XEP-0325.
+func (s *Server) Features() []string { return []string{NS} }
+
+// Register routes set (IQ and message) and getForm on mux.
+func (s *Server) Register(mux *xmpp.Mux) {
+	mux.IQ("set", NS, "set", xmpp.HandlerFunc(s.handleSetIQ))
+	mux.IQ("get", NS, "getForm", xmpp.IQFunc(s.handleGetForm))
+	mux.Message(NS, "set", xmpp.HandlerFunc(s.handleSetMessage))
+}
+
+// Fault is a refused request as XEP-0325 reports it: a stanza error and
+// the paramError elements naming the parameters at fault.
+type Fault struct {
+	*xmpp.StanzaError
+	Params []ParamError
+}
+
+// Error describes the fault.
+func (f *Fault) Error() string {
+	msg := f.StanzaError.Error()
+	for _, p := range f.Params {
+		msg += fmt.Sprintf("; %s: %s", p.Var, p.Text)
+	}
+	return msg
+}
+
+// Unwrap returns the stanza error.
+func (f *Fault) Unwrap() error { return f.StanzaError }
+
+// Texts of paramError elements, as XEP-0325 §3 words them.
+const (
+	TextWrongType  = "Invalid parameter type."
+	TextWrongValue = "Invalid parameter value."
+	TextNotFound   = "Parameter not found."
+	TextLocked     = "Parameter locked."
+)
+
+// reply sends the error reply for a fault: the stanza error with every
+// paramError appended (xmpp.StanzaError carries only one application
+// element, so the reply is built here).
+func reply(ctx context.Context, sess *xmpp.Session, st *xmpp.Element, f *Fault) error {
+	r := xmpp.ErrorReply(st, f.StanzaError)
+	if e := r.Child("", "error"); e != nil {
+		for _, p := range f.Params {
+			e.Add(p.Element())
+		}
+	}
+	return sess.Send(ctx, r)
+}
+
+func (s *Server) handleSetIQ(ctx context.Context, sess *xmpp.Session, iq *xmpp.Element) error {
+	from, _ := jid.Parse(iq.Get("from"))
+	resp, err := s.Apply(ctx, from, "iq", iq.FirstChild())
+	if err != nil {
+		var f *Fault
+		if errors.As(err, &f) {
+			return reply(ctx, sess, iq, f)
+		}
+		return err
+	}
+	return sess.Send(ctx, xmpp.ResultIQ(iq, resp.Element()))
+}
+
+func (s *Server) handleSetMessage(ctx context.Context, _ *xmpp.Session, msg *xmpp.Element) error {
+	if msg.Get("type") == "error" {
+		return nil
+	}
+	from, _ := jid.Parse(msg.Get("from"))
+	// No response to a message, whatever happens (XEP-0325 §3.1); the
+	// audit log has the outcome.
+	_, err := s.Apply(ctx, from, "message", msg.Child(NS, "set"))
+	return err
+}
+
+// Apply performs a <set/> from from and returns the setResponse, or a
+// *Fault saying why nothing was set. via names the transport in the audit
+// log ("iq" or "message").
+func (s *Server) Apply(ctx context.Context, from jid.JID, via string, el *xmpp.Element) (SetResponse, error) {
+	set, err := DecodeSet(el)
+	if err != nil {
+		s.ctl.Refuse(control.Request{From: from.String(), Via: via}, err.Error())
+		return SetResponse{}, &Fault{StanzaError: xmpp.NewStanzaError("modify", "bad-request", err.Error())}
+	}
+	if set.Form != nil {
+		via += "/form"
+	}
+	req, nodes, fault := s.resolve(set)
+	req.From, req.Via = from.String(), via
+	if fault != nil {
+		s.ctl.Refuse(req, fault.Error())
+		return SetResponse{}, fault
+	}
+	resp := SetResponse{}
+	if s.opts.CanControl != nil {
+		names := paramNames(req.Changes)
+		allowed, err := s.opts.CanControl(ctx, from, nodes, names)
+		if err == nil && len(allowed) == 0 {
+			err = errors.New("no parameter allowed")
+		}
+		if err != nil {
+			s.ctl.Refuse(req, "not authorised: "+err.Error())
+			return SetResponse{}, &Fault{StanzaError: xmpp.NewStanzaError("cancel", "forbidden", "Access denied.")}
+		}
+		if len(allowed) < len(names) {
+			var kept, refused []control.Change
+			for _, ch := range req.Changes {
+				if slices.Contains(allowed, ch.Name) {
+					kept = append(kept, ch)
+				} else {
+					refused = append(refused, ch)
+				}
+			}
+			s.ctl.Refuse(control.Request{From: req.From, Via: req.Via, Changes: refused}, "not authorised for this parameter")
+			req.Changes = kept
+			for _, n := range nodes {
+				if n != "" {
+					resp.Nodes = append(resp.Nodes, NodeRef{NodeID: n})
+				}
+			}
+			resp.Params = paramNames(kept)
+		}
+	}
+	if err := s.ctl.Set(ctx, req); err != nil {
+		var se *control.SetError
+		if errors.As(err, &se) {
+			return SetResponse{}, faultOf(se)
+		}
+		return SetResponse{}, &Fault{StanzaError: xmpp.NewStanzaError("cancel", "internal-server-error", err.Error())}
+	}
+	return resp, nil
+}
+
+// paramNames lists the distinct parameter names of changes, in order.
+func paramNames(chs []control.Change) []string {
+	var out []string
+	for _, ch := range chs {
+		if !slices.Contains(out, ch.Name) {
+			out = append(out, ch.Name)
+		}
+	}
+	return out
+}
+
+// problem is one parameter at fault, ranked by the XEP's error table:
+// item-not-found (3) over bad-request (2) over conflict (1).
+type problem struct {
+	pe   ParamError
+	rank int
+	err  string
+}
+
+var conditions = map[int]*xmpp.StanzaError{
+	3: {Type: "cancel", Condition: "item-not-found"},
+	2: {Type: "modify", Condition: "bad-request"},
+	1: {Type: "wait", Condition: "conflict"},
+}
+
+// problemOf maps one of the Controller's refusals to the XEP's table.
+func problemOf(p control.Problem) problem {
+	switch {
+	case errors.Is(p.Err, control.ErrUnknownParam):
+		return problem{ParamError{p.Name, TextNotFound}, 3, p.Err.Error()}
+	case errors.Is(p.Err, control.ErrWrongType):
+		return problem{ParamError{p.Name, TextWrongType}, 2, p.Err.Error()}
+	case errors.Is(p.Err, control.ErrInterlock):
+		return problem{ParamError{p.Name, TextLocked}, 1, p.Err.Error()}
+	}
+	return problem{ParamError{p.Name, TextWrongValue}, 2, p.Err.Error()}
+}
+
+// faultFrom builds the error reply of problems: the condition of the
+// highest rank, every paramError, the first detail as text.
+func faultFrom(probs []problem) *Fault {
+	f := &Fault{}
+	rank, text := 0, ""
+	for _, p := range probs {
+		if p.rank > rank {
+			rank = p.rank
+		}
+		if text == "" {
+			text = p.err
+		}
+		if !slices.Contains(f.Params, p.pe) {
+			f.Params = append(f.Params, p.pe)
+		}
+	}
+	c := conditions[max(rank, 1)]
+	f.StanzaError = &xmpp.StanzaError{Type: c.Type, Condition: c.Condition, Text: text}
+	return f
+}
+
+func faultOf(se *control.SetError) *Fault {
+	probs := make([]problem, len(se.Problems))
+	for i, p := range se.Problems {
+		probs[i] = problemOf(p)
+	}
+	return faultFrom(probs)
+}
+
+// resolve turns a decoded set into changes: typed parameters and form
+// fields are matched against the parameters of the addressed nodes (all
+// nodes having a parameter of that name when the set names none). Every
+// problem is reported, including the Controller's verdict on the changes
+// that did resolve, in the order of the request.
+func (s *Server) resolve(set SetRequest) (control.Request, []string, *Fault) {
+	var req control.Request
+	var nodes []string
+	for _, n := range set.Nodes {
+		if !slices.Contains(s.ctl.Nodes(), n.NodeID) {
+			return req, nil, &Fault{StanzaError: xmpp.NewStanzaError("cancel", "item-not-found", "Node not found: "+n.NodeID)}
+		}
+		if !slices.Contains(nodes, n.NodeID) {
+			nodes = append(nodes, n.NodeID)
+		}
+	}
+	type raw struct {
+		name, value string
+		typ         control.Type // TypeNone for a form field (weakly typed)
+	}
+	var raws []raw
+	for _, p := range set.Params {
+		raws = append(raws, raw{p.Name, p.Value, p.Type})
+	}
+	for _, f := range set.Form {
+		if f.Var == SessionVar || len(f.Values) == 0 {
+			continue
+		}
+		raws = append(raws, raw{f.Var, f.Values[0], control.TypeNone})
+	}
+	// probs[i] are the problems of raws[i].
+	probs := make([][]problem, len(raws))
+	failed := false
+	used := []string{}
+	for i, r := range raws {
+		fail := func(text string, rank int, detail string) {
+			probs[i] = append(probs[i], problem{ParamError{r.name, text}, rank, detail})
+			failed = true
+		}
+		if r.name == OverrideParam {
+			d, err := control.Parse(control.TypeDuration, r.value)
+			dur, _ := d.AsDuration()
+			switch {
+			case r.typ != control.TypeNone && r.typ != control.TypeDuration:
+				fail(TextWrongType, 2, OverrideParam+" is a duration")
+			case err != nil || dur <= 0:
+				fail(TextWrongValue, 2, OverrideParam+" must be a positive duration")
+			default:
+				req.Override = dur
+			}
+			continue
+		}
+		targets := s.targets(r.name, nodes)
+		if len(targets) == 0 {
+			fail(TextNotFound, 3, "no parameter "+r.name)
+			continue
+		}
+		for _, p := range targets {
+			if r.typ != control.TypeNone && r.typ != p.Type {
+				fail(TextWrongType, 2, fmt.Sprintf("%s is a %s, not a %s", r.name, p.Type, r.typ))
+				break
+			}
+			v, err := control.Parse(p.Type, r.value)
+			if err != nil {
+				fail(TextWrongValue, 2, err.Error())
+				break
+			}
+			req.Changes = append(req.Changes, control.Change{Node: p.Node, Name: p.Name, Value: v})
+			if !slices.Contains(used, p.Node) {
+				used = append(used, p.Node)
+			}
+		}
+	}
+	if len(nodes) == 0 {
+		nodes = used
+	}
+	if !failed {
+		if req.Override > 0 && len(req.Changes) == 0 {
+			return req, nodes, &Fault{StanzaError: xmpp.NewStanzaError("modify", "bad-request", OverrideParam+" without a parameter to override")}
+		}
+		return req, nodes, nil
+	}
+	var se *control.SetError
+	if errors.As(s.ctl.Check(req), &se) {
+		for _, p := range se.Problems {
+			for i, r := range raws {
+				if r.name == p.Name && len(probs[i]) == 0 {
+					probs[i] = append(probs[i], problemOf(p))
+					break
+				}
+			}
+		}
+	}
+	var all []problem
+	for _, ps := range probs {
+		all = append(all, ps...)
+	}
+	return req, nodes, faultFrom(all)
+}
+
+// targets returns the parameters called name on nodes, or on every node
+// when nodes is empty. With nodes given, every node must have it.
+func (s *Server) targets(name string, nodes []string) []control.Param {
+	var out []control.Param
+	if len(nodes) == 0 {
+		for _, p := range s.ctl.Params() {
+			if p.Name == name {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	for _, n := range nodes {
+		p, ok := s.ctl.Lookup(n, name)
+		if !ok {
+			return nil
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func (s *Server) handleGetForm(ctx context.Context, iq *xmpp.Element) (*xmpp.Element, error) {
+	g, err := DecodeGetForm(iq.FirstChild())
+	if err != nil {
+		return nil, xmpp.NewStanzaError("modify", "bad-request", err.Error())
+	}
+	var nodes []string
+	for _, n := range g.Nodes {
+		if !slices.Contains(s.ctl.Nodes(), n.NodeID) {
+			return nil, xmpp.NewStanzaError("cancel", "item-not-found", "Node not found: "+n.NodeID)
+		}
+		nodes = append(nodes, n.NodeID)
+	}
+	if s.opts.CanControl != nil {
+		from, _ := jid.Parse(iq.Get("from"))
+		var names []string
+		for _, p := range s.ctl.Params() {
+			names = append(names, p.Name)
+		}
+		if allowed, err := s.opts.CanControl(ctx, from, nodes, names); err != nil || len(allowed) == 0 {
+			return nil, xmpp.NewStanzaError("cancel", "forbidden", "Access denied.")
+		}
+	}
+	params, pages := s.formParams(nodes)
+	title := s.opts.Title
+	if len(g.Nodes) > 0 {
+		title = ""
+		for i, n := range nodes {
+			if i > 0 {
+				title += ", "
+			}
+			title += n
+		}
+	}
+	return BuildForm(title, params, pages), nil
+}
+
+// formParams lists the parameters common to nodes (all parameters, each
+// name once, when nodes is empty), then the override duration.
+func (s *Server) formParams(nodes []string) ([]FormParam, []string) {
+	var params []FormParam
+	var pages []string
+	seen := map[string]bool{}
+	for _, p := range s.ctl.Params() {
+		if seen[p.Name] {
+			continue
+		}
+		if len(nodes) > 0 {
+			if p.Node != nodes[0] {
+				continue
+			}
+			common := true
+			for _, n := range nodes[1:] {
+				if q, ok := s.ctl.Lookup(n, p.Name); !ok || q.Type != p.Type {
+					common = false
+				}
+			}
+			if !common {
+				continue
+			}
+		}
+		seen[p.Name] = true
+		fp := FormParam{Param: p}
+		if len(nodes) <= 1 {
+			fp.Value, _ = s.ctl.Get(p.Node, p.Name)
+		}
+		params = append(params, fp)
+		page := p.Node
+		if page == "" {
+			page = s.opts.Title
+		}
+		pages = append(pages, page)
+	}
+	params = append(params, FormParam{Param: control.Param{
+		Name: OverrideParam, Type: control.TypeDuration, Label: "Revert after",
+		Desc: "Makes the other parameters of this set a timed override: they return to their previous values after this long.",
+		Min:  control.Duration(time.Second), Max: control.Duration(7 * 24 * time.Hour),
+	}})
+	pages = append(pages, "Timed override")
+	return params, pages
+}
