@@ -93,6 +93,9 @@ func (d *Decoder) block() error {
 			if err := d.count(len(s)); err != nil {
 				return err
 			}
+			if d.t.entries > d.lim.MaxStringTableEntries {
+				return d.r.fail(&LimitError{Limit: "MaxStringTableEntries", Value: int64(d.t.entries), Max: int64(d.lim.MaxStringTableEntries)})
+			}
 			c.vals[i] = s
 		}
 		return nil

@@ -1,0 +1,124 @@
+package exi
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/xiot/xiot/exi/schema"
+)
+
+// fuzzOptions maps a fuzzer byte to decoder options: alignment, strict,
+// fidelity options, and (bit 6) xsd-types-only or (bit 7) the sensor-data
+// schema, with small limits so hostile input stays cheap.
+func fuzzOptions(flags byte, xsd, sensor *schema.Grammars) Options {
+	o := DefaultOptions()
+	o.Alignment = Alignment(flags & 3)
+	o.Strict = flags&4 != 0
+	o.Preserve.Prefixes = flags&8 != 0 && !o.Strict
+	o.Preserve.Comments = flags&16 != 0 && !o.Strict
+	o.Preserve.LexicalValues = flags&32 != 0
+	switch {
+	case flags&128 != 0 && sensor != nil:
+		o.Schema = sensor
+	case flags&64 != 0:
+		o.Schema = xsd
+	}
+	o.Limits = Limits{MaxStringTableEntries: 1 << 12, MaxValueLength: 1 << 12, MaxDepth: 64, MaxEvents: 1 << 14, MaxOutput: 1 << 20}
+	return o
+}
+
+// fuzzSeeds adds the small vectors of the shared set, when present.
+func fuzzSeeds(f *testing.F, add func(b []byte, flags byte)) {
+	dir := os.Getenv("XIOT_EXI_VECTORS")
+	if dir == "" {
+		dir = "../../shared/exi-vectors"
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "xiot", "*", "*.exi"))
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil || len(b) > 2048 {
+			continue
+		}
+		var flags byte
+		name := filepath.Base(p)
+		switch {
+		case bytes.Contains([]byte(name), []byte("bytealigned")):
+			flags = 1
+		case bytes.Contains([]byte(name), []byte("precompression")):
+			flags = 2
+		case bytes.Contains([]byte(name), []byte("compression")):
+			flags = 3
+		}
+		if bytes.Contains([]byte(name), []byte(".schema-")) {
+			if !bytes.HasPrefix([]byte(name), []byte("sensordata-")) {
+				continue // needs xiot.xsd; the header options still decode
+			}
+			flags |= 128
+		}
+		add(b, flags)
+	}
+}
+
+func sensorGrammars() *schema.Grammars {
+	dir := os.Getenv("XIOT_EXI_VECTORS")
+	if dir == "" {
+		dir = "../../shared/exi-vectors"
+	}
+	g, err := schema.CompileFiles(filepath.Join(dir, "schemas", "sensordata.xsd"))
+	if err != nil {
+		return nil
+	}
+	return g
+}
+
+// FuzzDecode decodes arbitrary bytes: the decoder must return tokens or
+// an error, never panic, and stay within its limits.
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte{0x80, 0x40}, byte(0))
+	f.Add([]byte("$EXI\xa0\x00"), byte(1))
+	fuzzSeeds(f, func(b []byte, flags byte) { f.Add(b, flags) })
+	xsd := schema.BuiltinTypes()
+	sensor := sensorGrammars()
+	f.Fuzz(func(t *testing.T, data []byte, flags byte) {
+		d := NewDecoder(bytes.NewReader(data), fuzzOptions(flags, xsd, sensor))
+		for i := 0; i < 1<<15; i++ {
+			if _, err := d.Token(); err != nil {
+				if !errors.Is(err, io.EOF) && err.Error() == "" {
+					t.Fatal("error without message")
+				}
+				return
+			}
+		}
+		t.Fatal("decoder produced more tokens than MaxEvents allows")
+	})
+}
+
+// FuzzHeader parses arbitrary bytes as an EXI header and options document.
+func FuzzHeader(f *testing.F) {
+	f.Add([]byte{0x80})
+	f.Add([]byte("$EXI\xa0\x00"))
+	f.Add([]byte{0xa0, 0x01, 0x02})
+	fuzzSeeds(f, func(b []byte, _ byte) { f.Add(b[:min(len(b), 32)]) })
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var r bitReader
+		r.reset(bytes.NewReader(data), nil)
+		lim := DefaultLimits()
+		r.limits = &lim
+		o := DefaultOptions()
+		hi, err := readHeader(&r, &o)
+		if err != nil {
+			return
+		}
+		if hi.hasOptions && o.Header.Options {
+			t.Fatal("decoder must not take HeaderOptions from the stream")
+		}
+		// what was read must be writable again
+		var w bitWriter
+		o.Header = HeaderOptions{Cookie: hi.cookie, Options: hi.hasOptions, SchemaID: hi.hasSchemaID}
+		writeHeader(&w, &o)
+	})
+}
