@@ -68,6 +68,7 @@ func (h simHistory) Query(_ context.Context, nodes, fields []string, from, to ti
 }
 
 type rig struct {
+	p      *testserver.Prosody
 	srv    *Server
 	dev    *xmpp.Session
 	cli    *xmpp.Session
@@ -111,7 +112,7 @@ func newRig(t *testing.T, opts Options) *rig {
 	cmux := &xmpp.Mux{}
 	client := NewClient(cmux)
 	cli := connect(t, clientConfig(t, p, "reader", "cli"), cmux)
-	return &rig{srv: srv, dev: dev, cli: cli, client: client, to: dev.LocalJID().String(), board: b}
+	return &rig{p: p, srv: srv, dev: dev, cli: cli, client: client, to: dev.LocalJID().String(), board: b}
 }
 
 func (r *rig) read(t *testing.T, req Request) (Result, error) {
@@ -258,8 +259,11 @@ func TestProsodyReadouts(t *testing.T) {
 // client: the device accepts a few, refuses the rest with a clear wait
 // error, and keeps working.
 func TestProsodyBurst(t *testing.T) {
-	r := newRig(t, Options{MaxPerRequester: 4, MaxFields: 2})
-	const n = 10000
+	r := newRig(t, Options{MaxPerRequester: 4, MaxFields: 2, ReadTimeout: 10 * time.Second})
+	n := 10000
+	if raceEnabled {
+		n = 2000
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	type out struct {
@@ -280,8 +284,8 @@ func TestProsodyBurst(t *testing.T) {
 		switch {
 		case o.err == nil:
 			accepted++
-			if res, err := o.ro.Wait(ctx); err != nil || len(res.Fields) != 5 {
-				t.Fatalf("accepted readout: %v, %d fields", err, len(res.Fields))
+			if res, err := o.ro.Wait(ctx); err != nil || len(res.Fields) != 5 || res.Err() != nil {
+				t.Fatalf("accepted readout: %v, %d fields, node errors %v", err, len(res.Fields), res.Err())
 			}
 		case errors.As(o.err, &se) && se.Condition == "resource-constraint" && se.Type == "wait":
 			refused++

@@ -1,0 +1,5 @@
+//go:build !race
+
+package sensordata
+
+const raceEnabled = false
