@@ -27,6 +27,8 @@ type job struct {
 
 	mu        sync.Mutex // held while sending, so cancel can fence us
 	cancelled bool
+	answered  bool          // the req IQ has its reply
+	accept    *xmpp.Element // the accepted IQ result, until sent
 
 	pending *Fields // the last fields message, held back to mark it done
 	errs    []NodeError
@@ -41,16 +43,45 @@ func (j *job) send(payload *xmpp.Element) bool {
 		return false
 	}
 	msg := xmpp.NewElement("", "message", "to", j.iq.Get("from"), "from", j.iq.Get("to")).Add(payload)
-	if err := j.out.Send(j.ctx, msg); err != nil {
+	var err error
+	if !j.answered {
+		// The accepted reply and the first results travel in one write.
+		j.answered = true
+		err = j.out.SendAll(j.ctx, j.accept, msg)
+	} else {
+		err = j.out.Send(j.ctx, msg)
+	}
+	if err != nil {
 		j.srv.opts.Logger.Warn("sensor data: sending readout", "to", j.key.from, "seqnr", j.req.SeqNr, "err", err)
 		return false
 	}
 	return true
 }
 
+// answer sends the accepted reply unless the request has its answer.
+func (j *job) answer() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if !j.answered && j.accept != nil {
+		j.answered = true
+		_ = j.out.Send(context.Background(), j.accept)
+	}
+}
+
+// refuse answers the request with an error instead of accepted.
+func (j *job) refuse(se *xmpp.StanzaError) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if !j.answered {
+		j.answered = true
+		refuse(j.out, j.iq, j.req.SeqNr, se)
+	}
+}
+
 func (j *job) run() {
 	s := j.srv
 	defer s.release(j)
+	defer j.answer() // whatever happens, the IQ gets its reply
 	opts := s.opts
 	fields := j.req.Fields
 	if opts.CanRead != nil {
@@ -66,12 +97,12 @@ func (j *job) run() {
 			se = xmpp.NewStanzaError("auth", "forbidden", "not allowed to read these fields")
 		}
 		if se != nil {
-			refuse(j.out, j.iq, j.req.SeqNr, se)
+			j.refuse(se)
 			return
 		}
 		if allowed != nil {
 			if fields = intersect(fields, allowed); len(fields) == 0 {
-				refuse(j.out, j.iq, j.req.SeqNr, xmpp.NewStanzaError("auth", "forbidden", "not allowed to read the requested fields"))
+				j.refuse(xmpp.NewStanzaError("auth", "forbidden", "not allowed to read the requested fields"))
 				return
 			}
 		}
@@ -90,11 +121,16 @@ func (j *job) run() {
 		}
 	}
 	queued := !gotSem
-	if err := j.out.Send(j.ctx, xmpp.ResultIQ(j.iq, Accepted{SeqNr: j.req.SeqNr, Queued: queued}.Element())); err != nil {
-		if gotSem {
-			<-s.sem
-		}
-		return
+	j.mu.Lock()
+	j.accept = xmpp.ResultIQ(j.iq, Accepted{SeqNr: j.req.SeqNr, Queued: queued}.Element())
+	j.mu.Unlock()
+	if queued {
+		j.answer()
+	} else {
+		// Accept with the first results, or after AcceptWithin if the
+		// sensors are slow.
+		t := time.AfterFunc(opts.AcceptWithin, j.answer)
+		defer t.Stop()
 	}
 	if queued {
 		if wait > 0 {

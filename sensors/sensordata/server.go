@@ -57,6 +57,10 @@ type Options struct {
 	// MaxConcurrent bounds the readouts performed at once; readouts beyond
 	// it are accepted as queued. Default 4.
 	MaxConcurrent int
+	// AcceptWithin is how long a readout that is not queued may hold back
+	// its accepted reply to send it in one write with the first results;
+	// default 100 ms.
+	AcceptWithin time.Duration
 	// MaxDelay is the furthest in the future a 'when' may be; default 24 h.
 	MaxDelay time.Duration
 	// Legacy tells whether to answer a request in the Legacy dialect; nil
@@ -85,6 +89,9 @@ func (o *Options) defaults() {
 	if o.MaxConcurrent <= 0 {
 		o.MaxConcurrent = 4
 	}
+	if o.AcceptWithin <= 0 {
+		o.AcceptWithin = 100 * time.Millisecond
+	}
 	if o.MaxDelay <= 0 {
 		o.MaxDelay = 24 * time.Hour
 	}
@@ -107,6 +114,7 @@ func idIsSeqNr(iq *xmpp.Element, r Request) bool {
 // sender sends stanzas; *xmpp.Session is one.
 type sender interface {
 	Send(ctx context.Context, v any) error
+	SendAll(ctx context.Context, vs ...any) error
 }
 
 // slot serialises the reads of one sensor: a read that hangs holds it, and
@@ -315,6 +323,10 @@ func (s *Server) handleCancel(out sender, iq *xmpp.Element) {
 	// Under the job's lock, so that nothing of the readout follows the
 	// confirmation.
 	j.mu.Lock()
+	if !j.answered && j.accept != nil {
+		j.answered = true
+		_ = out.Send(context.Background(), j.accept)
+	}
 	j.cancelled = true
 	j.cancel()
 	j.mu.Unlock()

@@ -65,6 +65,13 @@ func (r *recorder) Send(_ context.Context, v any) error {
 	return nil
 }
 
+func (r *recorder) SendAll(ctx context.Context, vs ...any) error {
+	for _, v := range vs {
+		r.Send(ctx, v)
+	}
+	return nil
+}
+
 // next returns the next stanza sent, failing after a deadline.
 func (r *recorder) next(t *testing.T) *xmpp.Element {
 	t.Helper()
