@@ -20,7 +20,7 @@ STATICCHECK_VERSION ?= v0.8.2
 FUZZTIME ?= 30s
 DEMO_ARGS ?=
 
-.PHONY: help build test demo bench cross lint fuzz clean
+.PHONY: help build test demo bench cross release lint fuzz clean
 
 help:
 	@echo "make build   bin/xiot with version $(VERSION) and commit stamped in"
@@ -28,6 +28,7 @@ help:
 	@echo "make demo    throwaway Prosody, a sim agent and the xiot client (DEMO_ARGS=--stay keeps it up)"
 	@echo "make bench   bench/*.sh scripts, or go test -bench without them"
 	@echo "make cross   static binaries for linux arm v6/v7, arm64, amd64 in dist/"
+	@echo "make release archives (binary, example config, systemd unit, docs) and SHA256SUMS in dist/"
 	@echo "make lint    gofmt -l, go vet, staticcheck $(STATICCHECK_VERSION)"
 	@echo "make fuzz    every Fuzz target for FUZZTIME=$(FUZZTIME)"
 	@echo "make clean   remove bin/ and dist/"
@@ -49,6 +50,9 @@ bench:
 
 cross:
 	GO=$(GO) scripts/cross.sh $(LDFLAGS)
+
+release:
+	GO=$(GO) scripts/release.sh "$(VERSION)" "$(COMMIT)"
 
 lint:
 	@files=$$(gofmt -l .); if [[ -n "$$files" ]]; then echo "gofmt -l: not formatted:"; echo "$$files"; exit 1; fi

@@ -20,6 +20,8 @@ PACKAGES=(
 	git
 	gcc               # cgo, needed by go test -race
 	libc6-dev
+	qemu-user-static  # runs the ARM release binaries in deploy's test
+	systemd           # systemd-analyze verify of the unit file
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
