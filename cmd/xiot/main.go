@@ -40,6 +40,10 @@ var commands = []command{
 	{"agent", "run the device daemon (sensors, control, discovery over XMPP)", runAgent},
 	{"disco", "query XEP-0030 service discovery of a JID", runDisco},
 	{"ping", "send an XEP-0199 ping to a JID and print the round trip", runPing},
+	{"read", "read sensor data from a device (XEP-0323)", runRead},
+	{"set", "set control parameters of a device (XEP-0325)", runSet},
+	{"form", "print the control form of a device (XEP-0325)", runForm},
+	{"exi", "encode XML to EXI or decode EXI to XML (W3C EXI 1.0)", runEXI},
 	{"config", "check a configuration file or print the commented example", runConfig},
 	{"version", "print version, commit, Go version and board support", runVersion},
 }
