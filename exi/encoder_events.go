@@ -276,7 +276,7 @@ func (e *Encoder) doctype(d string) error {
 	e.w.writeString(name)
 	e.w.writeString(pub)
 	e.w.writeString(sys)
-	e.w.writeString(subset)
+	e.w.writeString(reserializeSubset(subset))
 	return nil
 }
 

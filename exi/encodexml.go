@@ -27,7 +27,10 @@ func EncodeXML(doc []byte, opts Options) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-var entityDecl = regexp.MustCompile(`<!ENTITY\s+([^\s%]+)\s+(?:"([^"]*)"|'([^']*)')\s*>`)
+var (
+	entityDecl   = regexp.MustCompile(`<!ENTITY\s+([^\s%]+)\s+(?:"([^"]*)"|'([^']*)')\s*>`)
+	externalDecl = regexp.MustCompile(`<!ENTITY\s+([^\s%]+)\s+(?:SYSTEM|PUBLIC)\s`)
+)
 
 // encodeXML parses doc with its own namespace resolution, so that
 // prefixes survive and names such as an element called "xmlns" are
@@ -67,6 +70,14 @@ func (e *Encoder) encodeXML(doc []byte) error {
 					xd.Entity = map[string]string{}
 				}
 				xd.Entity[string(m[1])] = string(m[2]) + string(m[3])
+			}
+			// External entities are not read: their references vanish, as
+			// with the reference encoder's parser.
+			for _, m := range externalDecl.FindAllSubmatch(t, -1) {
+				if xd.Entity == nil {
+					xd.Entity = map[string]string{}
+				}
+				xd.Entity[string(m[1])] = ""
 			}
 		case xml.StartElement:
 			marks = append(marks, len(scope))
