@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -296,7 +297,7 @@ func ParseScale(s string) ([4]float64, error) {
 		}
 		fx, err1 := strconv.ParseFloat(strings.TrimSuffix(x, "V"), 64)
 		fy, err2 := strconv.ParseFloat(y, 64)
-		if err1 != nil || err2 != nil || fx != fx || fy != fy {
+		if err1 != nil || err2 != nil || math.IsNaN(fx) || math.IsNaN(fy) || math.IsInf(fx, 0) || math.IsInf(fy, 0) {
 			return out, bad
 		}
 		out[2*i], out[2*i+1] = fx, fy

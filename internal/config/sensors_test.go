@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -129,6 +130,7 @@ func TestParseScale(t *testing.T) {
 		{"1=1", [4]float64{}, false},
 		{"a=1 2=3", [4]float64{}, false},
 		{"NaN=1 2=3", [4]float64{}, false},
+		{"0=1 Inf=3", [4]float64{}, false},
 	}
 	for _, tt := range tests {
 		got, err := ParseScale(tt.in)
@@ -158,4 +160,30 @@ func TestParseOneWireAddress(t *testing.T) {
 			t.Errorf("ParseOneWireAddress(%q) = %#x, %v", tt.in, got, err)
 		}
 	}
+}
+
+// FuzzSensorValues feeds arbitrary text to the parsers of the sensors
+// section: they must not panic, and what they accept must be in range.
+func FuzzSensorValues(f *testing.F) {
+	for _, s := range []string{"0x76", "118", "28-000005a1b2c3", "07000005a1b2c328", "0.5=0 4.5=10", "0.5V=0,4.5V=10", "1e308=1 -1e308=2", "", "-", "="} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if a, err := ParseI2CAddress(s); err == nil && (a < 3 || a > 0x77) {
+			t.Errorf("ParseI2CAddress(%q) = %#x", s, a)
+		}
+		if a, err := ParseOneWireAddress(s); err == nil {
+			var b [7]byte
+			for i := range b {
+				b[i] = byte(a >> (8 * i))
+			}
+			if byte(a>>56) != dallasCRC(b[:]) {
+				t.Errorf("ParseOneWireAddress(%q) = %#x with a bad CRC", s, a)
+			}
+		}
+		if p, err := ParseScale(s); err == nil && (p[0] == p[2] || math.IsInf(p[0], 0) || math.IsInf(p[2], 0)) {
+			t.Errorf("ParseScale(%q) = %v: both inputs equal", s, p)
+		}
+		_ = Sensor{Driver: DriverADS1x15, Address: s, Options: map[string]string{"scale": s, "full_scale": s}}.Validate()
+	})
 }

@@ -39,7 +39,8 @@ type Recorder struct {
 	Sensors []sensors.Sensor
 	// Default is the interval of sensors without one; 0 means 1 minute.
 	Default time.Duration
-	// PruneEvery is how often Prune runs; 0 means 1 hour.
+	// PruneEvery is how often Prune runs (first in the first round, for
+	// a store that waited long for the device to restart); 0 means 1 hour.
 	PruneEvery time.Duration
 	// Clock is the time source; nil means the system clock.
 	Clock Clock
@@ -79,7 +80,7 @@ func (r *Recorder) Run(ctx context.Context) error {
 	for i := range next {
 		next[i] = start
 	}
-	lastPrune := start
+	var lastPrune time.Time // zero: prune in the first round
 	for {
 		now := clk.Now()
 		var batch []sensors.Field
@@ -118,7 +119,7 @@ func (r *Recorder) Run(ctx context.Context) error {
 		if err := r.Store.Append(batch); err != nil {
 			log.Error("history: samples lost", "samples", len(batch), "err", err)
 		}
-		if now.Sub(lastPrune) >= pruneEvery {
+		if lastPrune.IsZero() || now.Sub(lastPrune) >= pruneEvery {
 			lastPrune = now
 			if n, err := r.Store.Prune(now); err != nil {
 				log.Error("history: prune failed", "err", err)
