@@ -2,12 +2,17 @@ package control
 
 import (
 	"fmt"
+	"time"
 
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/physic"
 
 	"github.com/xiot/xiot/internal/config"
 )
+
+// DefaultGrace is the grace period of an output whose configuration sets
+// none: long enough to ride out a reconnection with stream resumption.
+const DefaultGrace = 30 * time.Second
 
 // PinFunc finds a GPIO by name: boards/sim's Board.Pin on the simulated
 // board, gpioreg.ByName on hardware.
@@ -62,7 +67,11 @@ func pointOf(o config.Output, pins PinFunc, hooks map[string]func(Value)) (Point
 		}
 		prm.Options = append(prm.Options, v)
 	}
-	pt := Point{Param: prm, Safety: Safety{Grace: o.Grace, MinOn: o.MinOn, MinOff: o.MinOff, MaxSwitches: o.MaxSwitches, SwitchWindow: o.SwitchWindow}}
+	grace := o.Grace
+	if grace == 0 {
+		grace = DefaultGrace
+	}
+	pt := Point{Param: prm, Safety: Safety{Grace: grace, MinOn: o.MinOn, MinOff: o.MinOff, MaxSwitches: o.MaxSwitches, SwitchWindow: o.SwitchWindow}}
 	if pt.Safety.Failsafe, err = parse("failsafe", o.Failsafe, typ); err != nil {
 		return Point{}, err
 	}

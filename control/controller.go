@@ -8,8 +8,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/xiot/xiot/sensors"
 )
 
 // Point is one controllable parameter: its declaration, the output that
@@ -33,7 +31,8 @@ type Safety struct {
 	// applied; 0 applies it at once.
 	Grace time.Duration
 	// MinOn and MinOff are the shortest times a boolean output stays on
-	// or off once switched (compressors, contactors); 0 means none.
+	// or off once switched (compressors, contactors); 0 means none. The
+	// boot value counts as a switch, so MinOff also holds after a restart.
 	MinOn, MinOff time.Duration
 	// MaxSwitches bounds the changes of value within SwitchWindow; 0
 	// means unbounded.
@@ -265,6 +264,10 @@ func (c *Controller) write(p *point, v Value, now time.Time, from, via, reason s
 	if !p.cur.Equal(v) {
 		if !p.cur.IsZero() {
 			p.switches = append(p.switches, now)
+			// Keep only what the rate rule can still count.
+			for len(p.switches) > 0 && (p.Safety.SwitchWindow <= 0 || now.Sub(p.switches[0]) >= p.Safety.SwitchWindow) {
+				p.switches = p.switches[1:]
+			}
 		}
 		p.changedAt = now
 	}
@@ -331,35 +334,6 @@ func (c *Controller) Get(node, name string) (Value, bool) {
 	return p.cur, true
 }
 
-// Fields returns the current values as XEP-0323 status fields marked
-// writable, stamped now, for sensor-data readouts.
-func (c *Controller) Fields() []sensors.Field {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := c.opts.Now()
-	out := make([]sensors.Field, 0, len(c.points))
-	for _, p := range c.points {
-		out = append(out, sensors.Field{
-			Node: p.Param.Node, Name: p.Param.Name, Value: p.cur.Sensor(), Timestamp: now,
-			Types: sensors.Status, QoS: sensors.QoSAutomaticReadout, Writable: true,
-			Decimals: decimalsOf(p.cur),
-		})
-	}
-	return out
-}
-
-// decimalsOf keeps the digits a double needs in a numeric field.
-func decimalsOf(v Value) int {
-	if v.Type() != TypeDouble {
-		return 0
-	}
-	s := v.String()
-	if i := strings.IndexByte(s, '.'); i >= 0 && !strings.ContainsAny(s, "eE") {
-		return min(len(s)-i-1, 15)
-	}
-	return 0
-}
-
 // Audit returns the audit log.
 func (c *Controller) Audit() *Audit { return c.audit }
 
@@ -367,6 +341,10 @@ func (c *Controller) Audit() *Audit { return c.audit }
 // the authorisation hook, for example) in the audit log.
 func (c *Controller) Refuse(req Request, reason string) {
 	now := c.opts.Now()
+	if len(req.Changes) == 0 {
+		c.record(Entry{Time: now, From: req.From, Via: req.Via, Reason: reason})
+		return
+	}
 	for _, ch := range req.Changes {
 		c.record(Entry{Time: now, From: req.From, Via: req.Via, Node: ch.Node, Name: ch.Name, Value: ch.Value.String(), Type: ch.Value.Type().String(), Reason: reason})
 	}

@@ -417,3 +417,29 @@ func TestNewRejects(t *testing.T) {
 		}
 	}
 }
+
+func TestRevertWaitsForMinOn(t *testing.T) {
+	clk := newClock()
+	pin := &gpiotest.Pin{N: "R"}
+	c, err := New([]Point{relayPoint(t, pin, false, Safety{MinOn: 10 * time.Minute})}, Options{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := clk.Now()
+	if err := c.Set(context.Background(), Request{Via: "test", Override: time.Minute, Changes: []Change{{Name: "Heater", Value: Bool(true)}}}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(time.Minute)
+	next := c.Tick()
+	if pin.Read() != gpio.High {
+		t.Fatal("override reverted inside the minimum on time")
+	}
+	if want := start.Add(10 * time.Minute); !next.Equal(want) {
+		t.Errorf("revert rescheduled at +%v, want +10m", next.Sub(start))
+	}
+	clk.Add(9 * time.Minute)
+	c.Tick()
+	if pin.Read() != gpio.Low {
+		t.Fatal("override did not revert once the minimum on time passed")
+	}
+}

@@ -38,8 +38,10 @@ func (c *Controller) Set(ctx context.Context, req Request) error {
 		return &SetError{Problems: probs}
 	}
 	var errs []error
+	dirty := false // the overrides in force changed: persist them
 	for _, ch := range req.Changes {
 		p := c.byKey[Key(ch.Node, ch.Name)]
+		dirty = dirty || req.Override > 0 || p.override != nil
 		if req.Override > 0 {
 			revert := p.cur
 			if p.override != nil {
@@ -56,7 +58,9 @@ func (c *Controller) Set(ctx context.Context, req Request) error {
 			errs = append(errs, err)
 		}
 	}
-	errs = append(errs, c.persist())
+	if dirty {
+		errs = append(errs, c.persist())
+	}
 	c.poke()
 	return errors.Join(errs...)
 }
@@ -126,6 +130,36 @@ func (c *Controller) interlock(p *point, cur, v Value, now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// unlockAt returns when the interlocks of p next allow a switch (at least
+// a millisecond after now); callers hold c.mu.
+func (c *Controller) unlockAt(p *point, now time.Time) time.Time {
+	t := now.Add(time.Millisecond)
+	s := p.Safety
+	if on, ok := p.cur.AsBool(); ok {
+		m := s.MinOff
+		if on {
+			m = s.MinOn
+		}
+		if u := p.changedAt.Add(m); u.After(t) {
+			t = u
+		}
+	}
+	if s.MaxSwitches > 0 && s.SwitchWindow > 0 {
+		var recent []time.Time
+		for _, sw := range p.switches {
+			if now.Sub(sw) < s.SwitchWindow {
+				recent = append(recent, sw)
+			}
+		}
+		if len(recent) >= s.MaxSwitches {
+			if u := recent[len(recent)-s.MaxSwitches].Add(s.SwitchWindow); u.After(t) {
+				t = u
+			}
+		}
+	}
+	return t
 }
 
 // Offline tells the Controller the connection is lost: after each
@@ -222,7 +256,7 @@ func (c *Controller) Tick() (next time.Time) {
 				continue
 			}
 			if err := c.interlock(p, p.cur, rv, now); err != nil {
-				earliest(now.Add(time.Second))
+				earliest(c.unlockAt(p, now))
 				continue
 			}
 			p.override, dirty = nil, true

@@ -21,14 +21,14 @@ import (
 	"github.com/xiot/xiot/internal/xmpp"
 )
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if os.Getenv("XIOT_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
 	}
 	return nil
 }
 
-func clientConfig(t *testing.T, p *testserver.Prosody, user, resource string) xmpp.Config {
+func clientConfig(t testing.TB, p *testserver.Prosody, user, resource string) xmpp.Config {
 	t.Helper()
 	if err := p.Register(user, user+"-pass"); err != nil {
 		t.Fatal(err)
@@ -44,7 +44,7 @@ func clientConfig(t *testing.T, p *testserver.Prosody, user, resource string) xm
 	}
 }
 
-func connect(t *testing.T, cfg xmpp.Config, mux *xmpp.Mux) *xmpp.Session {
+func connect(t testing.TB, cfg xmpp.Config, mux *xmpp.Mux) *xmpp.Session {
 	t.Helper()
 	s := xmpp.New(cfg, mux)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -56,7 +56,7 @@ func connect(t *testing.T, cfg xmpp.Config, mux *xmpp.Mux) *xmpp.Session {
 	return s
 }
 
-func mustValue(t *testing.T, typ control.Type, s string) control.Value {
+func mustValue(t testing.TB, typ control.Type, s string) control.Value {
 	t.Helper()
 	v, err := control.Parse(typ, s)
 	if err != nil {
@@ -74,7 +74,7 @@ type device struct {
 	srv   *iotcontrol.Server
 }
 
-func newDevice(t *testing.T, dir string, auth iotcontrol.Authorizer) *device {
+func newDevice(t testing.TB, dir string, auth iotcontrol.Authorizer) *device {
 	t.Helper()
 	d := &device{relay: &gpiotest.Pin{N: "GPIO17"}}
 	r, err := control.NewRelay(d.relay, false)

@@ -54,7 +54,8 @@ type Output struct {
 	// Failsafe is the value applied at boot, on shutdown and after Grace
 	// without connection; relays default to false and PWM to 0.
 	Failsafe string `yaml:"failsafe"`
-	// Grace is how long the connection may be lost before Failsafe.
+	// Grace is how long the connection may be lost before Failsafe; 0
+	// means the default, 30s (use 1ms for at once).
 	Grace time.Duration `yaml:"grace"`
 	// MinOn and MinOff are the shortest on and off times of a boolean
 	// output (compressors, contactors).
