@@ -4,12 +4,20 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/xiot/xiot/agent"
 	"github.com/xiot/xiot/boards"
 	"github.com/xiot/xiot/boards/sim"
 	"github.com/xiot/xiot/internal/config"
+	"github.com/xiot/xiot/sensors"
+	"github.com/xiot/xiot/sensors/history"
+	"github.com/xiot/xiot/sensors/sensordata"
 )
 
 const agentUsage = `Usage: xiot agent [flags]
@@ -18,7 +26,10 @@ Runs the device daemon: logs in to the XMPP server as the device account,
 keeps the session up (XEP-0198 stream management, reconnection with
 back-off), announces presence with entity capabilities, accepts presence
 subscriptions from the configured owners, and answers service discovery
-(XEP-0030), ping (XEP-0199) and software version (XEP-0092).
+(XEP-0030), ping (XEP-0199), software version (XEP-0092) and sensor data
+readouts (XEP-0323) from the configured sensors, or from every part of the
+simulated board with --board sim. Samples are recorded in a history store
+in the state directory (state_dir, --state-dir) for historical readouts.
 
 The account comes from --config and/or the flags below. SIGINT or SIGTERM
 sends unavailable presence and closes the stream.
@@ -95,9 +106,56 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log.Warn("no sensor hardware: the agent runs with XMPP features only; use --board sim (or board: sim) for a simulated board",
 			"board", cfg.Board)
 	}
+
+	ss, err := board.sensors(cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, s := range ss {
+			_ = s.Halt()
+		}
+	}()
+	store, err := openHistory(cfg, log)
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	rctx, stopRecorder := context.WithCancel(ctx)
+	if store != nil {
+		defer store.Close()
+		rec := &history.Recorder{Store: store, Sensors: ss, Default: time.Minute, Log: log}
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = rec.Run(rctx) }()
+	}
+	readouts := a.ServeSensors(ss, store, sensordata.Options{})
+	defer readouts.Close()
+	names := make([]string, 0, len(ss))
+	for _, s := range ss {
+		names = append(names, s.Node())
+	}
+	log.Info("sensors", "nodes", strings.Join(names, ","), "history", store != nil)
+
 	err = a.Run(ctx)
+	stopRecorder()
+	wg.Wait()
 	log.Info("xiot agent stopped")
 	return err
+}
+
+// openHistory opens the history store in the state directory. An
+// unusable state directory leaves the agent without history (historical
+// readouts then fail) rather than without sensors.
+func openHistory(cfg *config.Config, log *slog.Logger) (*history.Store, error) {
+	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
+		log.Warn("no history: state directory unusable; set state_dir or --state-dir", "state_dir", cfg.StateDir, "err", err)
+		return nil, nil
+	}
+	store, err := history.Open(filepath.Join(cfg.StateDir, "history.db"), history.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("history store: %w", err)
+	}
+	return store, nil
 }
 
 func serverOrSRV(s string) string {
@@ -128,5 +186,22 @@ func openBoard(kind string) (*hardware, error) {
 			return nil, err
 		}
 		return &hardware{report: r}, nil
+	}
+}
+
+// sensors opens the configured sensors on the board. The simulated board
+// without a sensors section serves all of its own parts.
+func (h *hardware) sensors(cfg *config.Config) ([]sensors.Sensor, error) {
+	switch {
+	case h.sim != nil && len(cfg.Sensors) == 0:
+		return h.sim.Sensors()
+	case h.sim != nil:
+		return sensors.Open(cfg.Sensors, h.sim, nil)
+	case len(cfg.Sensors) == 0:
+		return nil, nil
+	case !h.report.Hardware():
+		return nil, fmt.Errorf("the configuration declares %d sensors but no hardware was found (board %q); use board: sim to try them on the simulated board", len(cfg.Sensors), cfg.Board)
+	default:
+		return sensors.Open(cfg.Sensors, &sensors.HostHardware{}, nil)
 	}
 }

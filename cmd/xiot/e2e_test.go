@@ -55,7 +55,7 @@ func TestAgentDiscoPing(t *testing.T) {
 	var agentOut, agentErr syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, append([]string{"agent", "--board", "sim"}, append(acct("device"), "--jid", "device@localhost/agent")...), &agentOut, &agentErr)
+		done <- run(ctx, append([]string{"agent", "--board", "sim", "--state-dir", filepath.Join(dir, "state")}, append(acct("device"), "--jid", "device@localhost/agent")...), &agentOut, &agentErr)
 	}()
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(agentErr.String(), "agent online") {
@@ -73,6 +73,21 @@ func TestAgentDiscoPing(t *testing.T) {
 	for _, want := range []string{"client/bot", "simulated board", "urn:xmpp:ping", "http://jabber.org/protocol/caps", "software: [xiot]"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("disco output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, want := range []string{"urn:xmpp:iot:sensordata"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("disco output lacks %q:\n%s", want, out)
+		}
+	}
+	// A momentary readout of every part of the simulated board.
+	code, out, errOut = runXiot(t, append(append([]string{"read", "--types", "momentary,status"}, acct("client")...), "device@localhost/agent")...)
+	if code != exitOK {
+		t.Fatalf("read: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"Temperature", "°C", "Humidity", "Pressure", "hPa", "Energy", "kWh", "Power", "Relay", "Setpoint"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("read output lacks %q:\n%s", want, out)
 		}
 	}
 	code, out, errOut = runXiot(t, append(append([]string{"ping", "--count", "2", "--interval", "10ms"}, acct("client")...), "device@localhost/agent")...)

@@ -16,6 +16,7 @@ type Overrides struct {
 	CAFile       string // --ca-file: account.ca_file
 	Board        string // --board: board
 	Insecure     bool   // --insecure: account.insecure_skip_verify = true
+	StateDir     string // --state-dir: state_dir
 }
 
 // Register defines the override flags on fs with their standard names and
@@ -26,6 +27,7 @@ func (o *Overrides) Register(fs *flag.FlagSet) {
 	fs.StringVar(&o.Server, "server", "", "server `host:port`, skipping DNS SRV (overrides account.server)")
 	fs.StringVar(&o.CAFile, "ca-file", "", "PEM CA bundle replacing the system roots (overrides account.ca_file)")
 	fs.StringVar(&o.Board, "board", "", "board: auto, sim or none (overrides board)")
+	fs.StringVar(&o.StateDir, "state-dir", "", "`directory` for persisted state: history, overrides, audit log (overrides state_dir)")
 	fs.BoolVar(&o.Insecure, "insecure", false, "do NOT verify the server certificate (test servers only)")
 }
 
@@ -61,6 +63,10 @@ func (c *Config) ApplyFlags(o Overrides) error {
 	if o.Board != "" {
 		c.src.setFlag("board", "--board")
 		c.Board = o.Board
+	}
+	if o.StateDir != "" {
+		c.src.setFlag("state_dir", "--state-dir")
+		c.StateDir = o.StateDir
 	}
 	if o.Insecure {
 		c.src.setFlag("account.insecure_skip_verify", "--insecure")
