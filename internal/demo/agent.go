@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,7 +27,7 @@ type agent struct {
 func (d *demo) startAgent(ctx context.Context) error {
 	d.out.heading("Agent")
 	full := d.deviceJID + "/" + resource
-	args := append([]string{"agent", "--board", "sim"}, d.accountFlags(full, d.devicePass)...)
+	args := append([]string{"agent", "--board", "sim", "--state-dir", filepath.Join(d.dir, "state")}, d.accountFlags(full, d.devicePass)...)
 	d.out.printf("$ %s %s\n", d.bin, strings.Join(args, " "))
 	a := &agent{done: make(chan struct{}), log: &prefixWriter{out: d.out, prefix: "  [agent] "}}
 	a.cmd = exec.Command(d.bin, args...)
@@ -53,7 +54,7 @@ func (d *demo) startAgent(ctx context.Context) error {
 	d.out.printf("  -> %s authenticated with Prosody after %v\n", d.deviceJID, time.Since(start).Round(time.Millisecond))
 	var last result
 	for {
-		last = d.runClient(ctx, "ping", full)
+		last = d.runClient(ctx, []string{"ping", "--count", "1"}, full)
 		if last.err == nil {
 			d.out.printf("  -> %s answers ping: online after %v\n", full, time.Since(start).Round(time.Millisecond))
 			return nil

@@ -47,10 +47,10 @@ func (rs results) err() error {
 }
 
 // runClient runs "xiot <sub> <account flags> <target>" as the client.
-func (d *demo) runClient(ctx context.Context, sub, target string) result {
+func (d *demo) runClient(ctx context.Context, sub []string, target string) result {
 	ctx, cancel := context.WithTimeout(ctx, d.opts.stepTimeout)
 	defer cancel()
-	args := append(append([]string{sub}, d.accountFlags(d.clientJID, d.clientPass)...), target)
+	args := append(append(append([]string{}, sub...), d.accountFlags(d.clientJID, d.clientPass)...), target)
 	cmd := exec.CommandContext(ctx, d.bin, args...)
 	cmd.WaitDelay = time.Second
 	start := time.Now()
@@ -64,9 +64,13 @@ func (d *demo) runClient(ctx context.Context, sub, target string) result {
 // queries asks the agent what it supports and pings it.
 func (d *demo) queries(ctx context.Context) results {
 	target := d.deviceJID + "/" + resource
-	steps := []struct{ title, sub string }{
-		{"Service discovery (XEP-0030): what the device supports", "disco"},
-		{"Ping (XEP-0199): round trip through Prosody", "ping"},
+	steps := []struct {
+		title string
+		sub   []string
+	}{
+		{"Service discovery (XEP-0030): what the device supports", []string{"disco"}},
+		{"Sensor data (XEP-0323): a momentary and status readout of the simulated board", []string{"read", "--types", "momentary,status"}},
+		{"Ping (XEP-0199): round trip through Prosody", []string{"ping"}},
 	}
 	var rs results
 	for _, s := range steps {
