@@ -86,7 +86,7 @@ func TypedParams(as []Assignment, form *Form) ([]Param, error) {
 		if inForm {
 			if ft, ok := f.ParamType(); ok && ft == t {
 				if err := f.Validate(a.Value); err != nil {
-					return nil, fmt.Errorf("%s: %w", a.Name, err)
+					return nil, err // names the field already
 				}
 			}
 		}

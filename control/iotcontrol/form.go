@@ -238,7 +238,7 @@ func (f Field) Validate(s string) error {
 	}
 	v, err := control.Parse(t, s)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", f.Var, err)
 	}
 	p := control.Param{Name: f.Var, Type: t}
 	if f.Min != "" {
