@@ -170,6 +170,21 @@ func TestINA219(t *testing.T) {
 	if _, err := NewINA219(bus, INA219Opts{Addr: 0x50}); err == nil {
 		t.Error("address 0x50 accepted")
 	}
+
+	// A chip that stops answering: periph reports "failed to read shunt
+	// voltage" only; the driver adds the bus error and its cause.
+	bus = &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{
+		{Addr: 0x40, W: []byte{0x05, 0x10, 0x62}},
+		{Addr: 0x40, W: []byte{0x00, 0x1f, 0xff}},
+	}}
+	s, err = NewINA219(bus, INA219Opts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Read(context.Background(), 0)
+	if err == nil || !strings.Contains(err.Error(), "ina219 read on playback addr 0x40: failed to read shunt voltage: i2ctest: unexpected Tx()") {
+		t.Errorf("Read of a silent INA219 = %v", err)
+	}
 }
 
 func TestAHT20(t *testing.T) {
@@ -259,6 +274,7 @@ func TestSCD4x(t *testing.T) {
 	bus := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{
 		{Addr: 0x62, W: []byte{0x36, 0xf6}},
 		{Addr: 0x62, W: []byte{0x21, 0xb1}},
+		{Addr: 0x62, W: []byte{0xe4, 0xb8}, R: sensirionWords(0x8006)},
 		{Addr: 0x62, W: []byte{0xe4, 0xb8}, R: sensirionWords(0x8006)},
 		{Addr: 0x62, W: []byte{0xec, 0x05}, R: sensirionWords(0x01f4, 0x6667, 0x5eb9)},
 		{Addr: 0x62, W: []byte{0x3f, 0x86}},

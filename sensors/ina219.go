@@ -30,6 +30,7 @@ type INA219Opts struct {
 type INA219 struct {
 	*i2cDev
 	dev *ina219.Dev
+	bus i2c.Bus
 }
 
 // Field specs of the INA219 driver.
@@ -57,7 +58,7 @@ func NewINA219(bus i2c.Bus, opts INA219Opts) (*INA219, error) {
 	if err != nil {
 		return nil, d.wrap("calibration", err)
 	}
-	return &INA219{i2cDev: d, dev: dev}, nil
+	return &INA219{i2cDev: d, dev: dev, bus: bus}, nil
 }
 
 // String names the chip, the bus and the address.
@@ -75,6 +76,13 @@ func (s *INA219) Read(ctx context.Context, types ReadoutType) ([]Field, error) {
 	defer s.mu.Unlock()
 	pm, err := s.dev.Sense()
 	if err != nil {
+		// periph replaces the bus error with its own text ("failed to read
+		// shunt voltage"); read the bus voltage register again to learn
+		// the cause.
+		var b [2]byte
+		if perr := s.bus.Tx(s.addr, []byte{0x02}, b[:]); perr != nil {
+			err = fmt.Errorf("%w: %w", err, perr)
+		}
 		return nil, s.wrap("read", err)
 	}
 	ts := s.now()

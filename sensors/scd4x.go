@@ -28,6 +28,7 @@ type SCD4xOpts struct {
 type SCD4x struct {
 	*i2cDev
 	dev *scd4x.Dev
+	bus i2c.Bus
 }
 
 // Field specs of the SCD4x driver.
@@ -44,7 +45,7 @@ func NewSCD4x(bus i2c.Bus, opts SCD4xOpts) (*SCD4x, error) {
 	if err != nil {
 		return nil, d.wrap("start", err)
 	}
-	return &SCD4x{i2cDev: d, dev: dev}, nil
+	return &SCD4x{i2cDev: d, dev: dev, bus: bus}, nil
 }
 
 // String names the chip, the bus and the address.
@@ -60,6 +61,13 @@ func (s *SCD4x) Read(ctx context.Context, types ReadoutType) ([]Field, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// periph's Sense retries a failing data-ready command for 6 s and then
+	// reports a timeout without the bus error: ask once first, so that a
+	// chip that stopped answering fails at once and says why.
+	var ready [3]byte
+	if err := s.bus.Tx(s.addr, []byte{0xe4, 0xb8}, ready[:]); err != nil {
+		return nil, s.wrap("read", err)
+	}
 	var e scd4x.Env
 	if err := s.dev.Sense(&e); err != nil {
 		return nil, s.wrap("read", err)

@@ -138,3 +138,45 @@ func TestOpenErrors(t *testing.T) {
 		t.Errorf("duplicate node: %v", err)
 	}
 }
+
+// TestSilentChip makes each chip stop answering after it was opened: its
+// reads fail at once, naming the bus, the address and the cause, until it
+// answers again.
+func TestSilentChip(t *testing.T) {
+	tests := []struct {
+		cfg  config.Sensor
+		addr uint16
+		want string
+	}{
+		{config.Sensor{Driver: config.DriverBME280}, BME280Addr, "bmxx80 read on sim-i2c addr 0x76"},
+		{config.Sensor{Driver: config.DriverBH1750}, BH1750Addr, "bh1750 read on sim-i2c addr 0x23"},
+		{config.Sensor{Driver: config.DriverINA219}, INA219Addr, "ina219 read on sim-i2c addr 0x40"},
+		{config.Sensor{Driver: config.DriverADS1x15}, ADS1115Addr, "ads1115 read input 0 on sim-i2c addr 0x48"},
+		{config.Sensor{Driver: config.DriverAHT20}, AHT20Addr, "aht20 read on sim-i2c addr 0x38"},
+		{config.Sensor{Driver: config.DriverSCD4x}, SCD4xAddr, "scd4x read on sim-i2c addr 0x62"},
+		{config.Sensor{Driver: config.DriverDS18B20, Bridge: "0x18", Address: "28-000005a1b2c3"}, DS2482Addr, "ds18b20 convert on DS2482-100{sim-i2c(24)} addr 0x07000005a1b2c328"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.cfg.Driver, func(t *testing.T) {
+			b, _ := newBoard()
+			ss, err := sensors.Open([]config.Sensor{tt.cfg}, b, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ss[0].Halt()
+			b.SetSilent(tt.addr, true)
+			start := time.Now()
+			_, err = ss[0].Read(context.Background(), 0)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "no ACK") {
+				t.Errorf("read of a silent chip = %v\nwant it to contain %q and the cause", err, tt.want)
+			}
+			if d := time.Since(start); d > time.Second {
+				t.Errorf("the failing read took %v", d)
+			}
+			b.SetSilent(tt.addr, false)
+			if _, err := ss[0].Read(context.Background(), 0); err != nil {
+				t.Errorf("read after it answers again = %v", err)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"sync"
 	"syscall"
 
 	"periph.io/x/conn/v3/physic"
@@ -35,6 +36,9 @@ type i2cDevice interface {
 // at its address, and fails like Linux (EREMOTEIO) when nobody answers.
 type i2cBus struct {
 	devs map[uint16]i2cDevice
+
+	mu     sync.Mutex
+	silent map[uint16]bool // chips that stopped answering
 }
 
 func newI2CBus(b *Board) *i2cBus {
@@ -57,10 +61,25 @@ func (bus *i2cBus) SetSpeed(physic.Frequency) error { return nil }
 
 // Tx hands the transaction to the chip at addr.
 func (bus *i2cBus) Tx(addr uint16, w, r []byte) error {
+	bus.mu.Lock()
+	silent := bus.silent[addr]
+	bus.mu.Unlock()
 	d, ok := bus.devs[addr]
-	if !ok {
+	if !ok || silent {
 		// What Linux returns when nobody ACKs the address.
 		return fmt.Errorf("sim-i2c: %v", syscall.EREMOTEIO)
 	}
 	return d.Tx(addr, w, r)
+}
+
+// SetSilent makes the chip at addr on the I²C bus stop answering (every
+// transaction fails as an unacknowledged address does) or answer again,
+// to test what a sensor that stops answering does to readouts.
+func (b *Board) SetSilent(addr uint16, silent bool) {
+	b.i2c.mu.Lock()
+	defer b.i2c.mu.Unlock()
+	if b.i2c.silent == nil {
+		b.i2c.silent = make(map[uint16]bool)
+	}
+	b.i2c.silent[addr] = silent
 }
