@@ -49,3 +49,30 @@ func TestPointsFromConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestSimConfig(t *testing.T) {
+	clk := newClock()
+	board := sim.New(clk.Now)
+	outs, hooks := SimConfig(board)
+	pts, err := Points(outs, board.Pin, hooks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(pts, Options{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reference := sim.New(clk.Now)
+	board.At(clk.Now())
+	clk.Add(time.Minute)
+	if err := c.Set(t.Context(), Request{Changes: []Change{{Node: sim.NodeThermostat, Name: "Relay", Value: Bool(true)}, {Node: sim.NodeThermostat, Name: "Setpoint", Value: Double(23)}}}); err != nil {
+		t.Fatal(err)
+	}
+	if !board.Relay() || board.Setpoint() != 23 {
+		t.Fatalf("relay %v, setpoint %v", board.Relay(), board.Setpoint())
+	}
+	clk.Add(15 * time.Minute)
+	if d := board.At(clk.Now()).Temperature - reference.At(clk.Now()).Temperature; d < 2.5 {
+		t.Errorf("heater added only %.2f °C in 15 min", d)
+	}
+}
