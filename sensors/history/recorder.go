@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/xiot/xiot/sensors"
@@ -28,9 +29,12 @@ type Interval interface {
 }
 
 // Recorder polls sensors at their intervals and appends what they read to
-// a store, then prunes it; run it with Run. Sensors are read for their
-// own (non-historical) field types; a failed read is logged and retried at
-// the next interval.
+// a store, then prunes it; run it with Run. Each sensor is polled by its
+// own goroutine, so a slow one (a DS18B20 converting for 750 ms, an SCD4x
+// waiting for its 5 s cycle) delays no other; one goroutine appends what
+// they read, batching what arrives together. Sensors are read for their
+// own (non-historical) field types; a failed read is logged and retried
+// at the next interval.
 type Recorder struct {
 	// Store receives the samples.
 	Store *Store
@@ -39,22 +43,33 @@ type Recorder struct {
 	Sensors []sensors.Sensor
 	// Default is the interval of sensors without one; 0 means 1 minute.
 	Default time.Duration
-	// PruneEvery is how often Prune runs (first in the first round, for
-	// a store that waited long for the device to restart); 0 means 1 hour.
+	// PruneEvery is how often Prune runs (first after the first append,
+	// for a store that waited long for the device to restart); 0 means 1
+	// hour.
 	PruneEvery time.Duration
 	// Clock is the time source; nil means the system clock.
 	Clock Clock
 	// Log receives read and write errors; nil means slog.Default().
 	Log *slog.Logger
-	// Polled, when set, is called after each round with the time and the
-	// number of samples appended (for tests and metrics).
-	Polled func(at time.Time, samples int)
+	// Polled, when set, is called after each poll of a sensor has been
+	// handled, with the node, the time of the poll and the number of
+	// samples appended (0 after a failed read or append). For tests and
+	// metrics; it must not block.
+	Polled func(node string, at time.Time, samples int)
 }
 
-// Run polls until ctx is done, then returns ctx.Err(). All sensors are
-// read at once when Run starts, then each at its interval after its
-// previous poll. A failing Append is logged; its samples are lost but the
-// recorder keeps going (the store reports the cause, e.g. a full disk).
+// poll is the outcome of one read of one sensor.
+type poll struct {
+	node   string
+	at     time.Time
+	fields []sensors.Field
+}
+
+// Run polls until ctx is done, then returns ctx.Err() once every poller
+// has stopped. All sensors are read when Run starts, then each at its
+// interval after its previous due time (rounds missed while a read was
+// slow are skipped). A failing Append is logged; its samples are lost but
+// the recorder keeps going (the error says why, e.g. a full disk).
 func (r *Recorder) Run(ctx context.Context) error {
 	if r.Store == nil {
 		return errors.New("history: recorder without a store")
@@ -75,50 +90,50 @@ func (r *Recorder) Run(ctx context.Context) error {
 	if pruneEvery <= 0 {
 		pruneEvery = time.Hour
 	}
-	start := clk.Now()
-	next := make([]time.Time, len(r.Sensors))
-	for i := range next {
-		next[i] = start
+
+	polls := make(chan poll)
+	var wg sync.WaitGroup
+	for _, s := range r.Sensors {
+		iv := def
+		if si, ok := s.(Interval); ok && si.Interval() > 0 {
+			iv = si.Interval()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.pollLoop(ctx, clk, log, s, iv, polls)
+		}()
 	}
-	var lastPrune time.Time // zero: prune in the first round
+	defer wg.Wait()
+
+	var lastPrune time.Time // zero: prune after the first append
 	for {
+		var batch []poll
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case p := <-polls:
+			batch = append(batch, p)
+		}
+		// Take whatever else is ready, to append it in one transaction.
+	drain:
+		for {
+			select {
+			case p := <-polls:
+				batch = append(batch, p)
+			default:
+				break drain
+			}
+		}
+		var fields []sensors.Field
+		for _, p := range batch {
+			fields = append(fields, p.fields...)
+		}
+		err := r.Store.Append(fields)
+		if err != nil {
+			log.Error("history: samples lost", "samples", len(fields), "err", err)
+		}
 		now := clk.Now()
-		var batch []sensors.Field
-		for i, s := range r.Sensors {
-			if now.Before(next[i]) {
-				continue
-			}
-			iv := def
-			if si, ok := s.(Interval); ok && si.Interval() > 0 {
-				iv = si.Interval()
-			}
-			// Next poll one interval after the due time, skipping rounds
-			// missed while a slow read or a suspended clock held us.
-			for !next[i].After(now) {
-				next[i] = next[i].Add(iv)
-			}
-			fields, err := s.Read(ctx, sensors.AllTypes&^sensors.Historical)
-			if err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				log.Warn("history: read failed", "node", s.Node(), "sensor", s.String(), "err", err)
-				continue
-			}
-			for _, f := range fields {
-				if f.Types&^sensors.Historical == 0 {
-					continue
-				}
-				if err := checkField(f); err != nil {
-					log.Warn("history: sample not stored", "node", s.Node(), "err", err)
-					continue
-				}
-				batch = append(batch, f)
-			}
-		}
-		if err := r.Store.Append(batch); err != nil {
-			log.Error("history: samples lost", "samples", len(batch), "err", err)
-		}
 		if lastPrune.IsZero() || now.Sub(lastPrune) >= pruneEvery {
 			lastPrune = now
 			if n, err := r.Store.Prune(now); err != nil {
@@ -128,22 +143,49 @@ func (r *Recorder) Run(ctx context.Context) error {
 			}
 		}
 		if r.Polled != nil {
-			r.Polled(now, len(batch))
-		}
-		due := time.Time{}
-		for _, t := range next {
-			if due.IsZero() || t.Before(due) {
-				due = t
+			for _, p := range batch {
+				n := len(p.fields)
+				if err != nil {
+					n = 0
+				}
+				r.Polled(p.node, p.at, n)
 			}
 		}
-		if due.IsZero() {
-			<-ctx.Done()
-			return ctx.Err()
+	}
+}
+
+// pollLoop reads s every iv and sends what it read until ctx is done.
+func (r *Recorder) pollLoop(ctx context.Context, clk Clock, log *slog.Logger, s sensors.Sensor, iv time.Duration, out chan<- poll) {
+	next := clk.Now()
+	for {
+		at := clk.Now()
+		for !next.After(at) {
+			next = next.Add(iv)
+		}
+		p := poll{node: s.Node(), at: at}
+		fields, err := s.Read(ctx, sensors.AllTypes&^sensors.Historical)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("history: read failed", "node", s.Node(), "sensor", s.String(), "err", err)
+		}
+		for _, f := range fields {
+			if f.Types&^sensors.Historical == 0 {
+				continue
+			}
+			if err := checkField(f); err != nil {
+				log.Warn("history: sample not stored", "node", s.Node(), "err", err)
+				continue
+			}
+			p.fields = append(p.fields, f)
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
-		case <-clk.After(due.Sub(clk.Now())):
+			return
+		case out <- p:
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-clk.After(next.Sub(clk.Now())):
 		}
 	}
 }

@@ -3,6 +3,7 @@ package history
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -70,29 +71,39 @@ func TestRecorder(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := openTemp(t, Options{})
-	type round struct {
-		at time.Time
-		n  int
+	type polled struct {
+		node string
+		at   time.Duration
+		n    int
 	}
-	rounds := make(chan round, 1)
-	rec := &Recorder{Store: s, Sensors: ss, Clock: clk, Polled: func(at time.Time, n int) { rounds <- round{at, n} }}
+	polls := make(chan polled, 4)
+	rec := &Recorder{Store: s, Sensors: ss, Clock: clk, Polled: func(node string, at time.Time, n int) {
+		polls <- polled{node, at.Sub(t0), n}
+	}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- rec.Run(ctx) }()
 
-	// BME280: 3 fields every 10 s; DS18B20: 1 field every 30 s.
-	want := []int{4, 3, 3, 4, 3, 3, 4}
-	for i, w := range want {
-		if i > 0 {
+	// BME280 "room": 3 fields every 10 s; DS18B20 "water": 1 every 30 s.
+	for step := range 7 {
+		if step > 0 {
 			clk.Advance(10 * time.Second)
 		}
-		select {
-		case r := <-rounds:
-			if r.n != w || !r.at.Equal(t0.Add(time.Duration(i)*10*time.Second)) {
-				t.Errorf("round %d at %v appended %d samples, want %d at %v", i, r.at, r.n, w, t0.Add(time.Duration(i)*10*time.Second))
+		at := time.Duration(step) * 10 * time.Second
+		want := map[polled]bool{{"room", at, 3}: true}
+		if step%3 == 0 {
+			want[polled{"water", at, 1}] = true
+		}
+		for len(want) > 0 {
+			select {
+			case p := <-polls:
+				if !want[p] {
+					t.Fatalf("at %v: unexpected poll %+v (want %v)", at, p, want)
+				}
+				delete(want, p)
+			case <-time.After(10 * time.Second):
+				t.Fatalf("at %v: polls %v did not happen", at, want)
 			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("round %d did not happen", i)
 		}
 	}
 	cancel()
@@ -123,5 +134,47 @@ func TestRecorder(t *testing.T) {
 func TestRecorderWithoutStore(t *testing.T) {
 	if err := (&Recorder{}).Run(context.Background()); err == nil {
 		t.Error("Run without a store succeeded")
+	}
+}
+
+// TestRecorderReadFailure: a sensor that stops answering is logged and
+// polled again at its next interval, when it answers again.
+func TestRecorderReadFailure(t *testing.T) {
+	clk := &fakeClock{now: t0}
+	board := sim.New(clk.Now)
+	ss, err := sensors.Open([]config.Sensor{{Driver: config.DriverBME280, Node: "room", Interval: 5 * time.Second}}, board, clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ss[0].Halt()
+	s := openTemp(t, Options{})
+	polls := make(chan int, 1)
+	rec := &Recorder{
+		Store: s, Sensors: ss, Clock: clk, Log: slog.New(slog.DiscardHandler),
+		Polled: func(_ string, _ time.Time, n int) { polls <- n },
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go rec.Run(ctx)
+	wait := func(want int) {
+		t.Helper()
+		select {
+		case n := <-polls:
+			if n != want {
+				t.Errorf("poll stored %d samples, want %d", n, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no poll")
+		}
+	}
+	wait(3)
+	board.SetSilent(sim.BME280Addr, true)
+	clk.Advance(5 * time.Second)
+	wait(0)
+	board.SetSilent(sim.BME280Addr, false)
+	clk.Advance(5 * time.Second)
+	wait(3)
+	if st, _ := s.Stats(); st.Samples != 6 {
+		t.Errorf("stored %d samples, want 6", st.Samples)
 	}
 }
