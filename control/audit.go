@@ -29,30 +29,61 @@ type Entry struct {
 // (one entry per line, so a crash loses at most the line being written)
 // and in memory up to a bound. It is safe for concurrent use.
 type Audit struct {
-	path string
-	max  int
+	path     string
+	max      int
+	maxBytes int64
 
 	mu      sync.Mutex
 	f       *os.File
+	size    int64
 	entries []Entry
 }
 
 // auditMemory is how many entries Audit keeps in memory.
 const auditMemory = 1000
 
+// AuditMaxBytes is the size at which the audit log file is rotated: it is
+// renamed with the suffix ".1" (replacing the previous one) and a new file
+// is started, so the log keeps between one and two times this much.
+const AuditMaxBytes = 8 << 20
+
 // OpenAudit opens (creating it, mode 0600) the audit log at path; "" keeps
 // the log in memory only.
 func OpenAudit(path string) (*Audit, error) {
-	a := &Audit{path: path, max: auditMemory}
+	a := &Audit{path: path, max: auditMemory, maxBytes: AuditMaxBytes}
 	if path == "" {
 		return a, nil
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("control: audit log: %w", err)
+	if err := a.open(); err != nil {
+		return nil, err
 	}
-	a.f = f
 	return a, nil
+}
+
+func (a *Audit) open() error {
+	f, err := os.OpenFile(a.path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("control: audit log: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("control: audit log: %w", err)
+	}
+	a.f, a.size = f, st.Size()
+	return nil
+}
+
+// rotate moves a full log aside; callers hold a.mu.
+func (a *Audit) rotate() error {
+	if err := a.f.Close(); err != nil {
+		return fmt.Errorf("control: audit log %s: %w", a.path, err)
+	}
+	a.f = nil
+	if err := os.Rename(a.path, a.path+".1"); err != nil {
+		return fmt.Errorf("control: audit log: %w", err)
+	}
+	return a.open()
 }
 
 // Add appends e.
@@ -70,7 +101,14 @@ func (a *Audit) Add(e Entry) error {
 	if err != nil {
 		return fmt.Errorf("control: audit log: %w", err)
 	}
-	if _, err := a.f.Write(append(line, '\n')); err != nil {
+	if a.size > 0 && a.size+int64(len(line))+1 > a.maxBytes {
+		if err := a.rotate(); err != nil {
+			return err
+		}
+	}
+	n, err := a.f.Write(append(line, '\n'))
+	a.size += int64(n)
+	if err != nil {
 		return fmt.Errorf("control: audit log %s: %w", a.path, err)
 	}
 	return nil

@@ -433,6 +433,15 @@ func TestControlThroughProsody(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		form, err := iotcontrol.FetchForm(ctx, cli, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range form.Fields {
+			if f.Var == "Level" {
+				t.Error("the form lists a parameter the requester may not set")
+			}
+		}
 		if !slices.Equal(resp.Params, []string{"OutputPercent"}) {
 			t.Errorf("partial setResponse lists %v, want [OutputPercent]", resp.Params)
 		}

@@ -382,17 +382,27 @@ func (s *Server) handleGetForm(ctx context.Context, iq *xmpp.Element) (*xmpp.Ele
 		}
 		nodes = append(nodes, n.NodeID)
 	}
+	params, pages := s.formParams(nodes)
 	if s.opts.CanControl != nil {
+		// The form lists only what the requester may set.
 		from, _ := jid.Parse(iq.Get("from"))
 		var names []string
-		for _, p := range s.ctl.Params() {
+		for _, p := range params[:len(params)-1] {
 			names = append(names, p.Name)
 		}
-		if allowed, err := s.opts.CanControl(ctx, from, nodes, names); err != nil || len(allowed) == 0 {
+		allowed, err := s.opts.CanControl(ctx, from, nodes, names)
+		if err != nil || len(allowed) == 0 {
 			return nil, xmpp.NewStanzaError("cancel", "forbidden", "Access denied.")
 		}
+		var keptP []FormParam
+		var keptPages []string
+		for i, p := range params {
+			if i == len(params)-1 || slices.Contains(allowed, p.Name) {
+				keptP, keptPages = append(keptP, p), append(keptPages, pages[i])
+			}
+		}
+		params, pages = keptP, keptPages
 	}
-	params, pages := s.formParams(nodes)
 	title := s.opts.Title
 	if len(g.Nodes) > 0 {
 		title = ""
