@@ -142,3 +142,30 @@ func TestAgentCheckConfigAndHardware(t *testing.T) {
 		t.Errorf("list-hardware: exit %d\n%s", code, out)
 	}
 }
+
+// TestDoctor runs "xiot doctor" on the simulated board with a real
+// account, then with a wrong password.
+func TestDoctor(t *testing.T) {
+	p := testserver.StartProsody(t, testserver.ProsodyOptions{})
+	if err := p.Register("device", "device-secret"); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "good"), filepath.Join(dir, "bad")
+	for f, pw := range map[string]string{good: "device-secret", bad: "wrong"} {
+		if err := os.WriteFile(f, []byte(pw), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := func(pass string) []string {
+		return []string{"doctor", "--board", "sim", "--jid", "device@localhost", "--password-file", pass, "--server", p.C2SAddr, "--ca-file", p.CAFile}
+	}
+	code, out, errOut := runXiot(t, args(good)...)
+	if code != exitOK || !strings.Contains(out, "✔ XMPP server reachable, certificate valid, credentials accepted") || !strings.Contains(out, "✔ I²C device 0x76") {
+		t.Errorf("doctor: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, _ = runXiot(t, append(args(bad), "--json")...)
+	if code != exitRuntime || !strings.Contains(out, `"status": "fail"`) || !strings.Contains(out, "refused the credentials") {
+		t.Errorf("doctor with a wrong password: exit %d\n%s", code, out)
+	}
+}

@@ -44,6 +44,7 @@ var commands = []command{
 	{"set", "set control parameters of a device (XEP-0325)", runSet},
 	{"form", "print the control form of a device (XEP-0325)", runForm},
 	{"exi", "encode XML to EXI or decode EXI to XML (W3C EXI 1.0)", runEXI},
+	{"doctor", "check the board, buses, clock and XMPP account, with hints", runDoctor},
 	{"config", "check a configuration file or print the commented example", runConfig},
 	{"version", "print version, commit, Go version and board support", runVersion},
 }
@@ -104,6 +105,8 @@ func exitCode(err error, prog string, stderr io.Writer) int {
 	switch {
 	case err == nil, errors.Is(err, errHelp):
 		return exitOK
+	case errors.Is(err, errSilent):
+		return exitRuntime
 	case errors.As(err, &ue):
 		if ue.prog != "" {
 			prog = ue.prog
@@ -145,6 +148,10 @@ Examples:
   xiot version
 `)
 }
+
+// errSilent is returned by a command that has already reported its failure
+// on stdout (a checklist); it exits 1 without a message.
+var errSilent = errors.New("failure already reported")
 
 // errHelp reports that usage was printed on request; it exits 0.
 var errHelp = errors.New("help requested")
