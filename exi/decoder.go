@@ -136,7 +136,9 @@ func (d *Decoder) begin() error {
 		}
 	}
 	d.lv = buildLevels(&d.opts)
-	d.sg = prepareSchema(d.sg, d.opts.Schema, &d.opts)
+	if d.sg, err = prepareSchema(d.sg, d.opts.Schema, &d.opts); err != nil {
+		return d.setErr(err)
+	}
 	d.t = d.newTables()
 	d.state = stDocContent
 	if d.opts.Fragment {

@@ -27,15 +27,16 @@
 //     enumerations, QName, restricted character sets from patterns),
 //     untyped fallback for invalid values in non-strict mode, xsi:type and
 //     xsi:nil, Preserve.lexicalValues with the built-in restricted
-//     character sets. In strict mode the encoder refuses documents the
-//     schema does not allow (ErrInvalid).
+//     character sets, datatypeRepresentationMap (Options and header). In
+//     strict mode the encoder refuses documents the schema does not allow
+//     (ErrInvalid).
 //   - Limits for hostile input (string-table entries, value length,
 //     nesting depth, events, decoded and inflated output); a decoding error
 //     is an *Error with the bit offset, and a *LimitError names the limit.
 //
 // # Not implemented or known to differ
 //
-// datatypeRepresentationMap; the ElementFragment grammar (§8.5.3) for
+// The ElementFragment grammar (§8.5.3) for
 // schema-informed fragments whose element names are declared with
 // different types; self-contained elements inside schema-informed
 // grammars; DOCTYPE internal subsets are not re-serialized as the

@@ -94,7 +94,11 @@ func (e *Encoder) Reset(w io.Writer, opts Options) error {
 	}
 	e.out, e.opts = w, opts
 	e.lv = buildLevels(&e.opts)
-	e.sg = prepareSchema(e.sg, opts.Schema, &e.opts)
+	sg, err := prepareSchema(e.sg, opts.Schema, &e.opts)
+	if err != nil {
+		return err
+	}
+	e.sg = sg
 	e.t = e.newTables()
 	e.w.reset(opts.Alignment != BitPacked)
 	e.vw.reset(true)

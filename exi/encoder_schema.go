@@ -82,7 +82,7 @@ func sortAttrs(a []attrItem) {
 // valid reports whether s can be encoded as a value of datatype dt: with
 // Preserve.lexicalValues every value is a string.
 func (e *Encoder) valid(dt int, s string, depth int) bool {
-	return e.opts.Preserve.LexicalValues || checkTyped(e.sg.g, dt, s, depth)
+	return e.opts.Preserve.LexicalValues || checkTyped(e.sg.dts, dt, s, depth)
 }
 
 func notAllowed(what string) error {

@@ -2,6 +2,9 @@ package exi
 
 import (
 	"fmt"
+	"slices"
+
+	"github.com/xiot/xiot/exi/schema"
 )
 
 // The options document (EXI §5.4, Appendix C) is encoded with strict
@@ -41,7 +44,125 @@ func (s *seqWriter) end() {
 
 func (o *Options) needUncommon() bool {
 	return o.Alignment == ByteAligned || o.Alignment == PreCompression || o.SelfContained ||
-		o.ValueMaxLength >= 0 || o.ValuePartitionCapacity >= 0
+		o.ValueMaxLength >= 0 || o.ValuePartitionCapacity >= 0 || len(o.DatatypeRepresentationMap) > 0
+}
+
+// hdrNames are the local names of the EXI namespace in the string table of
+// the options document: the options schema's element names and the
+// built-in datatype representations, sorted.
+var hdrNames = []string{"alignment", "base64Binary", "blockSize", "boolean", "byte", "comments", "common",
+	"compression", "datatypeRepresentationMap", "date", "dateTime", "decimal", "double", "dtd", "fragment",
+	"gDay", "gMonth", "gMonthDay", "gYear", "gYearMonth", "header", "hexBinary", "ieeeBinary32",
+	"ieeeBinary64", "integer", "lesscommon", "lexicalValues", "pis", "pre-compress", "prefixes", "preserve",
+	"schemaId", "selfContained", "strict", "string", "time", "uncommon", "valueMaxLength",
+	"valuePartitionCapacity"}
+
+// hdrStrings is the string table of the options document, needed for the
+// qnames of datatypeRepresentationMap entries, and which of those
+// elements have learned their EE production (built-in grammars).
+type hdrStrings struct {
+	uris    []string
+	locals  [][]string
+	learned map[QName]bool
+}
+
+func newHdrStrings() *hdrStrings {
+	return &hdrStrings{
+		uris: []string{"", nsXML, nsXSI, schema.NSXSD, nsEXI},
+		locals: [][]string{nil, {"base", "id", "lang", "space"}, {"nil", "type"}, schema.XSDTypeNames(),
+			append([]string(nil), hdrNames...)},
+		learned: map[QName]bool{},
+	}
+}
+
+// writeEntry writes one element of a datatypeRepresentationMap entry:
+// SE(*) with its qname, then EE in its built-in grammar.
+func (h *hdrStrings) writeEntry(w *bitWriter, q QName) {
+	u := slices.Index(h.uris, q.URI)
+	w.writeBits(uint64(u+1), bitsFor(len(h.uris)+1))
+	if u < 0 {
+		w.writeUint(uint64(runeCount(q.URI)))
+		w.writeChars(q.URI)
+		h.uris = append(h.uris, q.URI)
+		h.locals = append(h.locals, nil)
+		u = len(h.uris) - 1
+	}
+	if l := slices.Index(h.locals[u], q.Local); l >= 0 {
+		w.writeUint(0)
+		w.writeBits(uint64(l), bitsFor(len(h.locals[u])))
+	} else {
+		w.writeUint(uint64(runeCount(q.Local)) + 1)
+		w.writeChars(q.Local)
+		h.locals[u] = append(h.locals[u], q.Local)
+	}
+	if h.learned[q] {
+		w.writeBits(0, 1) // learned EE
+	} else {
+		w.writeBits(0, 2) // EE at 0.0
+		h.learned[q] = true
+	}
+}
+
+func (h *hdrStrings) readEntry(r *bitReader) (QName, error) {
+	var q QName
+	v, err := r.readBits(bitsFor(len(h.uris) + 1))
+	if err != nil {
+		return q, err
+	}
+	if v > uint64(len(h.uris)) {
+		return q, r.fail(fmt.Errorf("options document: uri id %d: %w", v, ErrMalformed))
+	}
+	u := int(v) - 1
+	if u < 0 {
+		if q.URI, err = r.readString(); err != nil {
+			return q, err
+		}
+		if len(h.uris) > 64 {
+			return q, r.fail(fmt.Errorf("options document: too many URIs: %w", ErrMalformed))
+		}
+		h.uris = append(h.uris, q.URI)
+		h.locals = append(h.locals, nil)
+		u = len(h.uris) - 1
+	}
+	q.URI = h.uris[u]
+	n, err := r.readUint()
+	if err != nil {
+		return q, err
+	}
+	if n == 0 {
+		l, err := r.readBits(bitsFor(len(h.locals[u])))
+		if err != nil {
+			return q, err
+		}
+		if l >= uint64(len(h.locals[u])) {
+			return q, r.fail(fmt.Errorf("options document: local-name id %d: %w", l, ErrMalformed))
+		}
+		q.Local = h.locals[u][l]
+	} else {
+		if q.Local, err = r.readChars(n - 1); err != nil {
+			return q, err
+		}
+		h.locals[u] = append(h.locals[u], q.Local)
+	}
+	if h.learned[q] {
+		b, err := r.readBits(1)
+		if err != nil {
+			return q, err
+		}
+		if b != 0 {
+			return q, r.fail(fmt.Errorf("options document: content in a datatypeRepresentationMap entry: %w", ErrUnsupported))
+		}
+	} else {
+		b, err := r.readBits(2)
+		if err != nil {
+			return q, err
+		}
+		if b != 0 {
+			return q, r.fail(fmt.Errorf("options document: content in a datatypeRepresentationMap entry: %w", ErrUnsupported))
+		}
+		h.learned[q] = true
+	}
+	return q, nil
 }
 
 func (o *Options) needPreserve() bool {
@@ -92,6 +213,14 @@ func writeOptionsDoc(w *bitWriter, o *Options) {
 			if o.ValuePartitionCapacity >= 0 {
 				uc.child(3)
 				w.writeUint(uint64(o.ValuePartitionCapacity))
+			}
+			if len(o.DatatypeRepresentationMap) > 0 {
+				h := newHdrStrings()
+				for _, e := range o.DatatypeRepresentationMap {
+					uc.child(4)
+					h.writeEntry(w, e.Type)
+					h.writeEntry(w, e.Representation)
+				}
 			}
 			uc.end()
 		}
@@ -259,6 +388,7 @@ func readOptionsDoc(r *bitReader, o *Options, hi *headerInfo) error {
 				case -1:
 					done = true
 				case 0:
+					var h *hdrStrings
 					uc := seqReader{r: r, items: hdrUncommon}
 					for done := false; !done; {
 						c, err := uc.child()
@@ -290,7 +420,20 @@ func readOptionsDoc(r *bitReader, o *Options, hi *headerInfo) error {
 								return err
 							}
 						case 4:
-							return bad("datatypeRepresentationMap")
+							if h == nil {
+								h = newHdrStrings()
+							}
+							var e DatatypeRepresentation
+							if e.Type, err = h.readEntry(r); err != nil {
+								return err
+							}
+							if e.Representation, err = h.readEntry(r); err != nil {
+								return err
+							}
+							if len(o.DatatypeRepresentationMap) >= 256 {
+								return r.fail(fmt.Errorf("options document: datatypeRepresentationMap too long: %w", ErrMalformed))
+							}
+							o.DatatypeRepresentationMap = append(o.DatatypeRepresentationMap, e)
 						}
 					}
 				case 1:

@@ -91,6 +91,9 @@ type Options struct {
 	// xsd-types-only streams, or Grammars.UnmarshalBinary). Grammars are
 	// read-only and may be shared by any number of encoders and decoders.
 	Schema *schema.Grammars
+	// DatatypeRepresentationMap overrides the representation of schema
+	// datatypes (EXI §7.4); it only applies to schema-informed streams.
+	DatatypeRepresentationMap []DatatypeRepresentation
 	// SchemaResolver, when not nil, gives a decoder the grammars for the
 	// schemaId found in a stream's header. Without it a decoder uses
 	// Schema for any non-empty schemaId, schema.BuiltinTypes for the empty

@@ -2,6 +2,7 @@ package exi
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/xiot/xiot/exi/schema"
@@ -14,6 +15,8 @@ import (
 type sgrammar struct {
 	g      *schema.Grammars
 	so     schema.Options
+	dtrm   []DatatypeRepresentation
+	dts    []schema.Datatype // g.Datatypes with the datatypeRepresentationMap applied
 	tables map[uint64]*stable
 	doc    []schema.QName // SE(G_i) of DocContent, sorted
 	docEl  []int
@@ -37,15 +40,19 @@ func schemaOptions(o *Options) schema.Options {
 }
 
 // prepareSchema returns s reused when it fits g and o, or a new sgrammar.
-func prepareSchema(s *sgrammar, g *schema.Grammars, o *Options) *sgrammar {
+func prepareSchema(s *sgrammar, g *schema.Grammars, o *Options) (*sgrammar, error) {
 	if g == nil {
-		return nil
+		return nil, nil
 	}
 	so := schemaOptions(o)
-	if s != nil && s.g == g && s.so == so {
-		return s
+	if s != nil && s.g == g && s.so == so && slices.Equal(s.dtrm, o.DatatypeRepresentationMap) {
+		return s, nil
 	}
-	s = &sgrammar{g: g, so: so, tables: make(map[uint64]*stable, 64)}
+	dts, err := applyDTRM(g, o.DatatypeRepresentationMap)
+	if err != nil {
+		return nil, err
+	}
+	s = &sgrammar{g: g, so: so, dtrm: slices.Clone(o.DatatypeRepresentationMap), dts: dts, tables: make(map[uint64]*stable, 64)}
 	s.docEl = g.DocumentElements()
 	for _, i := range s.docEl {
 		s.doc = append(s.doc, g.Elements[i].Name)
@@ -54,7 +61,7 @@ func prepareSchema(s *sgrammar, g *schema.Grammars, o *Options) *sgrammar {
 	for _, i := range s.fragEl {
 		s.frag = append(s.frag, g.Elements[i].Name)
 	}
-	return s
+	return s, nil
 }
 
 // find returns the index of q in a sorted element list, or -1.

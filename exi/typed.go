@@ -40,22 +40,22 @@ func runeSet(s string) []rune {
 
 // lexicalSet returns the character set a value of datatype dt uses with
 // Preserve.lexicalValues.
-func lexicalSet(g *schema.Grammars, dt int) []rune {
-	if dt < 0 || dt >= len(g.Datatypes) {
+func lexicalSet(dts []schema.Datatype, dt int) []rune {
+	if dt < 0 || dt >= len(dts) {
 		return nil
 	}
-	d := &g.Datatypes[dt]
+	d := &dts[dt]
 	switch d.Rep {
 	case schema.RepString:
 		return nil // pattern-derived sets are not used for lexical values
 	case schema.RepEnumeration:
 		if d.EnumBase >= 0 && d.EnumBase != dt {
-			return lexicalSet(g, d.EnumBase)
+			return lexicalSet(dts, d.EnumBase)
 		}
 		return nil
 	case schema.RepList:
 		if d.Item >= 0 && d.Item != dt {
-			return lexicalSet(g, d.Item)
+			return lexicalSet(dts, d.Item)
 		}
 		return nil
 	}
@@ -64,11 +64,11 @@ func lexicalSet(g *schema.Grammars, dt int) []rune {
 
 // checkTyped reports whether s is a valid lexical value of datatype dt,
 // so that it can be encoded typed.
-func checkTyped(g *schema.Grammars, dt int, s string, depth int) bool {
-	if dt < 0 || dt >= len(g.Datatypes) || depth > 4 {
+func checkTyped(dts []schema.Datatype, dt int, s string, depth int) bool {
+	if dt < 0 || dt >= len(dts) || depth > 4 {
 		return dt == dtString
 	}
-	d := &g.Datatypes[dt]
+	d := &dts[dt]
 	switch d.Rep {
 	case schema.RepString:
 		return true
@@ -105,13 +105,13 @@ func checkTyped(g *schema.Grammars, dt int, s string, depth int) bool {
 		_, err := schema.ParseDateTime(d.DateTime, s)
 		return err == nil
 	case schema.RepEnumeration:
-		return enumIndex(g, d, s) >= 0
+		return enumIndex(dts, d, s) >= 0
 	case schema.RepQName:
 		_, _, err := schema.ParseQName(s)
 		return err == nil
 	case schema.RepList:
 		for _, it := range schema.ParseList(s) {
-			if !checkTyped(g, d.Item, it, depth+1) {
+			if !checkTyped(dts, d.Item, it, depth+1) {
 				return false
 			}
 		}
@@ -123,14 +123,14 @@ func checkTyped(g *schema.Grammars, dt int, s string, depth int) bool {
 // writeTyped writes a value already accepted by checkTyped. Strings go
 // through the string table of ln.
 func (e *Encoder) writeTyped(w *bitWriter, ln *localName, dt int, s string) {
-	g := e.sg.g
-	if dt < 0 || dt >= len(g.Datatypes) {
+	dts := e.sg.dts
+	if dt < 0 || dt >= len(dts) {
 		e.t.encodeValue(w, &e.opts, ln, s, nil)
 		return
 	}
-	d := &g.Datatypes[dt]
+	d := &dts[dt]
 	if e.opts.Preserve.LexicalValues {
-		e.t.encodeValue(w, &e.opts, ln, s, lexicalSet(g, dt))
+		e.t.encodeValue(w, &e.opts, ln, s, lexicalSet(dts, dt))
 		return
 	}
 	switch d.Rep {
@@ -175,7 +175,7 @@ func (e *Encoder) writeTyped(w *bitWriter, ln *localName, dt int, s string) {
 		v, _ := schema.ParseDateTime(d.DateTime, s)
 		writeDateTime(w, d.DateTime, v)
 	case schema.RepEnumeration:
-		w.writeNBit(uint64(enumIndex(g, d, s)), bitsFor(len(d.Enum)))
+		w.writeNBit(uint64(enumIndex(dts, d, s)), bitsFor(len(d.Enum)))
 	case schema.RepQName:
 		prefix, local, _ := schema.ParseQName(s)
 		uri := e.resolvePrefix(prefix)
@@ -194,15 +194,15 @@ func (e *Encoder) writeTyped(w *bitWriter, ln *localName, dt int, s string) {
 
 // enumIndex returns the index of s among the enumeration values of d,
 // comparing numbers by value (1.000 matches 1), or -1.
-func enumIndex(g *schema.Grammars, d *schema.Datatype, s string) int {
+func enumIndex(dts []schema.Datatype, d *schema.Datatype, s string) int {
 	if i := d.EnumIndex(s); i >= 0 {
 		return i
 	}
-	if d.EnumBase < 0 || d.EnumBase >= len(g.Datatypes) {
+	if d.EnumBase < 0 || d.EnumBase >= len(dts) {
 		return -1
 	}
 	key := func(v string) (string, bool) {
-		switch g.Datatypes[d.EnumBase].Rep {
+		switch dts[d.EnumBase].Rep {
 		case schema.RepFloat:
 			f, err := schema.ParseFloat(v)
 			return f.String(), err == nil
@@ -315,14 +315,14 @@ func writeDateTime(w *bitWriter, k schema.DateTimeKind, v schema.DateTime) {
 
 // readTyped decodes a value of datatype dt and returns its lexical form.
 func (d *Decoder) readTyped(ln *localName, dt int, depth int) (string, error) {
-	g := d.sg.g
+	dts := d.sg.dts
 	r := &d.r
-	if dt < 0 || dt >= len(g.Datatypes) {
+	if dt < 0 || dt >= len(dts) {
 		return d.t.decodeValue(r, &d.opts, ln, nil)
 	}
-	dd := &g.Datatypes[dt]
+	dd := &dts[dt]
 	if d.opts.Preserve.LexicalValues {
-		return d.t.decodeValue(r, &d.opts, ln, lexicalSet(g, dt))
+		return d.t.decodeValue(r, &d.opts, ln, lexicalSet(dts, dt))
 	}
 	switch dd.Rep {
 	case schema.RepString:
@@ -413,7 +413,7 @@ func (d *Decoder) readTyped(ln *localName, dt int, depth int) (string, error) {
 		if v >= uint64(len(dd.Enum)) {
 			return "", r.fail(fmt.Errorf("enumeration index %d of %d: %w", v, len(dd.Enum), ErrMalformed))
 		}
-		if eb := dd.EnumBase; eb >= 0 && eb < len(g.Datatypes) && g.Datatypes[eb].Rep == schema.RepFloat {
+		if eb := dd.EnumBase; eb >= 0 && eb < len(dts) && dts[eb].Rep == schema.RepFloat {
 			if f, err := schema.ParseFloat(dd.Enum[v]); err == nil {
 				return f.String(), nil
 			}

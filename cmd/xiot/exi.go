@@ -170,9 +170,6 @@ func vectorOptions(file string) (exi.Options, bool, error) {
 		return o, false, fmt.Errorf("vector %s: %w", file, err)
 	}
 	vo := &v.Options
-	if len(vo.DatatypeRepresentationMap) > 0 {
-		return o, false, fmt.Errorf("vector %s: datatypeRepresentationMap is not supported", file)
-	}
 	switch vo.Alignment {
 	case "byte-alignment":
 		o.Alignment = exi.ByteAligned
@@ -222,8 +219,23 @@ func vectorOptions(file string) (exi.Options, bool, error) {
 		}
 		o.Schema = g
 	}
+	for _, p := range vo.DatatypeRepresentationMap {
+		if len(p) != 2 {
+			return o, false, fmt.Errorf("vector %s: datatypeRepresentationMap entry %q is not a pair", file, p)
+		}
+		o.DatatypeRepresentationMap = append(o.DatatypeRepresentationMap,
+			exi.DatatypeRepresentation{Type: clarkName(p[0]), Representation: clarkName(p[1])})
+	}
 	o.Header = exi.HeaderOptions{Cookie: v.Header.Cookie, Options: v.Header.Options, SchemaID: v.Header.SchemaID}
 	return o, v.Header.Options, nil
+}
+
+// clarkName parses "{uri}local".
+func clarkName(s string) exi.QName {
+	if i := strings.IndexByte(s, '}'); strings.HasPrefix(s, "{") && i > 0 {
+		return exi.QName{URI: s[1:i], Local: s[i+1:]}
+	}
+	return exi.QName{Local: s}
 }
 
 func vectorRoot(file string) (string, error) {

@@ -105,3 +105,7 @@ func walkWild(p *xParticle, f func(*xWild), depth int) {
 		}
 	}
 }
+
+// XSDTypeNames returns the local names EXI pre-populates for the XML
+// Schema namespace (Appendix D.3), sorted.
+func XSDTypeNames() []string { return append([]string(nil), xsdTypeNames...) }

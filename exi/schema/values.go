@@ -150,6 +150,9 @@ func ParseFloat(s string) (Float, error) {
 	if digits == "" {
 		digits = "0"
 	}
+	if neg {
+		digits = "-" + digits
+	}
 	mant, err := strconv.ParseInt(digits, 10, 64)
 	if err != nil {
 		return Float{}, lexErr("float", s)
@@ -162,9 +165,6 @@ func ParseFloat(s string) (Float, error) {
 	}
 	if mant == 0 {
 		exp = 0
-	}
-	if neg {
-		mant = -mant
 	}
 	if exp <= FloatSpecialExponent || exp >= 1<<14 {
 		return Float{}, lexErr("float", s)
