@@ -40,6 +40,10 @@ func Open(cfgs []config.Sensor, hw Hardware, now func() time.Time) ([]Sensor, er
 			return fail(fmt.Errorf("%s: %w", where, err))
 		}
 		cs := newConfigured(s, c)
+		if own := cs.ownTypes(); !cs.serves.Intersects(own | Historical) {
+			_ = s.Halt()
+			return fail(fmt.Errorf("%s: types %v: the %s driver reports %v fields, and no historical type is served", where, cs.serves, c.Driver, own))
+		}
 		if j, dup := nodes[cs.Node()]; dup {
 			_ = s.Halt()
 			return fail(fmt.Errorf("%s: node %q is also the node of sensors[%d]", where, cs.Node(), j))
@@ -221,12 +225,18 @@ func newConfigured(s Sensor, c config.Sensor) *Configured {
 		cs.serves |= bit
 	}
 	if cs.serves == 0 {
-		for _, f := range s.Fields() {
-			cs.serves |= f.Types
-		}
-		cs.serves |= Historical
+		cs.serves = cs.ownTypes() | Historical
 	}
 	return cs
+}
+
+// ownTypes are the field types the driver reports.
+func (c *Configured) ownTypes() ReadoutType {
+	var t ReadoutType
+	for _, f := range c.s.Fields() {
+		t |= f.Types
+	}
+	return t
 }
 
 // Driver returns the underlying driver.
@@ -285,7 +295,22 @@ func (c *Configured) Read(ctx context.Context, types ReadoutType) ([]Field, erro
 	if err != nil {
 		return nil, err
 	}
-	fields = Filter(fields, want)
+	return c.present(Filter(fields, want)), nil
+}
+
+// Sample reads every field the driver reports, whatever the node serves,
+// with the overrides applied: what a history recorder stores, so that a
+// node serving only historical types still has history.
+func (c *Configured) Sample(ctx context.Context) ([]Field, error) {
+	fields, err := c.s.Read(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	return c.present(fields), nil
+}
+
+// present applies the field overrides.
+func (c *Configured) present(fields []Field) []Field {
 	for i := range fields {
 		o, ok := c.cfg.Fields[fields[i].Name]
 		if !ok {
@@ -301,7 +326,7 @@ func (c *Configured) Read(ctx context.Context, types ReadoutType) ([]Field, erro
 			fields[i].Decimals = d
 		}
 	}
-	return fields, nil
+	return fields
 }
 
 // Halt halts the driver.

@@ -45,7 +45,7 @@ func TestOpenOverridesAndTypes(t *testing.T) {
 			Driver: config.DriverBH1750, Node: "hall", Types: []string{"momentary", "historicalDay"},
 			Fields: map[string]config.SensorField{"Light": {Name: "Illuminance", Decimals: "1"}},
 		},
-		{Driver: config.DriverGPIO, Pin: "DOOR", Options: map[string]string{"invert": "true"}, Types: []string{"status"}},
+		{Driver: config.DriverGPIO, Pin: "DOOR", Options: map[string]string{"invert": "true"}, Types: []string{"momentary"}},
 	}, hw, fixedNow)
 	if err != nil {
 		t.Fatal(err)
@@ -69,13 +69,29 @@ func TestOpenOverridesAndTypes(t *testing.T) {
 	if specs := hall.Fields(); len(specs) != 1 || specs[0].Name != "Illuminance" || specs[0].Decimals != 1 {
 		t.Errorf("Fields() = %+v", specs)
 	}
-	// The GPIO input serves status only, but its driver reports momentary
-	// fields: the node answers nothing and lists nothing.
-	if specs := ss[1].Fields(); len(specs) != 0 {
-		t.Errorf("gpio Fields() = %+v", specs)
+	if f, err := ss[1].Read(context.Background(), Momentary); err != nil || len(f) != 1 || f[0].Text() != "true" {
+		t.Errorf("inverted door = %v, %v", f, err)
 	}
 	if err := bus.Close(); err != nil {
 		t.Fatal(err)
+	}
+
+	// A node serving only types its driver does not report, and no
+	// historical one, is a configuration mistake.
+	_, err = Open([]config.Sensor{{Driver: config.DriverGPIO, Pin: "DOOR", Types: []string{"status"}}}, hw, nil)
+	if err == nil || !strings.Contains(err.Error(), "sensors[0] (gpio): types status: the gpio driver reports momentary fields") {
+		t.Errorf("Open with types the driver lacks = %v", err)
+	}
+	// Serving history only is fine, and Sample still reads the driver.
+	ss, err = Open([]config.Sensor{{Driver: config.DriverGPIO, Pin: "DOOR", Types: []string{"historical"}}}, hw, fixedNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, err := ss[0].Read(context.Background(), 0); err != nil || len(f) != 0 {
+		t.Errorf("Read of a history-only node = %v, %v", f, err)
+	}
+	if f, err := ss[0].(*Configured).Sample(context.Background()); err != nil || len(f) != 1 {
+		t.Errorf("Sample = %v, %v", f, err)
 	}
 
 	_, err = Open([]config.Sensor{{Driver: config.DriverDS18B20, Address: "28-000005a1b2c3"}}, hw, nil)

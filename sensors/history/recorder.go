@@ -28,6 +28,20 @@ type Interval interface {
 	Interval() time.Duration
 }
 
+// Serving is implemented by sensors that say which readout types their
+// node serves, like *sensors.Configured: the Recorder skips those that
+// serve no historical type.
+type Serving interface {
+	Serves() sensors.ReadoutType
+}
+
+// Sampler is implemented by sensors that can read every field whatever
+// their node serves, like *sensors.Configured; the Recorder prefers
+// Sample to Read.
+type Sampler interface {
+	Sample(ctx context.Context) ([]sensors.Field, error)
+}
+
 // Recorder polls sensors at their intervals and appends what they read to
 // a store, then prunes it; run it with Run. Each sensor is polled by its
 // own goroutine, so a slow one (a DS18B20 converting for 750 ms, an SCD4x
@@ -94,6 +108,9 @@ func (r *Recorder) Run(ctx context.Context) error {
 	polls := make(chan poll)
 	var wg sync.WaitGroup
 	for _, s := range r.Sensors {
+		if sv, ok := s.(Serving); ok && !sv.Serves().Intersects(sensors.Historical) {
+			continue
+		}
 		iv := def
 		if si, ok := s.(Interval); ok && si.Interval() > 0 {
 			iv = si.Interval()
@@ -163,7 +180,13 @@ func (r *Recorder) pollLoop(ctx context.Context, clk Clock, log *slog.Logger, s 
 			next = next.Add(iv)
 		}
 		p := poll{node: s.Node(), at: at}
-		fields, err := s.Read(ctx, sensors.AllTypes&^sensors.Historical)
+		var fields []sensors.Field
+		var err error
+		if sp, ok := s.(Sampler); ok {
+			fields, err = sp.Sample(ctx)
+		} else {
+			fields, err = s.Read(ctx, sensors.AllTypes&^sensors.Historical)
+		}
 		if err != nil && ctx.Err() == nil {
 			log.Warn("history: read failed", "node", s.Node(), "sensor", s.String(), "err", err)
 		}

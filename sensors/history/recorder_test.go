@@ -66,6 +66,9 @@ func TestRecorder(t *testing.T) {
 	ss, err := sensors.Open([]config.Sensor{
 		{Driver: config.DriverBME280, Node: "room", Address: "0x76", Interval: 10 * time.Second},
 		{Driver: config.DriverDS18B20, Node: "water", Address: "28-000005a1b2c3", Interval: 30 * time.Second, Options: map[string]string{"conversion": "1ms"}},
+		// Serves no historical type: never polled (an unexpected poll
+		// fails the test below).
+		{Driver: config.DriverBH1750, Node: "light", Interval: 10 * time.Second, Types: []string{"momentary"}},
 	}, board, clk.Now)
 	if err != nil {
 		t.Fatal(err)
