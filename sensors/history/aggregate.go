@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/xiot/xiot/sensors"
@@ -90,31 +92,56 @@ func (b *bucket) fields(period sensors.ReadoutType) []sensors.Field {
 	}
 	mean, lo, hi := f, f, f
 	mean.Value = sensors.Numeric(b.sum / float64(b.n))
-	lo.Name, lo.Value, lo.Types = f.Name+", Min", sensors.Numeric(b.min), period|sensors.Peak
-	hi.Name, hi.Value, hi.Types = f.Name+", Max", sensors.Numeric(b.max), period|sensors.Peak
+	lo.Name, lo.Value, lo.Types = f.Name+MinSuffix, sensors.Numeric(b.min), period|sensors.Peak
+	hi.Name, hi.Value, hi.Types = f.Name+MaxSuffix, sensors.Numeric(b.max), period|sensors.Peak
 	return []sensors.Field{mean, lo, hi}
 }
 
+// Suffixes of the extremes Aggregate reports beside the mean.
+const (
+	MinSuffix = ", Min"
+	MaxSuffix = ", Max"
+)
+
 // Aggregate returns one set of fields per calendar period of type period
 // (one of Periods) and series (selected by nodes and fields, empty selects
-// all) holding samples from from to to (both included, zero bounds open):
+// all; "Name, Min" and "Name, Max" select those aggregates of Name) from
+// the samples taken from from to to (both included, zero bounds open):
 // for numeric series the mean, "Name, Min" and "Name, Max", otherwise the
-// latest value, stamped with the period start and ordered by time.
-// Periods cut by from or to hold only the samples inside the range.
+// latest value, stamped with the period start and ordered by time. Every
+// timestamp lies in the range: a period starting before from is left out,
+// and the period holding to counts only the samples up to to.
 func (s *Store) Aggregate(ctx context.Context, period sensors.ReadoutType, nodes, fields []string, from, to time.Time) ([]sensors.Field, error) {
 	if _, ok := PeriodStart(period, time.Time{}, time.UTC); !ok {
 		return nil, fmt.Errorf("history: aggregate: %v is not one historical period", period)
+	}
+	series := fields
+	if len(fields) > 0 {
+		series = nil
+		for _, f := range fields {
+			base := strings.TrimSuffix(strings.TrimSuffix(f, MinSuffix), MaxSuffix)
+			if !slices.Contains(series, base) {
+				series = append(series, base)
+			}
+		}
 	}
 	var out []sensors.Field
 	var cur *bucket
 	var curSeries string
 	flush := func() {
-		if cur != nil {
-			out = append(out, cur.fields(period)...)
-			cur = nil
+		if cur == nil {
+			return
 		}
+		if from.IsZero() || !cur.start.Before(from) {
+			for _, f := range cur.fields(period) {
+				if len(fields) == 0 || slices.Contains(fields, f.Name) {
+					out = append(out, f)
+				}
+			}
+		}
+		cur = nil
 	}
-	err := s.scan(ctx, nodes, fields, from, to, func(f sensors.Field) error {
+	err := s.scan(ctx, nodes, series, from, to, func(f sensors.Field) error {
 		start, _ := PeriodStart(period, f.Timestamp, s.opts.Location)
 		series := f.Node + "\x00" + f.Name
 		if cur == nil || series != curSeries || !start.Equal(cur.start) || f.Value.Kind() != cur.last.Value.Kind() {

@@ -217,6 +217,15 @@ func TestOneDayAt1Hz(t *testing.T) {
 			t.Errorf("%v, want %s", f, want)
 		}
 	}
+	// A range from 06:30 to 09:59:59: the 06:00 hour starts before it and
+	// is left out; asking for the maximum gives it alone.
+	part, err := s.Aggregate(ctx, sensors.HistoricalHour, nil, []string{"Temperature, Max"}, t0.Add(6*time.Hour+30*time.Minute), t0.Add(10*time.Hour-time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(part) != 3 || !part[0].Timestamp.Equal(t0.Add(7*time.Hour)) || part[2].Text() != "35999.00" || part[0].Name != "Temperature, Max" {
+		t.Errorf("07:00..09:00 maxima = %v", part)
+	}
 	day, err := s.Historical(ctx, sensors.HistoricalDay|sensors.Momentary, nil, nil, time.Time{}, time.Time{})
 	if err != nil || len(day) != 3 || day[0].Text() != "43199.50" {
 		t.Errorf("daily = %v, %v", day, err)
@@ -276,9 +285,13 @@ func TestAggregateNonNumericAndPeriods(t *testing.T) {
 	if len(q) != 2 || q[0].Text() != "false" || q[1].Text() != "true" || q[1].Types != sensors.HistoricalQuarter {
 		t.Errorf("quarters = %v", q)
 	}
+	// Naming the field selects its mean only (2026: 0; 2027: 1, 2, 3).
 	y, err := s.Aggregate(ctx, sensors.HistoricalYear, nil, []string{"T"}, time.Time{}, time.Time{})
-	if err != nil || len(y) != 6 {
+	if err != nil || len(y) != 2 || y[0].Text() != "0.00" || y[1].Text() != "2.00" {
 		t.Fatalf("years = %v, %v", y, err)
+	}
+	if y, err = s.Aggregate(ctx, sensors.HistoricalYear, nil, nil, time.Time{}, time.Time{}); err != nil || len(y) != 8 {
+		t.Fatalf("years of every field = %v, %v", y, err)
 	}
 	if _, err := s.Aggregate(ctx, sensors.HistoricalDay|sensors.HistoricalHour, nil, nil, time.Time{}, time.Time{}); err == nil {
 		t.Error("two periods at once accepted")
