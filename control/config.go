@@ -14,9 +14,22 @@ import (
 // none: long enough to ride out a reconnection with stream resumption.
 const DefaultGrace = 30 * time.Second
 
-// PinFunc finds a GPIO by name: boards/sim's Board.Pin on the simulated
-// board, gpioreg.ByName on hardware.
-type PinFunc func(name string) gpio.PinIO
+// PinFunc finds a GPIO by name, or says why it cannot. BoardPins adapts
+// boards/sim's Board.Pin and gpioreg.ByName; Expanders adds pins on I²C
+// chips.
+type PinFunc func(name string) (gpio.PinIO, error)
+
+// BoardPins adapts a lookup that returns nil for unknown names.
+func BoardPins(f func(name string) gpio.PinIO) PinFunc {
+	return func(name string) (gpio.PinIO, error) {
+		if f != nil {
+			if p := f(name); p != nil {
+				return p, nil
+			}
+		}
+		return nil, fmt.Errorf("pin %q not found on this board", name)
+	}
+}
 
 // Points builds the control points of the outputs section. pins finds
 // relay and PWM pins; hooks, keyed by Key(node, name), are called when a
@@ -82,11 +95,7 @@ func pointOf(o config.Output, pins PinFunc, hooks map[string]func(Value)) (Point
 		if pins == nil {
 			return nil, fmt.Errorf("no GPIO on this board for pin %q", o.Pin)
 		}
-		p := pins(o.Pin)
-		if p == nil {
-			return nil, fmt.Errorf("pin %q not found on this board", o.Pin)
-		}
-		return p, nil
+		return pins(o.Pin)
 	}
 	switch o.Kind {
 	case config.OutputRelay:

@@ -18,7 +18,7 @@ func TestPointsFromConfig(t *testing.T) {
 		{Name: "Mode", Kind: config.OutputVirtual, Type: "string", Options: []string{"auto", "manual"}, Initial: "auto"},
 	}
 	var got float64
-	pts, err := Points(outs, board.Pin, map[string]func(Value){"thermostat/Setpoint": func(v Value) { got, _ = v.AsFloat() }})
+	pts, err := Points(outs, BoardPins(board.Pin), map[string]func(Value){"thermostat/Setpoint": func(v Value) { got, _ = v.AsFloat() }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestPointsFromConfig(t *testing.T) {
 		{{Name: "V", Kind: config.OutputVirtual, Type: "time", Initial: "08:00:00", Max: "25:00:00"}},
 	}
 	for i, b := range bad {
-		if _, err := Points(b, board.Pin, nil); err == nil {
+		if _, err := Points(b, BoardPins(board.Pin), nil); err == nil {
 			t.Errorf("case %d accepted", i)
 		}
 	}
@@ -54,7 +54,7 @@ func TestSimConfig(t *testing.T) {
 	clk := newClock()
 	board := sim.New(clk.Now)
 	outs, hooks := SimConfig(board)
-	pts, err := Points(outs, board.Pin, hooks)
+	pts, err := Points(outs, BoardPins(board.Pin), hooks)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 // hooks that carry the setpoint to the board. It also installs a Heater
 // model (3 °C, 5 min time constant) as the board's heat hook, so the relay
 // visibly warms the simulated room. Build the points with
-// Points(outs, b.Pin, hooks).
+// Points(outs, BoardPins(b.Pin), hooks).
 func SimConfig(b *sim.Board) ([]config.Output, map[string]func(Value)) {
 	b.SetHeatHook((&Heater{Gain: 3, Tau: 5 * time.Minute}).Hook)
 	outs := []config.Output{

@@ -29,7 +29,9 @@ type Output struct {
 	// Kind is OutputRelay, OutputPWM or OutputVirtual.
 	Kind string `yaml:"kind"`
 	// Pin names the GPIO of a relay or PWM output (e.g. GPIO17, or RELAY
-	// on the sim board).
+	// on the sim board), or a channel of an I²C chip on the board's bus as
+	// chip@address:channel (pca9685@0x40:3, mcp23017@0x20:9,
+	// pcf8574@0x21:4).
 	Pin string `yaml:"pin"`
 	// ActiveLow drives the pin low for "on" (most relay boards).
 	ActiveLow bool `yaml:"active_low"`
