@@ -15,6 +15,7 @@ import (
 	"github.com/xiot/xiot/boards"
 	"github.com/xiot/xiot/boards/sim"
 	"github.com/xiot/xiot/internal/config"
+	"github.com/xiot/xiot/internal/metrics"
 	"github.com/xiot/xiot/sensors"
 	"github.com/xiot/xiot/sensors/history"
 	"github.com/xiot/xiot/sensors/sensordata"
@@ -48,6 +49,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	acct.register(fs)
 	check := fs.Bool("check-config", false, "check the configuration (file, flags, password and CA files) and exit")
 	listHW := fs.Bool("list-hardware", false, "print the board, buses and pins the agent would use, and exit")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics on `host:port` (overrides metrics.listen)")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
@@ -116,6 +118,20 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			_ = s.Halt()
 		}
 	}()
+	if *metricsAddr != "" {
+		cfg.Metrics.Listen = *metricsAddr
+	}
+	if cfg.Metrics.Listen != "" {
+		m := metrics.New(a.Session(), a.Online)
+		for i, s := range ss {
+			ss[i] = m.Observe(s)
+		}
+		addr, err := m.Serve(ctx, cfg.Metrics.Listen)
+		if err != nil {
+			return err
+		}
+		log.Info("metrics endpoint", "url", "http://"+addr.String()+"/metrics")
+	}
 	store, err := openHistory(cfg, log)
 	if err != nil {
 		return err

@@ -3,8 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"math"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -55,7 +60,7 @@ func TestAgentDiscoPing(t *testing.T) {
 	var agentOut, agentErr syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, append([]string{"agent", "--board", "sim", "--state-dir", filepath.Join(dir, "state")}, append(acct("device"), "--jid", "device@localhost/agent")...), &agentOut, &agentErr)
+		done <- run(ctx, append([]string{"agent", "--board", "sim", "--metrics", "127.0.0.1:0", "--state-dir", filepath.Join(dir, "state")}, append(acct("device"), "--jid", "device@localhost/agent")...), &agentOut, &agentErr)
 	}()
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(agentErr.String(), "agent online") {
@@ -90,6 +95,7 @@ func TestAgentDiscoPing(t *testing.T) {
 			t.Errorf("read output lacks %q:\n%s", want, out)
 		}
 	}
+	checkMetrics(t, agentErr.String(), out)
 	code, out, errOut = runXiot(t, append(append([]string{"ping", "--count", "2", "--interval", "10ms"}, acct("client")...), "device@localhost/agent")...)
 	if code != exitOK || !strings.Contains(out, "2/2 replies") {
 		t.Fatalf("ping: exit %d\n%s\n%s", code, out, errOut)
@@ -167,5 +173,59 @@ func TestDoctor(t *testing.T) {
 	code, out, _ = runXiot(t, append(args(bad), "--json")...)
 	if code != exitRuntime || !strings.Contains(out, `"status": "fail"`) || !strings.Contains(out, "refused the credentials") {
 		t.Errorf("doctor with a wrong password: exit %d\n%s", code, out)
+	}
+}
+
+// checkMetrics scrapes the agent's metrics endpoint (its address is in the
+// agent's log) and checks that the sensor gauges hold the values the
+// readout printed (to the readout's decimals).
+func checkMetrics(t *testing.T, agentLog, readout string) {
+	t.Helper()
+	m := regexp.MustCompile(`url=(http://[^ ]+/metrics)`).FindStringSubmatch(agentLog)
+	if m == nil {
+		t.Fatalf("no metrics endpoint in the agent's log:\n%s", agentLog)
+	}
+	resp, err := http.Get(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	gauges := map[string]float64{}
+	re := regexp.MustCompile(`(?m)^xiot_sensor_value\{field="([^"]*)",node="([^"]*)",unit="([^"]*)"\} (\S+)$`)
+	for _, g := range re.FindAllStringSubmatch(string(body), -1) {
+		v, _ := strconv.ParseFloat(g[4], 64)
+		gauges[g[2]+"/"+g[1]] = v
+	}
+	checked := 0
+	for _, line := range strings.Split(readout, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || f[0] == "NODE" {
+			continue
+		}
+		want, err := strconv.ParseFloat(f[2], 64)
+		if err != nil {
+			if f[2] == "true" || f[2] == "false" {
+				want = map[string]float64{"true": 1, "false": 0}[f[2]]
+			} else {
+				continue
+			}
+		}
+		got, ok := gauges[f[0]+"/"+f[1]]
+		if !ok {
+			t.Errorf("no gauge for %s/%s in\n%s", f[0], f[1], body)
+			continue
+		}
+		decimals := 0
+		if i := strings.IndexByte(f[2], '.'); i >= 0 {
+			decimals = len(f[2]) - i - 1
+		}
+		if math.Abs(got-want) > 0.5*math.Pow(10, -float64(decimals))+1e-9 {
+			t.Errorf("gauge %s/%s = %v, readout said %s", f[0], f[1], got, f[2])
+		}
+		checked++
+	}
+	if checked < 8 {
+		t.Errorf("only %d readout fields matched gauges:\n%s", checked, body)
 	}
 }

@@ -44,6 +44,8 @@ type Config struct {
 
 	Sensors []Sensor `yaml:"sensors"` // declared sensors; see sensors.go
 	Outputs []Output `yaml:"outputs"` // XEP-0325 control parameters; see control.go
+	MQTT    MQTT     `yaml:"mqtt"`    // the concentrator's MQTT bridge; see mqtt.go
+	Metrics Metrics  `yaml:"metrics"` // Prometheus endpoint; see metrics.go
 
 	// src records where each key came from, for error messages.
 	src sources

@@ -66,6 +66,11 @@ func (c *Config) checks() []error {
 	}
 	errs = append(errs, c.checkSensors()...)
 	errs = append(errs, c.checkOutputs()...)
+	if l := c.Metrics.Listen; l != "" {
+		if err := checkHostPort(l); err != nil {
+			add("metrics.listen", "%v", err)
+		}
+	}
 	return errs
 }
 
