@@ -1,0 +1,91 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xiot/xiot/sensors"
+)
+
+// fakeSensor returns fixed fields or an error; it stands for a driver,
+// not for our code under test.
+type fakeSensor struct {
+	fields []sensors.Field
+	err    error
+}
+
+func (f *fakeSensor) String() string              { return "fake" }
+func (f *fakeSensor) Node() string                { return "n1" }
+func (f *fakeSensor) Fields() []sensors.FieldSpec { return nil }
+func (f *fakeSensor) Halt() error                 { return nil }
+func (f *fakeSensor) Interval() time.Duration     { return 7 * time.Second }
+func (f *fakeSensor) Read(context.Context, sensors.ReadoutType) ([]sensors.Field, error) {
+	return f.fields, f.err
+}
+
+func scrape(t *testing.T, m *Metrics) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	addr, err := m.Serve(ctx, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + addr.String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func TestObserveUpdatesGauges(t *testing.T) {
+	m := New(nil, func() bool { return true })
+	ts := time.Unix(1_700_000_000, 0)
+	s := &fakeSensor{fields: []sensors.Field{
+		{Node: "n1", Name: "Temperature", Value: sensors.Numeric(21.25), Unit: "°C", Timestamp: ts},
+		{Node: "n1", Name: "Relay", Value: sensors.Boolean(true), Timestamp: ts},
+		{Node: "n1", Name: "Count", Value: sensors.Long(42), Timestamp: ts},
+		{Node: "n1", Name: "Label", Value: sensors.String("x"), Timestamp: ts},
+	}}
+	o := m.Observe(s)
+	if _, err := o.Read(context.Background(), sensors.Momentary); err != nil {
+		t.Fatal(err)
+	}
+	if i, ok := o.(interface{ Interval() time.Duration }); !ok || i.Interval() != 7*time.Second {
+		t.Error("the wrapper hides the sensor's interval")
+	}
+	s.err = errors.New("no ACK")
+	if _, err := o.Read(context.Background(), sensors.Momentary); err == nil {
+		t.Error("error swallowed")
+	}
+	body := scrape(t, m)
+	for _, want := range []string{
+		`xiot_sensor_value{field="Temperature",node="n1",unit="°C"} 21.25`,
+		`xiot_sensor_value{field="Relay",node="n1",unit=""} 1`,
+		`xiot_sensor_value{field="Count",node="n1",unit=""} 42`,
+		`xiot_sensor_timestamp_seconds{field="Temperature",node="n1"} 1.7e+09`,
+		`xiot_sensor_reads_total{node="n1"} 2`,
+		`xiot_sensor_read_errors_total{node="n1"} 1`,
+		`xiot_xmpp_online 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if strings.Contains(body, `field="Label"`) {
+		t.Error("a string field became a gauge")
+	}
+}
+
+func TestServeRefusesBadAddress(t *testing.T) {
+	if _, err := New(nil, nil).Serve(context.Background(), "256.0.0.1:99999"); err == nil {
+		t.Error("listening on a bad address succeeded")
+	}
+}
