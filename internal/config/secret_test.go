@@ -242,9 +242,10 @@ func TestSecretRedaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	outputs := map[string]string{
-		"%v":     fmt.Sprintf("%v", c.Account),
-		"%+v":    fmt.Sprintf("%+v", c.Account),
-		"%#v":    fmt.Sprintf("%#v", c.Account),
+		"%v":  fmt.Sprintf("%v", c.Account),
+		"%+v": fmt.Sprintf("%+v", c.Account),
+		"%#v": fmt.Sprintf("%#v", c.Account),
+		//lint:ignore S1025 the test checks what the %s verb prints
 		"%s":     fmt.Sprintf("%s", c.Account.Password),
 		"String": c.String(),
 		"slog":   logged.String(),

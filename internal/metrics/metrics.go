@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/xiot/xiot/sensors"
@@ -61,7 +62,7 @@ func New(s Session, online func() bool) *Metrics {
 		}, []string{"node"}),
 	}
 	m.reg.MustRegister(m.value, m.stamp, m.reads, m.readErrs, m.readTime,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if s != nil {
 		m.reg.MustRegister(
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "xiot_xmpp_reconnects_total", Help: "XMPP reconnections."},

@@ -80,7 +80,7 @@ const componentHeader = `<?xml version='1.0'?><stream:stream xmlns='jabber:compo
 
 // componentSession logs a component in to the fake server, whose script
 // continues after the handshake with after.
-func componentSession(t *testing.T, after func(c net.Conn, r *bufio.Reader)) (*fakeServer, error, *xmpp.Session) {
+func componentSession(t *testing.T, after func(c net.Conn, r *bufio.Reader)) (*fakeServer, *xmpp.Session, error) {
 	t.Helper()
 	f := startFake(t, func(c net.Conn, r *bufio.Reader) {
 		if !readUntil(r, "<stream:stream") {
@@ -101,7 +101,7 @@ func componentSession(t *testing.T, after func(c net.Conn, r *bufio.Reader)) (*f
 	defer cancel()
 	err := s.Connect(ctx)
 	t.Cleanup(func() { s.Close() })
-	return f, err, s
+	return f, s, err
 }
 
 func TestMalformedInputEndsStreamWithError(t *testing.T) {
@@ -119,7 +119,7 @@ func TestMalformedInputEndsStreamWithError(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f, err, _ := componentSession(t, func(c net.Conn, r *bufio.Reader) {
+			f, _, err := componentSession(t, func(c net.Conn, r *bufio.Reader) {
 				io.WriteString(c, tc.input)
 				readUntil(r, "</stream:stream>")
 			})
@@ -136,7 +136,7 @@ func TestMalformedInputEndsStreamWithError(t *testing.T) {
 }
 
 func TestUnknownIQOnComponentGetsError(t *testing.T) {
-	f, err, _ := componentSession(t, func(c net.Conn, r *bufio.Reader) {
+	f, _, err := componentSession(t, func(c net.Conn, r *bufio.Reader) {
 		io.WriteString(c, "<iq type='get' id='q1' from='a@localhost/x' to='comp.localhost'><query xmlns='urn:example:nothing'/></iq>")
 		readUntil(r, "</iq>")
 	})
