@@ -8,6 +8,7 @@ import (
 
 	"periph.io/x/conn/v3/i2c/i2ctest"
 	"periph.io/x/conn/v3/physic"
+	"periph.io/x/devices/v3/hdc302x"
 )
 
 // crc8 is the Sensirion/Aosong CRC (polynomial 0x31, initial 0xFF), as
@@ -314,5 +315,35 @@ func TestDS248xOpen(t *testing.T) {
 	}
 	if _, err := OpenDS248x(errBus{syscall.EREMOTEIO}, 0x19); err == nil || !strings.Contains(err.Error(), "ds248x on I2C1 addr 0x19") || !strings.Contains(err.Error(), "no ACK") {
 		t.Errorf("OpenDS248x on a silent bus = %v", err)
+	}
+}
+
+func TestHDC302x(t *testing.T) {
+	// Datasheet §8.5.1: auto measurement at 10 Hz is command 0x2737; the
+	// result (command 0xE000) is temperature, CRC, humidity, CRC. 0x6666 is
+	// −45 + 175 · 26214/65535 = 25.00 °C, 0x8000 is 50.0 %RH. Halt sends
+	// the exit command 0x3093.
+	data := append(sensirionWords(0x6666), sensirionWords(0x8000)...)
+	bus := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{
+		{Addr: 0x45, W: []byte{0x27, 0x37}},
+		{Addr: 0x45, W: []byte{0xe0, 0x00}, R: data},
+		{Addr: 0x45, W: []byte{0x30, 0x93}},
+	}}
+	s, err := NewHDC302x(bus, HDC302xOpts{Addr: 0x45, Rate: hdc302x.Rate10Hertz, Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFields(t, readAll(t, s), "hdc302x-0x45", map[string]string{"Temperature": "25.00 °C", "Humidity": "50.0 %"})
+	if err := s.Halt(); err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewHDC302x(bus, HDC302xOpts{Addr: 0x40}); err == nil {
+		t.Error("address 0x40 accepted")
+	}
+	if _, err := NewHDC302x(errBus{syscall.EREMOTEIO}, HDC302xOpts{Rate: hdc302x.Rate10Hertz}); err == nil || !strings.Contains(err.Error(), "hdc302x start on I2C1 addr 0x44") || !strings.Contains(err.Error(), "no ACK") {
+		t.Errorf("NewHDC302x on a silent bus = %v", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/onewire"
 	"periph.io/x/conn/v3/physic"
+	"periph.io/x/devices/v3/hdc302x"
 )
 
 // Open opens one driver per entry of the sensors configuration section on
@@ -141,6 +142,12 @@ func (o *opener) open(c config.Sensor) (Sensor, error) {
 			return nil, fmt.Errorf("the AHT20 answers at %#x only, not %#x", AHT20Addr, a)
 		}
 		return NewAHT20(bus, AHT20Opts{Node: c.Node, Now: o.now})
+	case config.DriverHDC302x:
+		rate := map[string]hdc302x.SampleRate{
+			"": hdc302x.RateHalfHertz, "0.5": hdc302x.RateHalfHertz, "1": hdc302x.RateHertz,
+			"2": hdc302x.RateTwoHertz, "4": hdc302x.RateFourHertz, "10": hdc302x.Rate10Hertz,
+		}[c.Options["rate"]]
+		return NewHDC302x(bus, HDC302xOpts{Node: c.Node, Addr: a, Rate: rate, Now: o.now})
 	case config.DriverBH1750:
 		return NewBH1750(bus, BH1750Opts{Node: c.Node, Addr: a, Now: o.now})
 	case config.DriverSCD4x:

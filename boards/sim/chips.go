@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"syscall"
 )
 
 // clamp rounds v and limits it to [lo, hi].
@@ -253,5 +254,48 @@ func (d *scd4x) Tx(_ uint16, w, r []byte) error {
 		out = append(out, b[0], b[1], sensirionCRC(b))
 	}
 	copy(r, out)
+	return nil
+}
+
+// hdc302x emulates a TI HDC3022 (datasheet SNAS800 §8.5): the auto
+// measurement commands, exit (0x3093) and the measurement readout
+// (0xE000: temperature and humidity words, each with its CRC). Reading
+// before auto measurement starts NACKs, as on the chip.
+type hdc302x struct {
+	b       *Board
+	mu      sync.Mutex
+	running bool
+}
+
+func newHDC302x(b *Board) *hdc302x { return &hdc302x{b: b} }
+
+func (d *hdc302x) Tx(_ uint16, w, r []byte) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(w) != 2 {
+		return fmt.Errorf("sim-i2c: hdc302x needs a 16-bit command")
+	}
+	switch cmd := binary.BigEndian.Uint16(w); cmd {
+	case 0x2032, 0x2130, 0x2236, 0x2334, 0x2737: // auto measurement, 0.5..10 Hz
+		d.running = true
+	case 0x3093: // exit auto measurement
+		d.running = false
+	case 0xe000: // measurement readout
+		if !d.running {
+			return fmt.Errorf("sim-i2c: %v", syscall.EREMOTEIO)
+		}
+		c := d.b.At(d.b.now())
+		var out []byte
+		for _, x := range []uint16{
+			uint16(clamp((c.Temperature+45)/175*65535, 0, 65535)),
+			uint16(clamp(c.Humidity/100*65535, 0, 65535)),
+		} {
+			b := []byte{byte(x >> 8), byte(x)}
+			out = append(out, b[0], b[1], sensirionCRC(b))
+		}
+		copy(r, out)
+	default:
+		return fmt.Errorf("sim-i2c: hdc302x command %#04x unsupported", cmd)
+	}
 	return nil
 }

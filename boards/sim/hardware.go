@@ -32,6 +32,7 @@ const (
 	NodeTank   = "tank"
 	NodeSupply = "supply"
 	NodeAir    = "air"
+	NodeAir2   = "air2"
 	NodeLight  = "light"
 	NodeCO2    = "co2"
 	NodeWater2 = "water-bridged"
@@ -40,7 +41,8 @@ const (
 // SensorConfig returns a sensors configuration section declaring every
 // part of the board: the BME280, the DS18B20 (directly), the S0 meter, and
 // the chips of i2c.go, the DS18B20 again through the DS2482. Polled every
-// minute, except the SCD41 (every 30 s). The emulated DS18B20 converts at
+// minute, except the SCD41 (every 30 s). The HDC3022 measures at 10 Hz so
+// that opening it waits 100 ms only. The emulated DS18B20 converts at
 // once, so the conversion wait is 1 ms.
 func SensorConfig() []config.Sensor {
 	hex := func(a uint16) string { return fmt.Sprintf("%#x", a) }
@@ -56,6 +58,7 @@ func SensorConfig() []config.Sensor {
 		},
 		{Driver: config.DriverINA219, Node: NodeSupply, Address: hex(INA219Addr), Options: map[string]string{"shunt": fmt.Sprint(INA219Shunt)}},
 		{Driver: config.DriverAHT20, Node: NodeAir},
+		{Driver: config.DriverHDC302x, Node: NodeAir2, Address: hex(HDC302xAddr), Options: map[string]string{"rate": "10"}},
 		{Driver: config.DriverBH1750, Node: NodeLight, Address: hex(BH1750Addr)},
 		{Driver: config.DriverSCD4x, Node: NodeCO2, Interval: 30 * time.Second},
 		{Driver: config.DriverDS18B20, Node: NodeWater2, Bridge: hex(DS2482Addr), Address: rom, Options: map[string]string{"conversion": "1ms"}},

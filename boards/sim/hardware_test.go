@@ -44,6 +44,8 @@ func TestOpenSensorConfig(t *testing.T) {
 		NodeTank + "/Pressure":      {a.Tank, 0.01, "bar"},
 		NodeSupply + "/Current":     {a.Load, 2e-4, "A"},
 		NodeAir + "/Humidity":       {c.Humidity, 0.01, "%"},
+		NodeAir2 + "/Temperature":   {c.Temperature, 3e-3, "°C"},
+		NodeAir2 + "/Humidity":      {c.Humidity, 2e-3, "%"},
 		NodeLight + "/Light":        {a.Light, 1.5, "lx"},
 		NodeCO2 + "/CO2":            {a.CO2, 0.5, "ppm"},
 		NodeWater2 + "/Temperature": {c.Water, 0.0625, "°C"},
@@ -153,6 +155,7 @@ func TestSilentChip(t *testing.T) {
 		{config.Sensor{Driver: config.DriverINA219}, INA219Addr, "ina219 read on sim-i2c addr 0x40"},
 		{config.Sensor{Driver: config.DriverADS1x15}, ADS1115Addr, "ads1115 read input 0 on sim-i2c addr 0x48"},
 		{config.Sensor{Driver: config.DriverAHT20}, AHT20Addr, "aht20 read on sim-i2c addr 0x38"},
+		{config.Sensor{Driver: config.DriverHDC302x, Options: map[string]string{"rate": "10"}}, HDC302xAddr, "hdc302x read on sim-i2c addr 0x44"},
 		{config.Sensor{Driver: config.DriverSCD4x}, SCD4xAddr, "scd4x read on sim-i2c addr 0x62"},
 		{config.Sensor{Driver: config.DriverDS18B20, Bridge: "0x18", Address: "28-000005a1b2c3"}, DS2482Addr, "ds18b20 convert on DS2482-100{sim-i2c(24)} addr 0x07000005a1b2c328"},
 	}

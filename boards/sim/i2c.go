@@ -17,6 +17,8 @@ const (
 	INA219Addr = 0x40
 	// AHT20Addr is the simulated AHT20 (fixed address).
 	AHT20Addr = 0x38
+	// HDC302xAddr is the simulated HDC3022 (ADDR and ADDR1 low).
+	HDC302xAddr = 0x44
 	// BH1750Addr is the simulated BH1750 (ADDR pin low).
 	BH1750Addr = 0x23
 	// SCD4xAddr is the simulated SCD41 (fixed address).
@@ -47,6 +49,7 @@ func newI2CBus(b *Board) *i2cBus {
 		ADS1115Addr: newADS1115(b),
 		INA219Addr:  newINA219(b),
 		AHT20Addr:   newAHT20(b),
+		HDC302xAddr: newHDC302x(b),
 		BH1750Addr:  newBH1750(b),
 		SCD4xAddr:   newSCD4x(b),
 		DS2482Addr:  newDS2482(b),

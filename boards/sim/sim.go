@@ -11,9 +11,10 @@
 // fixed offsets. See Board.At for the exact formulas.
 //
 // The same I²C bus also carries, emulated at the register level for
-// periph's drivers, an ADS1115 ADC, an INA219 power monitor, an AHT20, a
-// BH1750 light sensor, an SCD41 CO₂ sensor and a DS2482-100 bridge to the
-// DS18B20's 1-Wire segment (i2c.go; values from Board.AmbientAt).
+// periph's drivers, an ADS1115 ADC, an INA219 power monitor, an AHT20 and
+// an HDC3022, a BH1750 light sensor, an SCD41 CO₂ sensor and a DS2482-100
+// bridge to the DS18B20's 1-Wire segment (i2c.go; values from
+// Board.AmbientAt). SensorConfig declares them all for sensors.Open.
 package sim
 
 import (

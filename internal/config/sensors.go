@@ -16,6 +16,7 @@ const (
 	DriverADS1x15 = "ads1x15" // TI ADS1115/ADS1015 ADC input with a linear scale
 	DriverINA219  = "ina219"  // TI INA219 voltage, current and power
 	DriverAHT20   = "aht20"   // Aosong AHT20 temperature and humidity
+	DriverHDC302x = "hdc302x" // TI HDC302x temperature and humidity
 	DriverBH1750  = "bh1750"  // ROHM BH1750 light
 	DriverSCD4x   = "scd4x"   // Sensirion SCD40/SCD41 CO₂
 	DriverGPIO    = "gpio"    // digital input
@@ -34,6 +35,7 @@ var sensorDrivers = map[string]struct {
 	DriverADS1x15: {"i2c", []string{"chip", "input", "full_scale", "scale"}},
 	DriverINA219:  {"i2c", []string{"shunt", "max_current"}},
 	DriverAHT20:   {"i2c", nil},
+	DriverHDC302x: {"i2c", []string{"rate"}},
 	DriverBH1750:  {"i2c", nil},
 	DriverSCD4x:   {"i2c", nil},
 	DriverGPIO:    {"pin", []string{"pull", "invert"}},
@@ -254,6 +256,10 @@ func checkOption(driver, key, v string) error {
 	case "conversion":
 		if d, err := time.ParseDuration(v); err != nil || d <= 0 || d > 10*time.Second {
 			return fmt.Errorf("must be a duration up to 10s such as 750ms, not %q", v)
+		}
+	case "rate":
+		if !slices.Contains([]string{"0.5", "1", "2", "4", "10"}, v) {
+			return fmt.Errorf("must be 0.5, 1, 2, 4 or 10 (Hz), not %q", v)
 		}
 	case "chip":
 		if v != "ads1115" && v != "ads1015" {
