@@ -23,10 +23,30 @@
 // XEP-0325 duration parameter, listed in the control form, so any client
 // can send it.
 //
-// Older peers: slixmpp's xep_0325 plugin speaks the 2013 draft, where
-// setResponse carries responseCode="OK" and failures are an error IQ
-// holding <setResponse responseCode='NotFound|…'> with an <error var=…/>
-// child instead of stanza error conditions. The client accepts both forms
-// (see Error); the server always answers as v0.5.1 does, which slixmpp
-// reads as a result with an empty responseCode.
+// Older peers. slixmpp's xep_0325 plugin (python3-slixmpp 1.8.3) speaks
+// the 2013 draft; the interop tests run it both ways through Prosody. The
+// differences handled:
+//
+//   - Its device answers a set with <setResponse responseCode='OK'/>; the
+//     client accepts the code and treats OK like v0.5.1's empty
+//     setResponse.
+//   - Its device refuses with an error IQ holding <setResponse
+//     responseCode='NotFound|InsufficientPrivileges|Locked|NotImplemented|
+//     FormError|OtherError'> with <node/>, <parameter/> and <error var>
+//     children, and no stanza error condition. The client maps the code to
+//     item-not-found, forbidden, conflict, feature-not-implemented,
+//     bad-request and undefined-condition, and <error var> to a ParamError
+//     (see Error.ResponseCode).
+//   - Its device has no getForm and matches parameters by name and element
+//     type (a wrong type is NotFound). The client therefore types values
+//     from the control form when there is one, from an explicit :type, and
+//     otherwise from their lexical form (GuessType).
+//   - It sends set messages with type='set', not an RFC 6121 type;
+//     servers deliver them as normal messages and the Server handles a
+//     message set whatever its type, except error.
+//   - Its client expects setResponse responseCode; the Server answers as
+//     v0.5.1 does, so the plugin's set_request callback sees an empty code
+//     on success. v0.5.1 errors carry no setResponse, so the plugin's
+//     SetResponseError event does not fire: slixmpp code sees them as an
+//     IqError with the XEP's condition and paramError children.
 package iotcontrol
