@@ -41,6 +41,7 @@ type Decoder struct {
 	lv    *levels
 	t     *tables
 	sg    *sgrammar        // schema-informed grammars, nil when schema-less
+	spare *tables          // the tables of the previous stream, reused by Reset
 	xsd   *schema.Grammars // built-in types, compiled on first use
 	r     bitReader
 	src   io.Reader
@@ -68,6 +69,9 @@ type Decoder struct {
 	nvalues int
 	chans   []*channel
 
+	zr   io.ReadCloser // reused DEFLATE decompressor
+	zbuf bytes.Buffer
+
 	trace func(ev *event, bitOffset int64) // debugging hook, nil normally
 }
 
@@ -86,6 +90,7 @@ func (d *Decoder) Reset(r io.Reader, opts Options) {
 	d.lim = opts.Limits.resolved()
 	d.src = r
 	d.r.reset(r, d.r.buf[:0])
+	d.r.aligned = false
 	d.r.limits = &d.lim
 	d.stack, d.saved, d.q, d.qpos = d.stack[:0], d.saved[:0], d.q[:0], 0
 	d.started, d.done, d.err = false, false, nil
@@ -139,7 +144,7 @@ func (d *Decoder) begin() error {
 	if d.sg, err = prepareSchema(d.sg, d.opts.Schema, &d.opts); err != nil {
 		return d.setErr(err)
 	}
-	d.t = d.newTables()
+	d.t = d.mainTables()
 	d.state = stDocContent
 	if d.opts.Fragment {
 		d.state = stFragment
@@ -155,6 +160,21 @@ func (d *Decoder) begin() error {
 		d.r.reset(nil, nil)
 	}
 	return nil
+}
+
+// mainTables returns the string tables for a new stream, reusing those of
+// the previous stream when they were built for the same grammars.
+func (d *Decoder) mainTables() *tables {
+	var want any
+	if d.sg != nil {
+		want = d.sg.g
+	}
+	if t := d.spare; t != nil && t.schema == want {
+		t.reset()
+		return t
+	}
+	d.spare = d.newTables()
+	return d.spare
 }
 
 func (d *Decoder) newTables() *tables {
@@ -479,8 +499,8 @@ func (d *Decoder) pushSE(ev *event, el int) error {
 		}
 		sc = d.sg.ctxFor(el)
 	}
-	if sc.gi == 0 && ev.ln.elem == nil {
-		ev.ln.elem = &elemGrammar{}
+	if sc.gi == 0 {
+		d.t.elemOf(ev.ln)
 	}
 	d.stack = append(d.stack, dframe{ln: ev.ln, sc: sc, state: stStartTag})
 	return nil

@@ -43,9 +43,15 @@ func (d *Decoder) inflate() error {
 		d.r.reset(nil, nil)
 		return nil
 	}
-	fr := flate.NewReader(d.raw)
+	if d.zr == nil {
+		d.zr = flate.NewReader(d.raw)
+	} else if err := d.zr.(flate.Resetter).Reset(d.raw, nil); err != nil {
+		return fmt.Errorf("inflate: %w", err)
+	}
 	limit := d.lim.MaxOutput - d.output
-	buf, err := io.ReadAll(io.LimitReader(fr, limit+1))
+	d.zbuf.Reset()
+	_, err := d.zbuf.ReadFrom(io.LimitReader(d.zr, limit+1))
+	buf := d.zbuf.Bytes()
 	if err != nil {
 		return &Error{BitOffset: (d.raw.Size() - int64(d.raw.Len())) * 8, Err: fmt.Errorf("inflate: %w", err)}
 	}

@@ -1,6 +1,8 @@
 package exi
 
 import (
+	"bytes"
+	"compress/flate"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -14,12 +16,13 @@ import (
 // namespace URI in Name.Space, namespace declarations as attributes named
 // xmlns:p (Space "xmlns") or xmlns (Space "", Local "xmlns").
 type Encoder struct {
-	out  io.Writer
-	opts Options
-	lv   *levels
-	t    *tables
-	sg   *sgrammar // schema-informed grammars, nil when schema-less
-	w    bitWriter
+	out   io.Writer
+	opts  Options
+	lv    *levels
+	t     *tables
+	sg    *sgrammar // schema-informed grammars, nil when schema-less
+	spare *tables   // the tables of the previous stream, reused by Reset
+	w     bitWriter
 
 	stack  []eframe
 	state  gstate // state when the stack is empty
@@ -40,6 +43,10 @@ type Encoder struct {
 
 	started, closed bool
 	err             error
+
+	lim  Limits        // resolved opts.Limits
+	zw   *flate.Writer // reused DEFLATE compressor
+	zbuf bytes.Buffer
 }
 
 type eframe struct {
@@ -93,13 +100,14 @@ func (e *Encoder) Reset(w io.Writer, opts Options) error {
 		return fmt.Errorf("exi: selfContained with %v: %w", opts.Alignment, ErrUnsupported)
 	}
 	e.out, e.opts = w, opts
+	e.lim = opts.Limits.resolved()
 	e.lv = buildLevels(&e.opts)
 	sg, err := prepareSchema(e.sg, opts.Schema, &e.opts)
 	if err != nil {
 		return err
 	}
 	e.sg = sg
-	e.t = e.newTables()
+	e.t = e.mainTables()
 	e.w.reset(opts.Alignment != BitPacked)
 	e.vw.reset(true)
 	e.stack, e.saved, e.ns, e.text = e.stack[:0], e.saved[:0], e.ns[:0], e.text[:0]
@@ -117,6 +125,21 @@ func (e *Encoder) Reset(w io.Writer, opts Options) error {
 	e.chans, e.nvalues, e.obuf = e.chans[:0], 0, e.obuf[:0]
 	e.started, e.closed, e.err = false, false, nil
 	return nil
+}
+
+// mainTables returns the string tables for a new stream, reusing those of
+// the previous stream when they were built for the same grammars.
+func (e *Encoder) mainTables() *tables {
+	var want any
+	if e.sg != nil {
+		want = e.sg.g
+	}
+	if t := e.spare; t != nil && t.schema == want {
+		t.reset()
+		return t
+	}
+	e.spare = e.newTables()
+	return e.spare
 }
 
 func (e *Encoder) newTables() *tables {

@@ -1,7 +1,6 @@
 package exi
 
 import (
-	"bytes"
 	"compress/flate"
 	"encoding/xml"
 	"fmt"
@@ -39,8 +38,8 @@ func (e *Encoder) lookupPrefix(uri string, forAttr bool) string {
 // element's prefix and then one per attribute; otherwise prefixes are
 // inferred from the namespace declarations in scope.
 func (e *Encoder) startElement(t *xml.StartElement, prefixes []string) error {
-	if len(e.stack) >= e.opts.Limits.resolved().MaxDepth {
-		return &LimitError{Limit: "MaxDepth", Value: int64(len(e.stack) + 1), Max: int64(e.opts.Limits.resolved().MaxDepth)}
+	if len(e.stack) >= e.lim.MaxDepth {
+		return &LimitError{Limit: "MaxDepth", Value: int64(len(e.stack) + 1), Max: int64(e.lim.MaxDepth)}
 	}
 	st, _ := e.curState()
 	if st == stDocEnd {
@@ -175,7 +174,7 @@ func (e *Encoder) startElement(t *xml.StartElement, prefixes []string) error {
 		e.value(ln, a.value, dtString)
 	}
 	e.simple = true
-	return e.t.checkEntries(&Limits{MaxStringTableEntries: e.opts.Limits.resolved().MaxStringTableEntries})
+	return e.t.checkEntries(&e.lim)
 }
 
 func (e *Encoder) pushElement(uri, local, prefix string, mark int, space bool) error {
@@ -380,11 +379,15 @@ func (e *Encoder) closeBlock() {
 		}
 	}
 	for _, s := range streams {
-		var b bytes.Buffer
-		fw, _ := flate.NewWriter(&b, flate.DefaultCompression)
-		fw.Write(s)
-		fw.Close()
-		e.obuf = append(e.obuf, b.Bytes()...)
+		e.zbuf.Reset()
+		if e.zw == nil {
+			e.zw, _ = flate.NewWriter(&e.zbuf, flate.DefaultCompression)
+		} else {
+			e.zw.Reset(&e.zbuf)
+		}
+		e.zw.Write(s)
+		e.zw.Close()
+		e.obuf = append(e.obuf, e.zbuf.Bytes()...)
 	}
 	for _, c := range e.chans {
 		c.ln.ch = nil

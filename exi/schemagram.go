@@ -236,8 +236,9 @@ func newSchemaTables(encoding bool, g *schema.Grammars) *tables {
 			t.addLocal(u, l)
 		}
 	}
-	t.entries = 0
 	t.frag = &elemGrammar{}
+	t.schema = g
+	t.markInit()
 	return t
 }
 

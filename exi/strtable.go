@@ -23,6 +23,8 @@ type localName struct {
 	ch    *channel     // pre-compression value channel of the current block
 	gel   int32        // schema: global element declaration + 1, -1 none, 0 unknown
 	gat   int32        // schema: global attribute datatype + 1, -1 none, 0 unknown
+
+	touched bool // on tables.touched: has per-stream state to clear
 }
 
 // uriEntry is one entry of the URI partition with its prefix and
@@ -33,6 +35,8 @@ type uriEntry struct {
 	prefixes []string
 	locals   []*localName
 	localIdx map[string]*localName
+
+	initPrefixes, initLocals int // initial entries, kept by tables.reset
 }
 
 // gval is one entry of the global value partition.
@@ -52,6 +56,66 @@ type tables struct {
 	gnext   int              // next global id when the partition is bounded
 	entries int              // total entries, checked against Limits
 	frag    *elemGrammar     // learned fragment content (SE(qname) productions)
+
+	initURIs int          // initial URI entries, kept by reset
+	touched  []*localName // entries with grammars or values to clear on reset
+	schema   any          // the grammars the initial entries come from (nil: none)
+}
+
+// markInit records the current entries as the initial content that reset
+// returns to.
+func (t *tables) markInit() {
+	t.initURIs = len(t.uris)
+	for _, u := range t.uris {
+		u.initPrefixes, u.initLocals = len(u.prefixes), len(u.locals)
+	}
+	t.entries = 0
+}
+
+// touch records that ln has per-stream state.
+func (t *tables) touch(ln *localName) {
+	if !ln.touched {
+		ln.touched = true
+		t.touched = append(t.touched, ln)
+	}
+}
+
+// elemOf returns the built-in element grammar of ln, creating it.
+func (t *tables) elemOf(ln *localName) *elemGrammar {
+	if ln.elem == nil {
+		ln.elem = &elemGrammar{}
+	}
+	t.touch(ln)
+	return ln.elem
+}
+
+// reset returns t to its initial content for a new stream, keeping the
+// allocations of the initial entries.
+func (t *tables) reset() {
+	for _, ln := range t.touched {
+		if ln.elem != nil {
+			ln.elem.stc, ln.elem.ec = ln.elem.stc[:0], ln.elem.ec[:0]
+		}
+		ln.lvals, ln.ch, ln.touched = ln.lvals[:0], nil, false
+	}
+	t.touched = t.touched[:0]
+	for _, u := range t.uris[t.initURIs:] {
+		delete(t.uriIdx, u.name)
+	}
+	t.uris = t.uris[:t.initURIs]
+	for _, u := range t.uris {
+		if len(u.locals) > u.initLocals {
+			for _, ln := range u.locals[u.initLocals:] {
+				delete(u.localIdx, ln.name)
+			}
+			u.locals = u.locals[:u.initLocals]
+		}
+		u.prefixes = u.prefixes[:u.initPrefixes]
+	}
+	t.gvals = t.gvals[:0]
+	clear(t.gidx)
+	t.gnext, t.entries = 0, 0
+	t.frag.stc = t.frag.stc[:0]
 }
 
 func newTables(encoding bool) *tables {
@@ -69,8 +133,8 @@ func newTables(encoding bool) *tables {
 	xsi.prefixes = []string{"xsi"}
 	t.addLocal(xsi, "nil")
 	t.addLocal(xsi, "type")
-	t.entries = 0
 	t.frag = &elemGrammar{}
+	t.markInit()
 	return t
 }
 
@@ -120,6 +184,9 @@ func (t *tables) addValue(o *Options, ln *localName, s string, runes int) {
 	}
 	if cap := o.ValuePartitionCapacity; cap > 0 {
 		t.gnext = (int(id) + 1) % cap
+	}
+	if len(ln.lvals) == 0 {
+		t.touch(ln)
 	}
 	ln.lvals = append(ln.lvals, id)
 	if t.gidx != nil {
