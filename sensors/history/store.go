@@ -14,14 +14,20 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Options configure a Store. The zero value keeps everything forever and
-// uses the local time zone for calendar periods.
+// DefaultMaxBytes is the size bound of a store opened with MaxBytes 0:
+// about four million samples, years of a few sensors polled every minute.
+const DefaultMaxBytes = 128 << 20
+
+// Options configure a Store. The zero value keeps samples of any age up to
+// DefaultMaxBytes and uses the local time zone for calendar periods.
 type Options struct {
 	// MaxAge drops samples older than this at Prune; 0 keeps them.
 	MaxAge time.Duration
 	// MaxBytes bounds the stored samples (keys and records, not the file,
-	// which bbolt grows and reuses but never shrinks); Append drops the
-	// oldest samples, across all series, beyond it. 0 means no bound.
+	// which bbolt grows and reuses but never shrinks, so the file settles
+	// at up to about twice this); Append drops the oldest samples, across
+	// all series, beyond it. 0 means DefaultMaxBytes, a negative value no
+	// bound.
 	MaxBytes int64
 	// Location is the time zone of calendar periods (a day starts at
 	// local midnight) and of returned timestamps; nil means time.Local.
@@ -59,8 +65,14 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 5 * time.Second
 	}
-	if opts.MaxAge < 0 || opts.MaxBytes < 0 {
-		return nil, fmt.Errorf("history: negative retention (max age %v, max bytes %d)", opts.MaxAge, opts.MaxBytes)
+	if opts.MaxAge < 0 {
+		return nil, fmt.Errorf("history: negative retention age %v", opts.MaxAge)
+	}
+	switch {
+	case opts.MaxBytes == 0:
+		opts.MaxBytes = DefaultMaxBytes
+	case opts.MaxBytes < 0:
+		opts.MaxBytes = 0 // no bound
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout})
 	if err != nil {

@@ -349,6 +349,18 @@ func TestRetention(t *testing.T) {
 	}
 }
 
+func TestRetentionDefaults(t *testing.T) {
+	if s := openTemp(t, Options{}); s.opts.MaxBytes != DefaultMaxBytes {
+		t.Errorf("default bound %d", s.opts.MaxBytes)
+	}
+	if s := openTemp(t, Options{MaxBytes: -1}); s.opts.MaxBytes != 0 {
+		t.Errorf("unbounded store has bound %d", s.opts.MaxBytes)
+	}
+	if _, err := Open(filepath.Join(t.TempDir(), "h.db"), Options{MaxAge: -time.Hour}); err == nil {
+		t.Error("negative age accepted")
+	}
+}
+
 func TestQueryCancelled(t *testing.T) {
 	s := openTemp(t, Options{})
 	var in []sensors.Field
