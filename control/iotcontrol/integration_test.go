@@ -516,3 +516,56 @@ func TestFailsafeWhenServerGoes(t *testing.T) {
 		t.Errorf("audit of the failsafe: %+v", e)
 	}
 }
+
+// TestOverrideSurvivesRestart sets a timed override through Prosody,
+// restarts the device (controller and session) from the same state
+// directory, and checks that the override is back and then reverts on
+// time.
+func TestOverrideSurvivesRestart(t *testing.T) {
+	p := testserver.StartProsody(t, testserver.ProsodyOptions{})
+	dir := t.TempDir()
+	cli := connect(t, clientConfig(t, p, "operator", "cli"), nil)
+	devCfg := clientConfig(t, p, "device", "agent")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	dev := newDevice(t, dir, nil)
+	mux := &xmpp.Mux{}
+	dev.srv.Register(mux)
+	sess := connect(t, devCfg, mux)
+	start := time.Now()
+	_, err := iotcontrol.Set(ctx, cli, sess.LocalJID().String(), iotcontrol.SetRequest{Params: []iotcontrol.Param{
+		{Type: control.TypeBoolean, Name: "Heater", Value: "true"},
+		{Type: control.TypeDuration, Name: iotcontrol.OverrideParam, Value: "PT2S"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess.Close()
+	if err := dev.ctl.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	if dev.relay.Read() != gpio.Low {
+		t.Fatal("shutdown left the heater on")
+	}
+
+	// The agent restarts: same state directory, new controller and session.
+	dev2 := newDevice(t, dir, nil)
+	mux2 := &xmpp.Mux{}
+	dev2.srv.Register(mux2)
+	connect(t, devCfg, mux2)
+	if time.Since(start) < 2*time.Second && dev2.relay.Read() != gpio.High {
+		t.Fatal("override not restored after the restart")
+	}
+	waitFor(t, "the restored override to revert", func() bool { return dev2.relay.Read() == gpio.Low })
+	if el := time.Since(start); el < 2*time.Second {
+		t.Errorf("reverted after %v, before the override's 2 s", el)
+	}
+	var vias []string
+	for _, e := range dev2.ctl.Audit().Recent() {
+		vias = append(vias, e.Via)
+	}
+	if !slices.Contains(vias, "restore") || !slices.Contains(vias, "revert") {
+		t.Errorf("audit after restart: %v", vias)
+	}
+}
