@@ -2,6 +2,7 @@ package control
 
 import (
 	"fmt"
+	"log/slog"
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
@@ -132,4 +133,16 @@ func pointOf(o config.Output, pins PinFunc, hooks map[string]func(Value)) (Point
 		return Point{}, fmt.Errorf("unknown output kind %q", o.Kind)
 	}
 	return pt, nil
+}
+
+// FromConfig builds the Controller of cfg's outputs section, with its
+// state (overrides, audit log) in cfg.StateDir: Points, then New. The
+// caller runs Run on a goroutine, wires Offline and Online to the
+// session, and calls Shutdown on exit.
+func FromConfig(cfg *config.Config, pins PinFunc, hooks map[string]func(Value), log *slog.Logger) (*Controller, error) {
+	pts, err := Points(cfg.Outputs, pins, hooks)
+	if err != nil {
+		return nil, err
+	}
+	return New(pts, Options{StateDir: cfg.StateDir, Logger: log})
 }

@@ -1,6 +1,8 @@
 package control
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -74,5 +76,23 @@ func TestSimConfig(t *testing.T) {
 	clk.Add(15 * time.Minute)
 	if d := board.At(clk.Now()).Temperature - reference.At(clk.Now()).Temperature; d < 2.5 {
 		t.Errorf("heater added only %.2f °C in 15 min", d)
+	}
+}
+
+func TestFromConfig(t *testing.T) {
+	board := sim.New(nil)
+	cfg := config.Default()
+	cfg.StateDir = filepath.Join(t.TempDir(), "state", "xiot")
+	cfg.Outputs, _ = SimConfig(board)
+	c, err := FromConfig(cfg, BoardPins(board.Pin), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Shutdown()
+	if len(c.Params()) != 2 {
+		t.Errorf("params %v", c.Params())
+	}
+	if _, err := os.Stat(filepath.Join(cfg.StateDir, AuditFile)); err != nil {
+		t.Errorf("audit log not in the state directory: %v", err)
 	}
 }

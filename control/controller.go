@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -174,6 +175,11 @@ func New(points []Point, opts Options) (*Controller, error) {
 		pt := &point{Point: p}
 		c.points = append(c.points, pt)
 		c.byKey[p.Param.Key()] = pt
+	}
+	if opts.StateDir != "" {
+		if err := os.MkdirAll(opts.StateDir, 0o700); err != nil {
+			return nil, fmt.Errorf("control: state directory: %w", err)
+		}
 	}
 	audit, err := OpenAudit(c.path(AuditFile))
 	if err != nil {
