@@ -1,4 +1,32 @@
-// Package provisioning implements XEP-0324 (Internet of Things - Provisioning)
-// and XEP-0347 (Internet of Things - Discovery): the device side and the thing
-// registry service.
+// Package provisioning implements XEP-0324 (Internet of Things -
+// Provisioning) and XEP-0347 (Internet of Things - Discovery): the device
+// side and the thing registry service.
+//
+// # Device side of XEP-0324
+//
+// A device delegates its trust decisions to a provisioning server (v0.5.1,
+// namespace urn:xmpp:iot:provisioning): before accepting a presence
+// subscription it asks isFriend, before serving a readout canRead, before
+// accepting a control action canControl. The server answers yes or no, and
+// may allow only some nodes, fields or parameters. Requests carry the
+// requester's service, device and user tokens; the server may challenge a
+// token (tokenChallenge), and the device answers for its own tokens and
+// passes challenges about a requester's tokens on to that requester.
+//
+// A Client asks the questions (IsFriend, CanRead and CanControl have the
+// shapes of agent.FriendFunc, sensordata.Authorizer and
+// iotcontrol.Authorizer; AskFriend, AskRead and AskControl return the full
+// answers) and caches the answers, refusals included, per question and
+// requester: they hold until the server sends clearCache, bounded in number
+// (least recently used first) and dropped when unused for long. Register
+// routes the server's clearCache, friend and unfriend recommendations and
+// token challenges; orders from anybody else are refused or ignored.
+//
+// The client fails closed: when the server is unreachable, does not answer
+// within Options.Timeout or answers nonsense, only cached decisions hold
+// and every other question fails with an error wrapping ErrNoDecision,
+// which the hooks' callers treat as a refusal.
+//
+// Older peers: the 2013 drafts sent clearCache as an IQ get and recommended
+// friends with a capitalised Friend element; both are accepted.
 package provisioning
