@@ -1,72 +1,71 @@
 package control
 
 import (
-	"fmt"
-	"sync"
 	"testing"
 
+	"periph.io/x/conn/v3/i2c/i2ctest"
 	"periph.io/x/conn/v3/physic"
 )
 
-// chipBus is an I²C bus with register-file chips behind it: a write sets
-// registers from the first byte's address on (auto-increment), a read
-// returns them. Raw chips (PCF857x) have no register address: writes set
-// the port, reads return it.
-type chipBus struct {
-	mu   sync.Mutex
-	regs map[uint16]*[256]byte
-	raw  map[uint16][]byte
-}
-
-func newChipBus() *chipBus {
-	return &chipBus{regs: map[uint16]*[256]byte{}, raw: map[uint16][]byte{}}
-}
-
-func (b *chipBus) String() string                    { return "chipbus" }
-func (b *chipBus) SetSpeed(f physic.Frequency) error { return nil }
-
-func (b *chipBus) Tx(addr uint16, w, r []byte) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if port, ok := b.raw[addr]; ok {
-		if len(w) > 0 {
-			b.raw[addr] = append(port[:0], w...)
-		}
-		copy(r, b.raw[addr])
-		return nil
-	}
-	regs := b.regs[addr]
-	if regs == nil {
-		return fmt.Errorf("chipbus: no device at %#x", addr)
-	}
-	if len(w) == 0 {
-		return fmt.Errorf("chipbus: read without register address")
-	}
-	reg := w[0]
-	for _, v := range w[1:] {
-		regs[reg] = v
-		reg++
-	}
-	for i := range r {
-		r[i] = regs[reg]
-		reg++
-	}
-	return nil
-}
-
-func (b *chipBus) reg(addr uint16, reg byte) byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.regs[addr][reg]
+// expanderTraffic is the I²C traffic of TestExpanderOutputs, step by step,
+// as the PCA9685, MCP23017 and PCF8574 datasheets define their registers.
+var expanderTraffic = [][]i2ctest.IO{
+	// Opening the PCA9685 at 0x40: all channels off (ALL_LED at 0xFA),
+	// MODE2 totem-pole, MODE1 all-call, wake up with auto-increment, then
+	// 50 Hz: sleep, PRESCALE (0xFE) 122, restore, restart.
+	{
+		{Addr: 0x40, W: []byte{0xfa, 0x0, 0x0, 0x0, 0x0}},
+		{Addr: 0x40, W: []byte{0x1, 0x4}},
+		{Addr: 0x40, W: []byte{0x0, 0x1}},
+		{Addr: 0x40, W: []byte{0x0}, R: []byte{0x1}},
+		{Addr: 0x40, W: []byte{0x0, 0x21}},
+		{Addr: 0x40, W: []byte{0x0}, R: []byte{0x21}},
+		{Addr: 0x40, W: []byte{0x0, 0x31}},
+		{Addr: 0x40, W: []byte{0xfe, 0x7a}},
+		{Addr: 0x40, W: []byte{0x0, 0x21}},
+		{Addr: 0x40, W: []byte{0x0, 0xa1}},
+		// Opening the MCP23017 at 0x20: IODIRA and IODIRB read (all inputs).
+		{Addr: 0x20, W: []byte{0x0}, R: []byte{0xff}},
+		{Addr: 0x20, W: []byte{0x1}, R: []byte{0xff}},
+	},
+	// Boot, failsafe everywhere: PCA9685 channels 2 (dimmer) and 3 (relay)
+	// FULL_OFF (bit 4 of LEDn_OFF_H at 0x09+4n), MCP23017 GPB1 made an
+	// output (IODIRB 0xfd) and driven low (OLATB read, already 0). The
+	// PCF8574's port is already low for pin 4: no traffic.
+	{
+		{Addr: 0x40, W: []byte{0x11, 0x10}},
+		{Addr: 0x40, W: []byte{0x15, 0x10}},
+		{Addr: 0x20, W: []byte{0x1, 0xfd}},
+		{Addr: 0x20, W: []byte{0x15}, R: []byte{0x0}},
+	},
+	// Relay on PCA9685 channel 3: FULL_ON in LED3_ON_H (0x13), OFF_H cleared.
+	{{Addr: 0x40, W: []byte{0x13, 0x10, 0x0, 0x0}}},
+	// Dimmer at 50 %: LED2 (0x0E) on at 0, off at 2048 of 4096.
+	{{Addr: 0x40, W: []byte{0xe, 0x0, 0x0, 0x0, 0x8}}},
+	// MCP23017 pin 9 (GPB1) high: OLATB (0x15) bit 1.
+	{{Addr: 0x20, W: []byte{0x15, 0x2}}},
+	// PCF8574 at 0x21, pin 4 high: the port byte.
+	{{Addr: 0x21, W: []byte{0x10}}},
 }
 
 func TestExpanderOutputs(t *testing.T) {
-	bus := newChipBus()
-	bus.regs[0x40] = &[256]byte{}           // PCA9685
-	bus.regs[0x20] = &[256]byte{0xff, 0xff} // MCP23017, all pins inputs at reset
-	bus.raw[0x21] = []byte{0xff}            // PCF8574
+	traffic := expanderTraffic
+	var ops []i2ctest.IO
+	for _, step := range traffic {
+		ops = append(ops, step...)
+	}
+	bus := &i2ctest.Playback{Ops: ops, DontPanic: true}
+	done := 0
+	step := func(what string) {
+		t.Helper()
+		done += len(traffic[0])
+		traffic = traffic[1:]
+		if bus.Count != done {
+			t.Fatalf("%s: %d I²C operations so far, want %d", what, bus.Count, done)
+		}
+	}
 	exp := NewExpanders(bus, nil)
-	pts := func(pin string, pwm bool) Point {
+	point := func(pin string, pwm bool) Point {
 		p, err := exp.Lookup(pin)
 		if err != nil {
 			t.Fatal(err)
@@ -78,55 +77,31 @@ func TestExpanderOutputs(t *testing.T) {
 		out, _ := NewRelay(p, false)
 		return Point{Param: Param{Name: pin, Type: TypeBoolean}, Output: out, Safety: Safety{Failsafe: Bool(false)}}
 	}
-	c, err := New([]Point{
-		pts("pca9685@0x40:2", true),
-		pts("pca9685@0x40:3", false),
-		pts("mcp23017@0x20:9", false),
-		pts("pcf8574@0x21:4", false),
-	}, Options{})
+	pts := []Point{point("pca9685@0x40:2", true), point("pca9685@0x40:3", false), point("mcp23017@0x20:9", false), point("pcf8574@0x21:4", false)}
+	step("opening the chips")
+	c, err := New(pts, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	set := func(name string, v Value) {
-		t.Helper()
-		if err := set(t, c, name, v); err != nil {
+	step("boot")
+	for _, s := range []struct {
+		name string
+		v    Value
+	}{{"pca9685@0x40:3", Bool(true)}, {"Dim", Double(50)}, {"mcp23017@0x20:9", Bool(true)}, {"pcf8574@0x21:4", Bool(true)}} {
+		if err := set(t, c, s.name, s.v); err != nil {
 			t.Fatal(err)
 		}
+		step(s.name + "=" + s.v.String())
 	}
-	// PCA9685 channel n has LEDn_ON_L at 6+4n; FULL_ON is bit 4 of ON_H,
-	// FULL_OFF bit 4 of OFF_H.
-	const led2, led3 = 6 + 8, 6 + 12
-	if bus.reg(0x40, led3+3)&0x10 == 0 {
-		t.Error("pca9685 relay channel not full-off at boot")
+	if err := bus.Close(); err != nil {
+		t.Error(err)
 	}
-	set("pca9685@0x40:3", Bool(true))
-	if bus.reg(0x40, led3+1)&0x10 == 0 || bus.reg(0x40, led3+3)&0x10 != 0 {
-		t.Errorf("pca9685 relay channel not full-on: ON_H %#x OFF_H %#x", bus.reg(0x40, led3+1), bus.reg(0x40, led3+3))
-	}
-	set("Dim", Double(50))
-	off := int(bus.reg(0x40, led2+2)) | int(bus.reg(0x40, led2+3))<<8
-	if off != 2048 {
-		t.Errorf("pca9685 50%% duty: OFF count %d, want 2048", off)
-	}
-	if pre := bus.reg(0x40, 0xFE); pre < 120 || pre > 123 {
-		t.Errorf("pca9685 prescale %d, want about 25 MHz/4096/50 Hz", pre)
-	}
-	// MCP23017 pin 9 is GPB1: IODIRB bit 1 cleared, OLATB bit 1 set.
-	set("mcp23017@0x20:9", Bool(true))
-	if bus.reg(0x20, 0x01)&0x02 != 0 || bus.reg(0x20, 0x15)&0x02 == 0 {
-		t.Errorf("mcp23017 GPB1: IODIRB %#x OLATB %#x", bus.reg(0x20, 0x01), bus.reg(0x20, 0x15))
-	}
-	set("pcf8574@0x21:4", Bool(true))
-	set("pcf8574@0x21:4", Bool(false))
-	if p := bus.raw[0x21][0]; p&0x10 != 0 {
-		t.Errorf("pcf8574 port %#x, want bit 4 low", p)
+	if p, err := exp.Lookup("pca9685@0x40:3"); err != nil || p.(*pcaPin).freq != 50*physic.Hertz {
+		t.Errorf("pin cache: %v %v", p, err)
 	}
 	for _, bad := range []string{"pca9685@0x40", "pca9685@0x40:16", "mcp23017@0x20:16", "foo@0x20:1", "pcf8574@0x22:1x", "GPIO17"} {
 		if _, err := exp.Lookup(bad); err == nil {
 			t.Errorf("Lookup(%q) succeeded", bad)
 		}
-	}
-	if p, err := exp.Lookup("pca9685@0x40:3"); err != nil || p.(*pcaPin).freq != 50*physic.Hertz {
-		t.Errorf("pin cache: %v %v", p, err)
 	}
 }
