@@ -81,7 +81,7 @@ func TestDetectHere(t *testing.T) {
 func TestSimulated(t *testing.T) {
 	r := SimReport(sim.New(func() time.Time { return time.Unix(0, 0) }))
 	s := r.String()
-	for _, m := range []string{"simulated", "sim-i2c", "sim-onewire", "PULSE", "RELAY", "BME280 on sim-i2c addr 0x76", "DS18B20"} {
+	for _, m := range []string{"simulated", "sim-i2c", "sim-onewire", "PULSE", "RELAY", "bme280   0x76 on sim-i2c (node bme280)", "ds18b20  07000005a1b2c328 on sim-onewire", "scd4x", "via DS2482 0x18"} {
 		if !strings.Contains(s, m) {
 			t.Errorf("report does not mention %q:\n%s", m, s)
 		}

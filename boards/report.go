@@ -6,6 +6,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/xiot/xiot/boards/sim"
+	"github.com/xiot/xiot/internal/config"
 )
 
 // String renders the report as the text of `xiot agent --list-hardware`:
@@ -93,13 +94,24 @@ func SimReport(b *sim.Board) *Report {
 		Family: Simulated, Model: "xiot simulated board",
 		I2C:     []Bus{{Name: b.I2CBus().String(), Number: -1}},
 		OneWire: []Bus{{Name: b.OneWireBus().String(), Number: -1}},
-		Devices: []string{
-			fmt.Sprintf("BME280 on %s addr %#x (node %s)", b.I2CBus(), sim.BME280Addr, sim.NodeBME280),
-			fmt.Sprintf("DS18B20 on %s addr %#016x (node %s)", b.OneWireBus(), uint64(sim.DS18B20Addr), sim.NodeDS18B20),
-			fmt.Sprintf("S0 meter, %d imp/kWh, on pin %s (node %s)", sim.PulsesPerKWh, sim.PulsePin, sim.NodeMeter),
-			fmt.Sprintf("relay on pin %s and setpoint (node %s)", sim.RelayPin, sim.NodeThermostat),
-		},
 	}
+	for _, c := range sim.SensorConfig() {
+		at := c.Address
+		switch {
+		case c.Bridge != "":
+			at = fmt.Sprintf("%s via DS2482 %s on %s", c.Address, c.Bridge, b.I2CBus())
+		case c.Driver == config.DriverDS18B20:
+			at = fmt.Sprintf("%s on %s", c.Address, b.OneWireBus())
+		case c.Pin != "":
+			at = "pin " + c.Pin
+		case at == "":
+			at = "default address on " + b.I2CBus().String()
+		default:
+			at += " on " + b.I2CBus().String()
+		}
+		r.Devices = append(r.Devices, fmt.Sprintf("%-8s %s (node %s)", c.Driver, at, c.Node))
+	}
+	r.Devices = append(r.Devices, fmt.Sprintf("relay on pin %s and setpoint (node %s)", sim.RelayPin, sim.NodeThermostat))
 	for _, name := range b.PinNames() {
 		p := b.Pin(name)
 		r.GPIO = append(r.GPIO, Pin{Name: p.Name(), Number: p.Number(), Function: p.Function()})

@@ -50,6 +50,11 @@ func (b *Board) Sensors() ([]sensors.Sensor, error) {
 	return []sensors.Sensor{bme, ds, meter, &thermostat{b: b}}, nil
 }
 
+// Thermostat returns the board's relay and setpoint as a sensor of status
+// fields (node NodeThermostat), for configurations that declare the other
+// parts through SensorConfig.
+func (b *Board) Thermostat() sensors.Sensor { return &thermostat{b: b} }
+
 // Field specs of the thermostat. A later control package makes them
 // writable through XEP-0325.
 var (

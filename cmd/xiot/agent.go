@@ -167,7 +167,7 @@ func openHistory(cfg *config.Config, log *slog.Logger) (*history.Store, error) {
 		log.Warn("no history: state directory unusable; set state_dir or --state-dir", "state_dir", cfg.StateDir, "err", err)
 		return nil, nil
 	}
-	store, err := history.Open(filepath.Join(cfg.StateDir, "history.db"), history.Options{})
+	store, err := history.Open(filepath.Join(cfg.StateDir, "history.db"), history.Options{MaxAge: cfg.History.MaxAge, MaxBytes: cfg.History.MaxBytes})
 	if err != nil {
 		return nil, fmt.Errorf("history store: %w", err)
 	}
@@ -210,7 +210,11 @@ func openBoard(kind string) (*hardware, error) {
 func (h *hardware) sensors(cfg *config.Config) ([]sensors.Sensor, error) {
 	switch {
 	case h.sim != nil && len(cfg.Sensors) == 0:
-		return h.sim.Sensors()
+		ss, err := sensors.Open(sim.SensorConfig(), h.sim, nil)
+		if err != nil {
+			return nil, err
+		}
+		return append(ss, h.sim.Thermostat()), nil
 	case h.sim != nil:
 		return sensors.Open(cfg.Sensors, h.sim, nil)
 	case len(cfg.Sensors) == 0:

@@ -144,7 +144,7 @@ func TestAgentCheckConfigAndHardware(t *testing.T) {
 		t.Errorf("check-config: exit %d\n%s\n%s", code, out, errOut)
 	}
 	code, out, _ = runXiot(t, "agent", "--board", "sim", "--list-hardware")
-	if code != exitOK || !strings.Contains(out, "BME280") {
+	if code != exitOK || !strings.Contains(out, "bme280   0x76 on sim-i2c") {
 		t.Errorf("list-hardware: exit %d\n%s", code, out)
 	}
 }

@@ -46,6 +46,7 @@ type Config struct {
 	Outputs []Output `yaml:"outputs"` // XEP-0325 control parameters; see control.go
 	MQTT    MQTT     `yaml:"mqtt"`    // the concentrator's MQTT bridge; see mqtt.go
 	Metrics Metrics  `yaml:"metrics"` // Prometheus endpoint; see metrics.go
+	History History  `yaml:"history"` // retention of sensor samples; see history.go
 
 	// src records where each key came from, for error messages.
 	src sources

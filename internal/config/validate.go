@@ -66,6 +66,12 @@ func (c *Config) checks() []error {
 	}
 	errs = append(errs, c.checkSensors()...)
 	errs = append(errs, c.checkOutputs()...)
+	if c.History.MaxAge < 0 {
+		add("history.max_age", "must not be negative, not %v", c.History.MaxAge)
+	}
+	if c.History.MaxBytes < 0 {
+		add("history.max_bytes", "must not be negative, not %d", c.History.MaxBytes)
+	}
 	if l := c.Metrics.Listen; l != "" {
 		if err := checkHostPort(l); err != nil {
 			add("metrics.listen", "%v", err)

@@ -127,15 +127,45 @@ type observed struct {
 func (o *observed) Read(ctx context.Context, types sensors.ReadoutType) ([]sensors.Field, error) {
 	start := time.Now()
 	fs, err := o.Sensor.Read(ctx, types)
+	o.count(start, fs, err)
+	return fs, err
+}
+
+// Serves passes on the readout types the wrapped sensor serves (history
+// records only sensors that serve a historical type); a sensor that does
+// not say serves every type.
+func (o *observed) Serves() sensors.ReadoutType {
+	if sv, ok := o.Sensor.(interface{ Serves() sensors.ReadoutType }); ok {
+		return sv.Serves()
+	}
+	return sensors.AllTypes
+}
+
+// Sample passes on the wrapped sensor's history sample (every field
+// whatever types it serves), or reads every non-historical type, and
+// records what it returns.
+func (o *observed) Sample(ctx context.Context) ([]sensors.Field, error) {
+	sp, ok := o.Sensor.(interface {
+		Sample(ctx context.Context) ([]sensors.Field, error)
+	})
+	if !ok {
+		return o.Read(ctx, sensors.AllTypes&^sensors.Historical)
+	}
+	start := time.Now()
+	fs, err := sp.Sample(ctx)
+	o.count(start, fs, err)
+	return fs, err
+}
+
+func (o *observed) count(start time.Time, fs []sensors.Field, err error) {
 	node := o.Node()
 	o.m.readTime.WithLabelValues(node).Observe(time.Since(start).Seconds())
 	o.m.reads.WithLabelValues(node).Inc()
 	if err != nil {
 		o.m.readErrs.WithLabelValues(node).Inc()
-		return fs, err
+		return
 	}
 	o.m.Record(fs)
-	return fs, nil
 }
 
 // Interval passes on the wrapped sensor's poll interval, when it has one.

@@ -89,3 +89,33 @@ func TestServeRefusesBadAddress(t *testing.T) {
 		t.Error("listening on a bad address succeeded")
 	}
 }
+
+// configured stands for sensors.Configured: it says which types it serves
+// and samples for history.
+type configured struct {
+	fakeSensor
+	sampled int
+}
+
+func (c *configured) Serves() sensors.ReadoutType { return sensors.Momentary }
+func (c *configured) Sample(ctx context.Context) ([]sensors.Field, error) {
+	c.sampled++
+	return c.fields, nil
+}
+
+func TestObservePassesOnServesAndSample(t *testing.T) {
+	m := New(nil, nil)
+	c := &configured{fakeSensor: fakeSensor{fields: []sensors.Field{{Node: "n1", Name: "V", Value: sensors.Numeric(3)}}}}
+	o := m.Observe(c)
+	if got := o.(interface{ Serves() sensors.ReadoutType }).Serves(); got != sensors.Momentary {
+		t.Errorf("Serves %v", got)
+	}
+	if _, err := o.(interface {
+		Sample(context.Context) ([]sensors.Field, error)
+	}).Sample(context.Background()); err != nil || c.sampled != 1 {
+		t.Errorf("Sample: %v, sampled %d", err, c.sampled)
+	}
+	if !strings.Contains(scrape(t, m), `xiot_sensor_value{field="V",node="n1",unit=""} 3`) {
+		t.Error("a sample did not update the gauge")
+	}
+}
