@@ -263,21 +263,35 @@ func (r *bitReader) readUint() (uint64, error) {
 
 // readChars reads n code points and returns them as a string.
 func (r *bitReader) readChars(n uint64) (string, error) {
+	b, err := r.readCharBytes(n)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// readCharBytes reads n code points as UTF-8 into a scratch buffer that
+// is valid until the next read.
+func (r *bitReader) readCharBytes(n uint64) ([]byte, error) {
 	if max := r.limits.maxValueLength(); n > uint64(max) {
-		return "", r.fail(&LimitError{Limit: "MaxValueLength", Value: int64(n), Max: int64(max)})
+		return nil, r.fail(&LimitError{Limit: "MaxValueLength", Value: int64(n), Max: int64(max)})
 	}
 	r.scratch = r.scratch[:0]
 	for i := uint64(0); i < n; i++ {
 		c, err := r.readUint()
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		if c > utf8.MaxRune {
-			return "", r.fail(fmt.Errorf("code point %#x out of range: %w", c, ErrMalformed))
+			return nil, r.fail(fmt.Errorf("code point %#x out of range: %w", c, ErrMalformed))
 		}
-		r.scratch = utf8.AppendRune(r.scratch, rune(c))
+		if c < utf8.RuneSelf {
+			r.scratch = append(r.scratch, byte(c))
+		} else {
+			r.scratch = utf8.AppendRune(r.scratch, rune(c))
+		}
 	}
-	return string(r.scratch), nil
+	return r.scratch, nil
 }
 
 // readRestricted reads n characters of a restricted character set cs

@@ -39,6 +39,7 @@ type Decoder struct {
 	opts  Options
 	lim   Limits
 	lv    *levels
+	lvKey levelsOpts
 	t     *tables
 	sg    *sgrammar        // schema-informed grammars, nil when schema-less
 	spare *tables          // the tables of the previous stream, reused by Reset
@@ -62,7 +63,7 @@ type Decoder struct {
 	// token assembly
 	attrs []xml.Attr
 	cd    []byte
-	names []xml.Name
+	names []*localName // open elements
 
 	// pre-compression and compression
 	raw     *bytes.Reader // compressed input
@@ -140,7 +141,9 @@ func (d *Decoder) begin() error {
 			return d.setErr(fmt.Errorf("exi: stream needs schema %q and none was given: %w", d.opts.SchemaID, ErrUnsupported))
 		}
 	}
-	d.lv = buildLevels(&d.opts)
+	if key := levelsKey(&d.opts); d.lv == nil || key != d.lvKey {
+		d.lv, d.lvKey = buildLevels(&d.opts), key
+	}
 	if d.sg, err = prepareSchema(d.sg, d.opts.Schema, &d.opts); err != nil {
 		return d.setErr(err)
 	}

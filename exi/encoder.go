@@ -19,6 +19,7 @@ type Encoder struct {
 	out   io.Writer
 	opts  Options
 	lv    *levels
+	lvKey levelsOpts
 	t     *tables
 	sg    *sgrammar // schema-informed grammars, nil when schema-less
 	spare *tables   // the tables of the previous stream, reused by Reset
@@ -101,7 +102,9 @@ func (e *Encoder) Reset(w io.Writer, opts Options) error {
 	}
 	e.out, e.opts = w, opts
 	e.lim = opts.Limits.resolved()
-	e.lv = buildLevels(&e.opts)
+	if key := levelsKey(&e.opts); e.lv == nil || key != e.lvKey {
+		e.lv, e.lvKey = buildLevels(&e.opts), key
+	}
 	sg, err := prepareSchema(e.sg, opts.Schema, &e.opts)
 	if err != nil {
 		return err

@@ -411,25 +411,33 @@ func (e *Encoder) encodeChannel(c *channel) {
 // schema-less streams (EXI §7.1.7): uri, local name and, with prefixes
 // preserved, the prefix. It stays in the structure channel.
 func (e *Encoder) typeValue(v string) *localName {
-	prefix, local := "", v
-	if i := strings.IndexByte(v, ':'); i >= 0 {
-		prefix, local = v[:i], v[i+1:]
-	}
-	uri := ""
-	switch prefix {
-	case "xml":
-		uri = nsXML
-	default:
-		for i := len(e.ns) - 1; i >= 0; i-- {
-			if e.ns[i].prefix == prefix {
-				uri = e.ns[i].uri
-				break
-			}
-		}
-	}
+	prefix, uri, local := e.splitQName(v)
 	ln := e.t.encodeQName(&e.w, uri, local)
 	if e.opts.Preserve.Prefixes {
 		encodePrefix(&e.w, ln.uri, prefix)
 	}
 	return ln
+}
+
+// splitQName resolves a QName value: "prefix:local" with the namespace
+// declarations in scope, or "{uri}local" as Decoder.Token returns values
+// whose prefix is unknown.
+func (e *Encoder) splitQName(v string) (prefix, uri, local string) {
+	v = strings.TrimSpace(v)
+	if strings.HasPrefix(v, "{") {
+		if i := strings.IndexByte(v, '}'); i > 0 {
+			uri, local = v[1:i], v[i+1:]
+			for j := len(e.ns) - 1; j >= 0; j-- {
+				if e.ns[j].uri == uri {
+					return e.ns[j].prefix, uri, local
+				}
+			}
+			return "", uri, local
+		}
+	}
+	local = v
+	if i := strings.IndexByte(v, ':'); i >= 0 {
+		prefix, local = v[:i], v[i+1:]
+	}
+	return prefix, e.resolvePrefix(prefix), local
 }

@@ -62,6 +62,14 @@ func findProd(ps []prod, kind evKind, ln *localName) int {
 // in evEsc when a deeper level exists.
 type levels [stDone][3][]evKind
 
+// levelsOpts are the options buildLevels depends on.
+type levelsOpts struct {
+	p  Preserve
+	sc bool
+}
+
+func levelsKey(o *Options) levelsOpts { return levelsOpts{o.Preserve, o.SelfContained} }
+
 func buildLevels(o *Options) *levels {
 	var L levels
 	p := o.Preserve

@@ -1,6 +1,7 @@
 package exi
 
 import (
+	"encoding/xml"
 	"fmt"
 	"slices"
 )
@@ -24,7 +25,8 @@ type localName struct {
 	gel   int32        // schema: global element declaration + 1, -1 none, 0 unknown
 	gat   int32        // schema: global attribute datatype + 1, -1 none, 0 unknown
 
-	touched bool // on tables.touched: has per-stream state to clear
+	touched bool      // on tables.touched: has per-stream state to clear
+	endTok  xml.Token // decoder: the EndElement token of this name, boxed once
 }
 
 // uriEntry is one entry of the URI partition with its prefix and
@@ -37,6 +39,35 @@ type uriEntry struct {
 	localIdx map[string]*localName
 
 	initPrefixes, initLocals int // initial entries, kept by tables.reset
+
+	recycle map[string]*localName // entries of earlier streams, reused by addLocal
+}
+
+// maxRecycle bounds the entries kept for reuse across streams.
+const maxRecycle = 4096
+
+// recycleLocals removes the non-initial local names, keeping them (with
+// their allocations, state cleared) for reuse by later streams.
+func (u *uriEntry) recycleLocals() {
+	if len(u.locals) == u.initLocals {
+		return
+	}
+	for _, ln := range u.locals[u.initLocals:] {
+		delete(u.localIdx, ln.name)
+		if len(u.recycle) >= maxRecycle {
+			continue
+		}
+		if u.recycle == nil {
+			u.recycle = make(map[string]*localName)
+		}
+		if ln.elem != nil {
+			ln.elem.stc, ln.elem.ec = ln.elem.stc[:0], ln.elem.ec[:0]
+		}
+		ln.lvals, ln.ch, ln.touched, ln.gel, ln.gat = ln.lvals[:0], nil, false, 0, 0
+		u.recycle[ln.name] = ln
+	}
+	clear(u.locals[u.initLocals:])
+	u.locals = u.locals[:u.initLocals]
 }
 
 // gval is one entry of the global value partition.
@@ -57,9 +88,11 @@ type tables struct {
 	entries int              // total entries, checked against Limits
 	frag    *elemGrammar     // learned fragment content (SE(qname) productions)
 
-	initURIs int          // initial URI entries, kept by reset
-	touched  []*localName // entries with grammars or values to clear on reset
-	schema   any          // the grammars the initial entries come from (nil: none)
+	initURIs int                  // initial URI entries, kept by reset
+	recycled map[string]*uriEntry // URI entries of earlier streams, reused by addURI
+	vrecycle map[string]string    // decoder: value strings of earlier streams
+	touched  []*localName         // entries with grammars or values to clear on reset
+	schema   any                  // the grammars the initial entries come from (nil: none)
 }
 
 // markInit records the current entries as the initial content that reset
@@ -101,17 +134,33 @@ func (t *tables) reset() {
 	t.touched = t.touched[:0]
 	for _, u := range t.uris[t.initURIs:] {
 		delete(t.uriIdx, u.name)
+		u.recycleLocals()
+		u.prefixes = u.prefixes[:0]
+		if len(t.recycled) < maxRecycle {
+			if t.recycled == nil {
+				t.recycled = make(map[string]*uriEntry)
+			}
+			t.recycled[u.name] = u
+		}
 	}
+	clear(t.uris[t.initURIs:])
 	t.uris = t.uris[:t.initURIs]
 	for _, u := range t.uris {
-		if len(u.locals) > u.initLocals {
-			for _, ln := range u.locals[u.initLocals:] {
-				delete(u.localIdx, ln.name)
-			}
-			u.locals = u.locals[:u.initLocals]
-		}
+		u.recycleLocals()
 		u.prefixes = u.prefixes[:u.initPrefixes]
 	}
+	if t.gidx == nil { // decoder: keep value strings for reuse
+		for _, g := range t.gvals {
+			if len(t.vrecycle) >= maxRecycle {
+				break
+			}
+			if t.vrecycle == nil {
+				t.vrecycle = make(map[string]string)
+			}
+			t.vrecycle[g.s] = g.s
+		}
+	}
+	clear(t.gvals)
 	t.gvals = t.gvals[:0]
 	clear(t.gidx)
 	t.gnext, t.entries = 0, 0
@@ -139,6 +188,14 @@ func newTables(encoding bool) *tables {
 }
 
 func (t *tables) addURI(s string) *uriEntry {
+	if u := t.recycled[s]; u != nil {
+		delete(t.recycled, s)
+		u.id = len(t.uris)
+		t.uris = append(t.uris, u)
+		t.uriIdx[s] = u
+		t.entries++
+		return u
+	}
 	u := &uriEntry{name: s, id: len(t.uris), localIdx: make(map[string]*localName, 8)}
 	t.uris = append(t.uris, u)
 	t.uriIdx[s] = u
@@ -147,6 +204,14 @@ func (t *tables) addURI(s string) *uriEntry {
 }
 
 func (t *tables) addLocal(u *uriEntry, s string) *localName {
+	if ln := u.recycle[s]; ln != nil {
+		delete(u.recycle, s)
+		ln.id = len(u.locals)
+		u.locals = append(u.locals, ln)
+		u.localIdx[s] = ln
+		t.entries++
+		return ln
+	}
 	ln := &localName{name: s, uri: u, id: len(u.locals)}
 	u.locals = append(u.locals, ln)
 	u.localIdx[s] = ln
@@ -239,14 +304,21 @@ func (t *tables) decodeURI(r *bitReader) (*uriEntry, error) {
 		}
 		return t.uris[v-1], nil
 	}
-	s, err := r.readString()
+	n, err := r.readUint()
 	if err != nil {
 		return nil, err
 	}
-	if u := t.uriIdx[s]; u != nil {
+	b, err := r.readCharBytes(n)
+	if err != nil {
+		return nil, err
+	}
+	if u := t.uriIdx[string(b)]; u != nil {
 		return u, nil // tolerate a redundant miss
 	}
-	return t.addURI(s), nil
+	if u := t.recycled[string(b)]; u != nil {
+		return t.addURI(u.name), nil
+	}
+	return t.addURI(string(b)), nil
 }
 
 func (t *tables) decodeQName(r *bitReader) (*localName, error) {
@@ -273,14 +345,17 @@ func (t *tables) decodeLocal(r *bitReader, u *uriEntry) (*localName, error) {
 		}
 		return u.locals[id], nil
 	}
-	s, err := r.readChars(n - 1)
+	b, err := r.readCharBytes(n - 1)
 	if err != nil {
 		return nil, err
 	}
-	if ln := u.localIdx[s]; ln != nil {
+	if ln := u.localIdx[string(b)]; ln != nil {
 		return ln, nil
 	}
-	return t.addLocal(u, s), nil
+	if ln := u.recycle[string(b)]; ln != nil {
+		return t.addLocal(u, ln.name), nil
+	}
+	return t.addLocal(u, string(b)), nil
 }
 
 // encodePrefix writes a prefix of a qname (§7.1.7): its compact id in the
@@ -406,7 +481,13 @@ func (t *tables) decodeValue(r *bitReader, o *Options, ln *localName, cs []rune)
 	}
 	var s string
 	if cs == nil {
-		s, err = r.readChars(n - 2)
+		var b []byte
+		if b, err = r.readCharBytes(n - 2); err == nil {
+			var ok bool
+			if s, ok = t.vrecycle[string(b)]; !ok {
+				s = string(b)
+			}
+		}
 	} else {
 		s, err = r.readRestricted(n-2, cs)
 	}

@@ -22,20 +22,25 @@ func (d *Decoder) Token() (xml.Token, error) {
 		}
 		switch ev.kind {
 		case evSE:
-			name := xml.Name{Space: ev.ln.uri.name, Local: ev.ln.name}
+			ln := ev.ln // ev is reused by the events gatherAttrs reads
+			name := xml.Name{Space: ln.uri.name, Local: ln.name}
 			d.attrs = d.attrs[:0]
 			if err := d.gatherAttrs(nil); err != nil {
 				return nil, err
 			}
-			d.names = append(d.names, name)
+			d.names = append(d.names, ln)
 			return xml.StartElement{Name: name, Attr: d.attrs}, nil
 		case evEE:
 			if len(d.names) == 0 {
 				return nil, d.setErr(d.malformed("unbalanced end element"))
 			}
-			name := d.names[len(d.names)-1]
+			ln := d.names[len(d.names)-1]
 			d.names = d.names[:len(d.names)-1]
-			return xml.EndElement{Name: name}, nil
+			if ln.endTok == nil {
+				// boxed once per name: the token is immutable
+				ln.endTok = xml.EndElement{Name: xml.Name{Space: ln.uri.name, Local: ln.name}}
+			}
+			return ln.endTok, nil
 		case evCH:
 			d.cd = append(d.cd[:0], ev.value...)
 			return xml.CharData(d.cd), nil

@@ -107,6 +107,9 @@ func checkTyped(dts []schema.Datatype, dt int, s string, depth int) bool {
 	case schema.RepEnumeration:
 		return enumIndex(dts, d, s) >= 0
 	case schema.RepQName:
+		if strings.HasPrefix(s, "{") && strings.IndexByte(s, '}') > 0 {
+			return true
+		}
 		_, _, err := schema.ParseQName(s)
 		return err == nil
 	case schema.RepList:
@@ -177,8 +180,7 @@ func (e *Encoder) writeTyped(w *bitWriter, ln *localName, dt int, s string) {
 	case schema.RepEnumeration:
 		w.writeNBit(uint64(enumIndex(dts, d, s)), bitsFor(len(d.Enum)))
 	case schema.RepQName:
-		prefix, local, _ := schema.ParseQName(s)
-		uri := e.resolvePrefix(prefix)
+		prefix, uri, local := e.splitQName(s)
 		ln2 := e.t.encodeQName(w, uri, local)
 		if e.opts.Preserve.Prefixes {
 			encodePrefix(w, ln2.uri, prefix)
