@@ -159,11 +159,14 @@ func TestControlThroughProsody(t *testing.T) {
 	p := testserver.StartProsody(t, testserver.ProsodyOptions{})
 	var mu sync.Mutex
 	var denied []string // parameters the auth hook refuses
-	auth := func(_ context.Context, from jid.JID, nodes, params []string) ([]string, error) {
+	auth := func(ctx context.Context, from jid.JID, nodes, params []string) ([]string, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if from.Localpart() == "intruder" {
 			return nil, errors.New("not a friend")
+		}
+		if tok, _ := iotcontrol.TokensFrom(ctx); tok.User == "revoked" {
+			return nil, errors.New("token revoked")
 		}
 		var ok []string
 		for _, p := range params {
@@ -455,6 +458,11 @@ func TestControlThroughProsody(t *testing.T) {
 		}
 		if _, err := iotcontrol.FetchForm(ctx, intruder, to); faultOf(t, err).Condition != "forbidden" {
 			t.Errorf("intruder getForm: %v", err)
+		}
+		// The hook sees the request's XEP-0324 tokens.
+		_, err = iotcontrol.Set(ctx, cli, to, iotcontrol.SetRequest{Tokens: iotcontrol.Tokens{User: "revoked"}, Params: []iotcontrol.Param{param(control.TypeInt, "OutputPercent", "9")}})
+		if e := faultOf(t, err); e.Condition != "forbidden" {
+			t.Errorf("revoked token: %v", e)
 		}
 		var sawDenied, sawIntruder bool
 		for _, e := range dev.ctl.Audit().Recent() {

@@ -16,10 +16,23 @@ import (
 
 // Authorizer decides which parameters from may set on nodes ("" is the
 // device itself). It returns the allowed subset of params; an empty
-// subset or an error refuses the whole request (forbidden). Provisioning
+// subset or an error refuses the whole request (forbidden). The request's
+// XEP-0324 tokens are in ctx (TokensFrom). Provisioning
 // (XEP-0324) plugs in here; it must not block for long, since it runs on
 // the session's reading goroutine.
 type Authorizer func(ctx context.Context, from jid.JID, nodes []string, params []string) (allowed []string, err error)
+
+// tokensKey keys the request's XEP-0324 tokens in the context the
+// Authorizer gets.
+type tokensKey struct{}
+
+// TokensFrom returns the XEP-0324 tokens (serviceToken, deviceToken,
+// userToken) of the set or getForm an Authorizer is asked about; ok is
+// false outside an Authorizer call.
+func TokensFrom(ctx context.Context) (t Tokens, ok bool) {
+	t, ok = ctx.Value(tokensKey{}).(Tokens)
+	return t, ok
+}
 
 // ServerOptions configure a Server. The zero value allows everybody.
 type ServerOptions struct {
@@ -144,7 +157,7 @@ func (s *Server) Apply(ctx context.Context, from jid.JID, via string, el *xmpp.E
 	resp := SetResponse{}
 	if s.opts.CanControl != nil {
 		names := paramNames(req.Changes)
-		allowed, err := s.opts.CanControl(ctx, from, nodes, names)
+		allowed, err := s.opts.CanControl(context.WithValue(ctx, tokensKey{}, set.Tokens), from, nodes, names)
 		if err == nil && len(allowed) == 0 {
 			err = errors.New("no parameter allowed")
 		}
@@ -390,7 +403,7 @@ func (s *Server) handleGetForm(ctx context.Context, iq *xmpp.Element) (*xmpp.Ele
 		for _, p := range params[:len(params)-1] {
 			names = append(names, p.Name)
 		}
-		allowed, err := s.opts.CanControl(ctx, from, nodes, names)
+		allowed, err := s.opts.CanControl(context.WithValue(ctx, tokensKey{}, g.Tokens), from, nodes, names)
 		if err != nil || len(allowed) == 0 {
 			return nil, xmpp.NewStanzaError("cancel", "forbidden", "Access denied.")
 		}
