@@ -270,8 +270,21 @@ func (e *Encoder) event(kind evKind) error {
 // qnameEvent writes an SE or AT event with its qname and prefix.
 func (e *Encoder) qnameEvent(kind evKind, uri, local, prefix string) (*localName, error) {
 	var ln *localName
-	if u := e.t.uriIdx[uri]; u != nil {
-		ln = u.localIdx[local]
+	// Fast path: a production learned in the current grammar, most recent
+	// first (documents repeat their structure), found without map lookups.
+	if _, g := e.curState(); g != nil {
+		ps := *g
+		for i := len(ps) - 1; i >= 0; i-- {
+			if p := ps[i]; p.kind == kind && p.ln != nil && p.ln.name == local && p.ln.uri.name == uri {
+				ln = p.ln
+				break
+			}
+		}
+	}
+	if ln == nil {
+		if u := e.t.uriIdx[uri]; u != nil {
+			ln = u.localIdx[local]
+		}
 	}
 	learned := false
 	if ln != nil {

@@ -2,7 +2,6 @@ package exi
 
 import (
 	"fmt"
-	"sort"
 
 	"github.com/xiot/xiot/exi/schema"
 )
@@ -70,13 +69,21 @@ func (e *Encoder) schemaTop() *eframe {
 	return &e.stack[n-1]
 }
 
+// sortAttrs orders attributes by local name, then URI (a stable insertion
+// sort: start tags have few attributes).
 func sortAttrs(a []attrItem) {
-	sort.SliceStable(a, func(i, j int) bool {
-		if a[i].local != a[j].local {
-			return a[i].local < a[j].local
+	for i := 1; i < len(a); i++ {
+		for j := i; j > 0 && attrLess(&a[j], &a[j-1]); j-- {
+			a[j], a[j-1] = a[j-1], a[j]
 		}
-		return a[i].uri < a[j].uri
-	})
+	}
+}
+
+func attrLess(x, y *attrItem) bool {
+	if x.local != y.local {
+		return x.local < y.local
+	}
+	return x.uri < y.uri
 }
 
 // valid reports whether s can be encoded as a value of datatype dt: with

@@ -188,6 +188,11 @@ func (f Float) String() string {
 
 // ParseInteger parses an xs:integer lexical form of any size.
 func ParseInteger(s string) (*big.Int, error) {
+	if len(s) < 19 && s != "" && s[0] != '+' {
+		if x, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return big.NewInt(x), nil
+		}
+	}
 	v := strings.TrimPrefix(NormalizeSpace(s, WSCollapse), "+")
 	if v == "" || !allDigits(strings.TrimPrefix(v, "-")) || v == "-" {
 		return nil, lexErr("integer", s)

@@ -6,6 +6,9 @@ import "strings"
 func NormalizeSpace(s string, ws WhiteSpace) string {
 	switch ws {
 	case WSReplace:
+		if strings.IndexAny(s, "\t\n\r") < 0 {
+			return s
+		}
 		return strings.Map(func(r rune) rune {
 			if r == '\t' || r == '\n' || r == '\r' {
 				return ' '
@@ -13,9 +16,28 @@ func NormalizeSpace(s string, ws WhiteSpace) string {
 			return r
 		}, s)
 	case WSCollapse:
+		if collapsed(s) {
+			return s
+		}
 		return strings.Join(strings.FieldsFunc(s, func(r rune) bool {
 			return r == ' ' || r == '\t' || r == '\n' || r == '\r'
 		}), " ")
 	}
 	return s
+}
+
+// collapsed reports whether s is already whitespace-collapsed: no tab, CR
+// or LF, no leading, trailing or double space.
+func collapsed(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\t', '\n', '\r':
+			return false
+		case ' ':
+			if i == 0 || i == len(s)-1 || s[i-1] == ' ' {
+				return false
+			}
+		}
+	}
+	return true
 }
