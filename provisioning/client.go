@@ -204,7 +204,7 @@ func (c *Client) roundTrip(ctx context.Context, q question, parse func(*xmpp.Ele
 }
 
 func (c *Client) noDecision(q question, cause error) error {
-	err := fmt.Errorf("provisioning: %s about %s not decided by %s: %w: %w", q.kind, q.who, c.server, ErrNoDecision, cause)
+	err := fmt.Errorf("%w: %s about %s, asked %s: %w", ErrNoDecision, q.kind, q.who, c.target(), cause)
 	c.log.Warn("provisioning question failed; refusing", "question", q.kind, "jid", q.who, "err", cause)
 	return err
 }
