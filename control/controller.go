@@ -140,7 +140,8 @@ type Controller struct {
 
 // New validates the points, writes each output's boot value (Failsafe, or
 // Initial), then restores the timed overrides persisted in StateDir that
-// have not expired.
+// have not expired. The Controller starts offline: call Online once the
+// session is up, or the failsafe values return after the grace periods.
 func New(points []Point, opts Options) (*Controller, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -198,6 +199,9 @@ func New(points []Point, opts Options) (*Controller, error) {
 		errs = append(errs, c.write(p, boot, now, "", "boot", why))
 	}
 	errs = append(errs, c.restore(now))
+	// Not connected yet counts as a lost connection: should the agent never
+	// get online, restored overrides end in failsafe after the grace period.
+	c.offline, c.offlineSince = true, now
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

@@ -239,6 +239,7 @@ func TestOverrideRevertsAcrossRestart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		c.Online()
 		return c
 	}
 	c := boot()
@@ -386,6 +387,7 @@ func TestRunRevertsOnRealClock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.Online()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go c.Run(ctx)
@@ -425,6 +427,7 @@ func TestRevertWaitsForMinOn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.Online()
 	start := clk.Now()
 	if err := c.Set(context.Background(), Request{Via: "test", Override: time.Minute, Changes: []Change{{Name: "Heater", Value: Bool(true)}}}); err != nil {
 		t.Fatal(err)
@@ -441,5 +444,44 @@ func TestRevertWaitsForMinOn(t *testing.T) {
 	c.Tick()
 	if pin.Read() != gpio.Low {
 		t.Fatal("override did not revert once the minimum on time passed")
+	}
+}
+
+func TestStartsOffline(t *testing.T) {
+	dir := t.TempDir()
+	clk := newClock()
+	pin := &gpiotest.Pin{N: "R"}
+	c, err := New([]Point{relayPoint(t, pin, false, Safety{Grace: time.Minute})}, Options{Now: clk.Now, StateDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Online()
+	if err := c.Set(context.Background(), Request{Via: "iq", Override: time.Hour, Changes: []Change{{Name: "Heater", Value: Bool(true)}}}); err != nil {
+		t.Fatal(err)
+	}
+	c.Shutdown()
+	// The agent restarts but never gets a connection: the restored
+	// override holds for the grace period, then the failsafe wins.
+	c, err = New([]Point{relayPoint(t, pin, false, Safety{Grace: time.Minute})}, Options{Now: clk.Now, StateDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pin.Read() != gpio.High {
+		t.Fatal("override not restored")
+	}
+	clk.Add(time.Minute)
+	c.Tick()
+	if pin.Read() != gpio.Low {
+		t.Fatal("restored override outlived the grace period without a connection")
+	}
+	if ovs, _ := loadState(filepath.Join(dir, OverridesFile)); len(ovs) != 0 {
+		t.Errorf("failsafe left the override persisted: %+v", ovs)
+	}
+	// Outputs already at their failsafe value are not written again.
+	n := len(c.Audit().Recent())
+	clk.Add(time.Hour)
+	c.Tick()
+	if len(c.Audit().Recent()) != n {
+		t.Errorf("idle failsafe logged %+v", c.Audit().Recent()[n:])
 	}
 }

@@ -24,6 +24,7 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
+	ctl.Online() // the agent calls this when its session is up
 	err = ctl.Set(context.Background(), control.Request{
 		From: "operator@example.org/phone", Via: "iq", Override: 10 * time.Minute,
 		Changes: []control.Change{{Name: "Heater", Value: control.Bool(true)}},

@@ -238,10 +238,13 @@ func (c *Controller) Tick() (next time.Time) {
 				earliest(due)
 			} else {
 				p.failsafed = true
+				if p.override == nil && p.cur.Equal(fs) {
+					continue // already safe: nothing to write or log
+				}
 				if p.override != nil {
 					p.override, dirty = nil, true
 				}
-				_ = c.write(p, fs, now, "", "failsafe", fmt.Sprintf("connection lost for %v", now.Sub(c.offlineSince).Round(time.Millisecond)))
+				_ = c.write(p, fs, now, "", "failsafe", fmt.Sprintf("no connection for %v", now.Sub(c.offlineSince).Round(time.Millisecond)))
 				continue
 			}
 		}

@@ -117,6 +117,7 @@ func newDevice(t testing.TB, dir string, auth iotcontrol.Authorizer) *device {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctl.Online() // as if connected; TestFailsafeWhenServerGoes wires the session's hooks
 	ctx, cancel := context.WithCancel(context.Background())
 	go ctl.Run(ctx)
 	t.Cleanup(func() { cancel(); ctl.Shutdown() })
@@ -520,7 +521,7 @@ func TestFailsafeWhenServerGoes(t *testing.T) {
 			e = x
 		}
 	}
-	if e.Name != "Heater" || e.Value != "false" || !strings.Contains(e.Reason, "connection lost") {
+	if e.Name != "Heater" || e.Value != "false" || !strings.Contains(e.Reason, "no connection") {
 		t.Errorf("audit of the failsafe: %+v", e)
 	}
 }
