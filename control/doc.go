@@ -14,7 +14,8 @@
 //     interlocks) before anything is written, and refused as a whole with a
 //     *SetError otherwise;
 //   - the failsafe value is written at boot, on Shutdown, and when Offline
-//     has lasted the output's grace period (Online cancels);
+//     has lasted the output's grace period (Online cancels; a new
+//     Controller is offline until its first Online);
 //   - a set with an override duration is undone when it ends, also across
 //     a restart: the overrides in force are persisted, atomically, in the
 //     state directory;
