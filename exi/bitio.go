@@ -31,19 +31,26 @@ func (w *bitWriter) reset(aligned bool) {
 	w.aligned = aligned
 }
 
-// writeBits writes the low n bits of v, most significant first.
+// writeBits writes the low n bits of v (n <= 64), most significant first.
 func (w *bitWriter) writeBits(v uint64, n int) {
-	for n > 0 {
-		free := 8 - int(w.n)
-		take := min(free, n)
-		chunk := byte(v>>uint(n-take)) & byte(1<<uint(take)-1)
-		w.cur |= chunk << uint(free-take)
-		w.n += uint(take)
-		n -= take
-		if w.n == 8 {
-			w.buf = append(w.buf, w.cur)
-			w.cur, w.n = 0, 0
-		}
+	if n < 64 {
+		v &= 1<<uint(n) - 1
+	}
+	free := 8 - int(w.n)
+	if n < free {
+		w.cur |= byte(v) << uint(free-n)
+		w.n += uint(n)
+		return
+	}
+	n -= free
+	w.buf = append(w.buf, w.cur|byte(v>>uint(n)))
+	for n >= 8 {
+		n -= 8
+		w.buf = append(w.buf, byte(v>>uint(n)))
+	}
+	w.cur, w.n = byte(v<<uint(8-n)), uint(n)
+	if n == 0 {
+		w.cur = 0
 	}
 }
 
@@ -199,11 +206,18 @@ func (r *bitReader) readBits(n int) (uint64, error) {
 			}
 			r.cur, r.n = b, 8
 		}
-		take := min(int(r.n), n)
-		chunk := (r.cur >> (r.n - uint(take))) & byte(1<<uint(take)-1)
-		v = v<<uint(take) | uint64(chunk)
-		r.n -= uint(take)
-		n -= take
+		if n < int(r.n) {
+			r.n -= uint(n)
+			return v<<uint(n) | uint64(r.cur>>r.n)&(1<<uint(n)-1), nil
+		}
+		v = v<<r.n | uint64(r.cur)&(1<<r.n-1)
+		n -= int(r.n)
+		r.n = 0
+		for n >= 8 && r.pos < len(r.buf) {
+			v = v<<8 | uint64(r.buf[r.pos])
+			r.pos++
+			n -= 8
+		}
 	}
 	return v, nil
 }

@@ -12,6 +12,9 @@ type sctx struct {
 	nt       int32 // current non-terminal
 	nillable bool
 	castable bool
+
+	tab   *stable // cached table of (gi, tabNT)
+	tabNT int32
 }
 
 // ctxFor returns the grammar state of a new element with declaration el
@@ -25,7 +28,12 @@ func (s *sgrammar) ctxFor(el int) sctx {
 }
 
 func (s *sgrammar) tableOf(c *sctx) (*stable, error) {
-	return s.table(int(c.gi-1), int(c.nt), c.nillable, c.castable)
+	if c.tab != nil && c.tabNT == c.nt {
+		return c.tab, nil
+	}
+	t, err := s.table(int(c.gi-1), int(c.nt), c.nillable, c.castable)
+	c.tab, c.tabNT = t, c.nt
+	return t, err
 }
 
 // switchType applies xsi:type: the element continues with the grammar of
@@ -40,6 +48,7 @@ func (s *sgrammar) switchType(c *sctx, ln *localName) {
 	}
 	t := &s.g.Types[ti]
 	c.gi, c.nt, c.castable = int32(t.Grammar)+1, 0, t.TypeCastable && t.Name.URI != schema.NSXSD
+	c.tab = nil
 }
 
 // switchNil applies xsi:nil="true": the element continues with the
@@ -48,7 +57,7 @@ func (s *sgrammar) switchNil(c *sctx) {
 	gi := int(c.gi - 1)
 	for i := range s.g.Types {
 		if s.g.Types[i].Grammar == gi {
-			c.gi, c.nt = int32(s.g.Types[i].Empty)+1, 0
+			c.gi, c.nt, c.tab = int32(s.g.Types[i].Empty)+1, 0, nil
 			return
 		}
 	}
