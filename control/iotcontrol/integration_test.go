@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -112,6 +113,8 @@ func newDevice(t testing.TB, dir string, auth iotcontrol.Authorizer) *device {
 		virt("thermostat", "Setpoint", control.TypeDouble, "21", "5", "30"),
 		virt("thermostat", "Mode", control.TypeString, "auto", "", "", "auto", "manual", "off"),
 		virt("fan", "Mode", control.TypeString, "auto", "", "", "auto", "manual", "off"),
+		{Param: control.Param{Name: "Compressor", Type: control.TypeBoolean}, Output: control.NewVirtual("Compressor", control.TypeBoolean, nil),
+			Safety: control.Safety{Failsafe: control.Bool(false), Grace: time.Hour, MinOn: time.Hour, MinOff: time.Hour}},
 	}
 	ctl, err := control.New(points, control.Options{StateDir: dir})
 	if err != nil {
@@ -408,6 +411,27 @@ func TestControlThroughProsody(t *testing.T) {
 		// The client side validates against the form's rules as well.
 		if err := byVar["OutputPercent"].Validate("101"); !errors.Is(err, control.ErrOutOfRange) {
 			t.Errorf("client-side validation of 101: %v", err)
+		}
+	})
+
+	t.Run("InterlockUnderBurst", func(t *testing.T) {
+		// The boot value counts as a switch: within the minimum off time
+		// the compressor may not start, however often it is asked.
+		for i := range 20 {
+			_, err := set(param(control.TypeBoolean, "Compressor", strconv.FormatBool(i%2 == 0)))
+			if i%2 == 1 {
+				if err != nil {
+					t.Fatalf("setting the current value: %v", err)
+				}
+				continue
+			}
+			e := faultOf(t, err)
+			if e.Type != "wait" || e.Condition != "conflict" || !slices.Equal(e.Params, []iotcontrol.ParamError{{Var: "Compressor", Text: iotcontrol.TextLocked}}) {
+				t.Fatalf("start %d within the minimum off time: %v", i, e)
+			}
+		}
+		if got := dev.get(t, "", "Compressor"); got != "false" {
+			t.Errorf("compressor %s after the burst", got)
 		}
 	})
 

@@ -6,7 +6,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -238,4 +240,37 @@ func TestOurClientControlsSlixmppDevice(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect(`{"name": "Row1", "value": "hello world"}`)
+
+	// The command line itself: xiot set, by IQ and by message.
+	xiot := buildXiot(t)
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte("operator-pass\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) string {
+		t.Helper()
+		acct := []string{"--jid", "operator@localhost", "--password-file", pw, "--server", p.C2SAddr, "--ca-file", p.CAFile}
+		out, err := exec.CommandContext(ctx, xiot, append(append([]string{"set"}, acct...), args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("xiot set %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	if out := run(to, "Relay=false", "Level=7.25"); !strings.Contains(out, "Relay=false (boolean), Level=7.25 (double)") {
+		t.Errorf("xiot set printed %q", out)
+	}
+	expect(`{"name": "Relay", "value": "false"}`, `{"name": "Level", "value": "7.25"}`)
+	run(to, "Count=9", "--message", "--node", "Device01")
+	expect(`{"name": "Count", "value": "9"}`)
+}
+
+// buildXiot builds the xiot command into a temporary directory.
+func buildXiot(t *testing.T) string {
+	t.Helper()
+	// go test puts its own toolchain first on the PATH of tests.
+	out := filepath.Join(t.TempDir(), "xiot")
+	if b, err := exec.Command("go", "build", "-o", out, "github.com/xiot/xiot/cmd/xiot").CombinedOutput(); err != nil {
+		t.Fatalf("building xiot: %v\n%s", err, b)
+	}
+	return out
 }
