@@ -124,6 +124,24 @@ func New(s *xmpp.Session, server jid.JID, opts Options) *Client {
 // Server returns the provisioning server's JID.
 func (c *Client) Server() jid.JID { return c.server }
 
+// SubscribeToServer asks for a presence subscription to the provisioning
+// server when it is a client account (§3.1.1, §6.1): it tells the server
+// that the device exists and lets the client follow the server's full
+// JID. For a server component it does nothing, as none is needed.
+func (c *Client) SubscribeToServer(ctx context.Context) error {
+	if c.server.Localpart() == "" {
+		return nil
+	}
+	if c.sess == nil {
+		return errors.New("provisioning: no session")
+	}
+	err := c.sess.Send(ctx, xmpp.NewElement("", "presence", "to", c.server.Bare().String(), "type", "subscribe"))
+	if err != nil {
+		return fmt.Errorf("provisioning: subscribing to %s: %w", c.server.Bare(), err)
+	}
+	return nil
+}
+
 // ClearCache forgets every cached decision, as the server's clearCache
 // does. A device calls it when it delegates trust to a new server (§6.2).
 func (c *Client) ClearCache() { c.cache.clear() }

@@ -3,8 +3,10 @@ package provisioning
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
+	"time"
 
 	"mellium.im/xmpp/jid"
 
@@ -129,5 +131,45 @@ func TestFailClosedWithoutServer(t *testing.T) {
 	c.ClearCache()
 	if ok, err := c.IsFriend(ctx, friend); ok || err == nil {
 		t.Fatalf("after ClearCache: %v, %v", ok, err)
+	}
+}
+
+func TestIsFriendServerItself(t *testing.T) {
+	c := offlineClient(t)
+	if ok, err := c.IsFriend(context.Background(), jid.MustParse("prov@example.org/x")); !ok || err != nil {
+		t.Fatalf("IsFriend(server) = %v, %v", ok, err)
+	}
+}
+
+// TestTokenWindow checks that a token counts as sent to a party for one
+// minute (§3.1.3.2), and only to that party.
+func TestTokenWindow(t *testing.T) {
+	clk := newFakeClock()
+	l := newTokenLog(clk.now)
+	prov, alice := jid.MustParse("prov@example.org"), jid.MustParse("alice@example.org/amr")
+	l.note("T1", prov, alice)
+	if u, ok := l.lookup("T1", jid.MustParse("prov@example.org/res")); !ok || !u.origin.Equal(alice) {
+		t.Fatalf("lookup = %#v, %v", u, ok)
+	}
+	if _, ok := l.lookup("T1", jid.MustParse("mallory@example.org")); ok {
+		t.Fatal("a token sent to prov is challengeable by mallory")
+	}
+	if _, ok := l.lookup("T2", prov); ok {
+		t.Fatal("an unknown token is challengeable")
+	}
+	clk.add(59 * time.Second)
+	if _, ok := l.lookup("T1", prov); !ok {
+		t.Fatal("expired within the minute")
+	}
+	clk.add(2 * time.Second)
+	if _, ok := l.lookup("T1", prov); ok {
+		t.Fatal("still challengeable after a minute")
+	}
+	// A flood of tokens stays bounded.
+	for i := range maxTokenLog + 10 {
+		l.note(fmt.Sprint("F", i), prov, alice)
+	}
+	if n := len(l.uses); n > maxTokenLog {
+		t.Fatalf("%d token uses remembered", n)
 	}
 }

@@ -98,7 +98,13 @@ func (c *Client) AskFriend(ctx context.Context, from jid.JID) (IsFriendResponse,
 // IsFriend reports whether the provisioning server accepts a friendship
 // (presence subscription) with from. It has the shape of agent.FriendFunc.
 // An error means no decision: the caller must not accept.
+//
+// The provisioning server itself is always a friend: befriending it is how
+// a device delegates its trust (§3.1.1).
 func (c *Client) IsFriend(ctx context.Context, from jid.JID) (bool, error) {
+	if from.Bare().Equal(c.server.Bare()) {
+		return true, nil
+	}
 	r, err := c.AskFriend(ctx, from)
 	if err != nil {
 		return false, err

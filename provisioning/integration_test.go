@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"os"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -506,7 +507,10 @@ func TestServerByBareJID(t *testing.T) {
 	if ok, err := client.IsFriend(ctx, jid.MustParse("alice@localhost")); ok || !errors.Is(err, provisioning.ErrNoDecision) {
 		t.Fatalf("IsFriend before presence = %v, %v", ok, err)
 	}
-	if err := dev.SendAll(ctx, xmpp.NewElement("", "presence"), xmpp.NewElement("", "presence", "to", "prov@localhost", "type", "subscribe")); err != nil {
+	if err := dev.Send(ctx, xmpp.NewElement("", "presence")); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.SubscribeToServer(ctx); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -519,5 +523,36 @@ func TestServerByBareJID(t *testing.T) {
 			t.Fatalf("IsFriend after subscribing = %v, %v", ok, err)
 		}
 		time.Sleep(50 * time.Millisecond) // until the server's presence arrives
+	}
+}
+
+// TestConcurrentQuestions checks that identical questions asked while one
+// is in flight share its answer instead of asking again.
+func TestConcurrentQuestions(t *testing.T) {
+	e := setup(t, provisioning.Options{})
+	e.prov.setRule("alice@localhost", rule{read: true, readFields: []string{"Energy"}})
+	ctx := ctxT(t)
+	alice := jid.MustParse("alice@localhost/amr")
+	release := make(chan struct{})
+	e.prov.holdAnswers(release)
+	var wg sync.WaitGroup
+	results := make([][]string, 8)
+	errs := make([]error, 8)
+	for i := range results {
+		wg.Go(func() { results[i], errs[i] = e.client.CanRead(ctx, alice, nil, nil) })
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for e.prov.count("canRead") == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // until the first question arrives
+	}
+	close(release)
+	wg.Wait()
+	for i := range results {
+		if errs[i] != nil || !reflect.DeepEqual(results[i], []string{"Energy"}) {
+			t.Fatalf("caller %d: %#v, %v", i, results[i], errs[i])
+		}
+	}
+	if n := e.prov.count("canRead"); n != 1 {
+		t.Fatalf("server asked %d canRead questions, want 1", n)
 	}
 }

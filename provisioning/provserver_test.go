@@ -41,7 +41,8 @@ type provPeer struct {
 	asked     map[string]int
 	questions []any // decoded questions, in order
 
-	silent atomic.Bool // leave questions unanswered
+	silent atomic.Bool   // leave questions unanswered
+	hold   chan struct{} // when set, answers wait until it is closed
 
 	// getToken: the certificate holder's key and the challenges issued.
 	certKey    *rsa.PublicKey
@@ -107,7 +108,24 @@ func (p *provPeer) handle(ctx context.Context, s *xmpp.Session, iq *xmpp.Element
 	if err != nil {
 		return err
 	}
+	p.mu.Lock()
+	hold := p.hold
+	p.mu.Unlock()
+	if hold != nil {
+		go func() {
+			<-hold
+			_ = s.Send(ctx, xmpp.ResultIQ(iq, answer.Element()))
+		}()
+		return nil
+	}
 	return s.Send(ctx, xmpp.ResultIQ(iq, answer.Element()))
+}
+
+// holdAnswers makes answers wait until release is closed.
+func (p *provPeer) holdAnswers(release chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.hold = release
 }
 
 type element interface{ Element() *xmpp.Element }
