@@ -2,6 +2,7 @@ package mqttbridge
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -108,6 +109,9 @@ type Bridge struct {
 func New(cfg config.MQTT, opts Options) (*Bridge, error) {
 	if !cfg.Enabled() {
 		return nil, errors.New("mqttbridge: no broker configured (mqtt.brokers)")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("mqttbridge: %w", err)
 	}
 	cfg = cfg.WithDefaults()
 	b := &Bridge{
@@ -405,7 +409,7 @@ func (b *Bridge) availabilityLocked(m *mapping, topic, dev string, p []byte) {
 	if m.cfg.Device != "" {
 		dev = m.cfg.Device
 	}
-	s := strings.TrimSpace(string(p))
+	s := availabilityText(p)
 	var a Availability
 	switch {
 	case strings.EqualFold(s, m.cfg.PayloadAvailable):
@@ -428,8 +432,29 @@ func (b *Bridge) availabilityLocked(m *mapping, topic, dev string, p []byte) {
 	b.setReportedLocked(d, a)
 }
 
-// decodeLocked decodes a mapped payload into fields; b.mu is held.
+// availabilityText returns the availability word of a payload: the text
+// itself, or the "state" member of a JSON object (zigbee2mqtt sends
+// {"state":"online"}).
+func availabilityText(p []byte) string {
+	s := strings.TrimSpace(string(p))
+	if strings.HasPrefix(s, "{") {
+		var v struct {
+			State string `json:"state"`
+		}
+		if err := json.Unmarshal(p, &v); err == nil && v.State != "" {
+			return v.State
+		}
+	}
+	return s
+}
+
+// decodeLocked decodes a mapped payload into fields; b.mu is held. An
+// empty payload (a retained message being cleared) carries no value and is
+// skipped.
 func (b *Bridge) decodeLocked(m *mapping, topic, dev, field string, p []byte, now time.Time) {
+	if len(p) == 0 {
+		return
+	}
 	var fields []sensors.Field
 	var err error
 	name := m.cfg.Field

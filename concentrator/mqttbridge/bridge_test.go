@@ -3,6 +3,7 @@ package mqttbridge
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -110,13 +111,14 @@ func TestLiveUpdates(t *testing.T) {
 	publish(t, pub, "senmlcbor/c", false, []byte{0xff, 0x00})
 	publish(t, pub, "tele/plug1/SENSOR", false, `{"DS18B20":`)
 	publish(t, pub, "plain/kitchen/humidity", false, strings.Repeat("9", 2000))
-	publish(t, pub, "unmapped/topic", false, "1")
+	publish(t, pub, "plain/kitchen/humidity", false, make([]byte, 10<<20)) // 10 MB
+	publish(t, pub, "plain/kitchen/humidity", false, "")                   // a cleared retained value: skipped
 	publish(t, pub, "plain/kitchen/humidity", false, "47")
 	waitField(t, b, "kitchen", "", "humidity", sensors.Numeric(47))
 	s := b.Stats()
 	// The broken JSON fails both json mappings of its topic.
-	if s.DecodeErrors-before.DecodeErrors != 4 || s.Oversize-before.Oversize != 1 {
-		t.Errorf("stats after bad input: %+v (before %+v), want 4 decode errors and 1 oversize", s, before)
+	if s.DecodeErrors-before.DecodeErrors != 4 || s.Oversize-before.Oversize != 2 {
+		t.Errorf("stats after bad input: %+v (before %+v), want 4 decode errors and 2 oversize", s, before)
 	}
 
 	// The subscription saw the updates in order.
@@ -162,8 +164,11 @@ func homieDevice(t *testing.T, c mqtt.Client) {
 
 func TestHomieDiscoveryAndSet(t *testing.T) {
 	m := testserver.StartMosquitto(t, testserver.MosquittoOptions{})
+	var k killableConn
 	dev := testClient(t, m, "thermo", func(o *mqtt.ClientOptions) {
 		o.SetWill("homie/thermo/$state", "lost", 1, true)
+		o.SetAutoReconnect(false)
+		o.SetCustomOpenConnectionFn(k.open)
 	})
 	homieDevice(t, dev)
 	echoDevice(t, dev, "homie/thermo/+/+/set", func(topic string) string { return strings.TrimSuffix(topic, "/set") })
@@ -210,11 +215,17 @@ func TestHomieDiscoveryAndSet(t *testing.T) {
 		t.Errorf("set on an unknown device: %v, want ErrUnknownDevice", err)
 	}
 
-	// The device's $state goes lost through its will: it becomes unavailable.
 	publish(t, dev, "homie/thermo/$state", true, "sleeping")
 	waitAvailable(t, b, "thermo", false)
 	publish(t, dev, "homie/thermo/$state", true, "ready")
 	waitAvailable(t, b, "thermo", true)
+
+	// The device dies: its will sets $state to lost, so it is unavailable.
+	k.kill()
+	waitAvailable(t, b, "thermo", false)
+	if d := mustDevice(t, b, "thermo"); d.HomieState != "lost" || d.Reported != AvailabilityOffline {
+		t.Errorf("after the will: state %q reported %v", d.HomieState, d.Reported)
+	}
 }
 
 // mustDevice returns a device snapshot or fails.
@@ -262,6 +273,19 @@ func TestAvailabilityLWT(t *testing.T) {
 			t.Fatal("no EventAvailability(false) for plug1")
 		}
 	}
+	// zigbee2mqtt's JSON availability payloads.
+	z := bridgeConfig(t, m, config.MQTTMapping{Topic: "z2m/{device}", Decoder: config.DecoderJSON, Path: "temperature",
+		AvailabilityTopic: "z2m/{device}/availability"})
+	z.ClientID += "-z2m"
+	zb := startBridge(t, z)
+	pub := testClient(t, m, "z2m", nil)
+	publish(t, pub, "z2m/sensor1", true, `{"temperature":20.5,"linkquality":80}`)
+	publish(t, pub, "z2m/sensor1/availability", true, `{"state":"offline"}`)
+	waitField(t, zb, "sensor1", "", "temperature", sensors.Numeric(20.5))
+	waitAvailable(t, zb, "sensor1", false)
+	publish(t, pub, "z2m/sensor1/availability", true, `{"state":"online"}`)
+	waitAvailable(t, zb, "sensor1", true)
+
 	// The last value stays readable while the device is away.
 	if f, ok := mustDevice(t, b, "plug1").Field("", "Power"); !ok || !f.Value.Equal(sensors.Boolean(true)) {
 		t.Errorf("last value lost: %+v", f)
@@ -340,5 +364,36 @@ func TestSetEcho(t *testing.T) {
 	})
 	if s := b.Stats(); s.Commands < 2 || s.CommandErrors < 2 {
 		t.Errorf("stats %+v, want at least 2 commands and 2 errors", s)
+	}
+}
+
+func TestTopicStorm(t *testing.T) {
+	m := testserver.StartMosquitto(t, testserver.MosquittoOptions{})
+	cfg := bridgeConfig(t, m, config.MQTTMapping{Topic: "storm/{device}/{field}"})
+	cfg.MaxDevices = 5
+	b := startBridge(t, cfg)
+	pub := testClient(t, m, "storm", nil)
+	for i := range 200 {
+		pub.Publish(fmt.Sprintf("storm/d%d/x", i), 0, false, "1")
+	}
+	publish(t, pub, "storm/d0/last", false, "2") // QoS 1: after the storm
+	waitField(t, b, "d0", "", "last", sensors.Numeric(2))
+	if n := len(b.Devices()); n != 5 {
+		t.Errorf("%d devices, want the bound 5", n)
+	}
+	if s := b.Stats(); s.DevicesRefused == 0 {
+		t.Errorf("stats %+v: no refused device counted", s)
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	for name, cfg := range map[string]config.MQTT{
+		"no broker":   {},
+		"bad scheme":  {Brokers: []string{"http://x"}},
+		"bad mapping": {Brokers: []string{"tcp://x:1"}, Mappings: []config.MQTTMapping{{Topic: "a/#/b", Device: "d"}}},
+	} {
+		if _, err := New(cfg, Options{}); err == nil {
+			t.Errorf("%s: New accepted the configuration", name)
+		}
 	}
 }

@@ -248,10 +248,28 @@ func (c *Config) ValidateMQTT() error {
 // checkMQTT is ValidateMQTT returning the problems one by one.
 func (c *Config) checkMQTT() []error {
 	var errs []error
-	add := func(key string, format string, args ...any) {
-		errs = append(errs, c.src.atf(key, format, args...))
+	for _, p := range c.MQTT.problems() {
+		errs = append(errs, c.src.at(p.key, p.err))
 	}
-	m := c.MQTT
+	return errs
+}
+
+// Validate checks the section on its own, without file positions; keys in
+// the error are relative to the configuration root ("mqtt.qos").
+func (m MQTT) Validate() error {
+	var errs []error
+	for _, p := range m.problems() {
+		errs = append(errs, fmt.Errorf("%s: %w", p.key, p.err))
+	}
+	return errors.Join(errs...)
+}
+
+// problems returns what is wrong with the section, keys from the root.
+func (m MQTT) problems() []problem {
+	var ps []problem
+	add := func(key string, format string, args ...any) {
+		ps = append(ps, problem{key, fmt.Errorf(format, args...)})
+	}
 	for i, b := range m.Brokers {
 		if err := checkBrokerURL(b); err != nil {
 			add(fmt.Sprintf("mqtt.brokers[%d]", i), "%v", err)
@@ -292,7 +310,7 @@ func (c *Config) checkMQTT() []error {
 			add(fmt.Sprintf("mqtt.mappings[%d].%s", i, p.key), "%v", p.err)
 		}
 	}
-	return errs
+	return ps
 }
 
 // checkBrokerURL accepts the schemes paho dials, with a host.
