@@ -2,9 +2,12 @@ package iotcontrol_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -449,6 +452,42 @@ func TestControlThroughProsody(t *testing.T) {
 		waitFor(t, "the override to revert", func() bool { return dev.relay.Read() == gpio.Low })
 		if el := time.Since(start); el < 500*time.Millisecond {
 			t.Errorf("reverted after %v, before the override's end", el)
+		}
+	})
+
+	t.Run("CommandLine", func(t *testing.T) {
+		xiot := buildXiot(t)
+		pw := filepath.Join(t.TempDir(), "pw")
+		if err := os.WriteFile(pw, []byte("operator-pass\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		run := func(args ...string) (string, error) {
+			acct := []string{"--jid", "operator@localhost", "--password-file", pw, "--server", p.C2SAddr, "--ca-file", p.CAFile}
+			out, err := exec.CommandContext(ctx, xiot, append(append([]string{args[0]}, acct...), args[1:]...)...).CombinedOutput()
+			return string(out), err
+		}
+		out, err := run("form", to, "--json", "--node", "thermostat")
+		if err != nil {
+			t.Fatalf("xiot form: %v\n%s", err, out)
+		}
+		var form struct {
+			Title      string
+			Parameters []struct{ Name, Type, Min, Max, Value string }
+		}
+		if err := json.Unmarshal([]byte(out), &form); err != nil {
+			t.Fatalf("xiot form --json: %v\n%s", err, out)
+		}
+		if form.Title != "thermostat" || len(form.Parameters) != 3 || form.Parameters[0].Name != "Setpoint" || form.Parameters[0].Max != "30" {
+			t.Errorf("xiot form --json: %+v", form)
+		}
+		if out, err := run("set", to, "--node", "thermostat", "Setpoint=24.5"); err != nil || dev.get(t, "thermostat", "Setpoint") != "24.5" {
+			t.Errorf("xiot set: %v\n%s", err, out)
+		}
+		// Refusals exit 1 with the reason: here the device's interlock.
+		out, err = run("set", to, "Compressor=true")
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(out, "wait/conflict") || !strings.Contains(out, "Parameter locked.") {
+			t.Errorf("refused xiot set: %v\n%s", err, out)
 		}
 	})
 
