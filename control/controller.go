@@ -108,7 +108,6 @@ func (e *SetError) Unwrap() []error {
 // Errors a Problem wraps besides those of Param.Check.
 var (
 	ErrUnknownParam = errors.New("parameter not found")
-	ErrUnknownNode  = errors.New("node not found")
 	ErrInterlock    = errors.New("output locked by its safety rules")
 )
 
