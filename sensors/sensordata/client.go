@@ -93,31 +93,47 @@ func (c *Client) Request(ctx context.Context, s *xmpp.Session, to string, r Requ
 	c.mu.Unlock()
 
 	iq := xmpp.NewElement("", "iq", "type", "get", "to", to).Add(r.Element())
+	answer := make(chan error, 1)
+	go func() { answer <- ro.await(ctx, s, iq) }()
+	select {
+	case err := <-answer:
+		if err != nil {
+			ro.finish(err)
+			return nil, err
+		}
+	case <-ro.done:
+		// Results came before accepted (XEP-0323 §3): accepted implied.
+	}
+	return ro, nil
+}
+
+// await sends the request IQ and reads the answer: accepted, or a refusal
+// returned as error.
+func (r *Readout) await(ctx context.Context, s *xmpp.Session, iq *xmpp.Element) error {
+	to := r.to
 	res, err := s.SendIQ(ctx, iq)
 	if err != nil {
-		c.forget(ro)
 		// A device of the older draft refuses with rejected alone; one of
 		// ours sends an RFC 6120 condition beside it, which wins.
 		var se *xmpp.StanzaError
 		if res != nil && errors.As(err, &se) && se.Condition == "undefined-condition" {
 			if rej := res.Child(NS, "rejected"); rej != nil {
 				if v, perr := Parse(rej); perr == nil {
-					return nil, v.(Rejected)
+					return v.(Rejected)
 				}
 			}
 		}
-		return nil, fmt.Errorf("sensordata: readout request to %s: %w", to, err)
+		return fmt.Errorf("sensordata: readout request to %s: %w", to, err)
 	}
 	if a := res.Child(NS, "accepted"); a != nil {
 		if v, err := Parse(a); err == nil {
-			ro.mu.Lock()
-			ro.res.Queued = v.(Accepted).Queued
-			ro.mu.Unlock()
+			r.mu.Lock()
+			r.res.Queued = v.(Accepted).Queued
+			r.mu.Unlock()
 		}
 	}
-	// A result without accepted is a device that omits it (XEP-0323 §3.1
-	// allows this when fields follow).
-	return ro, nil
+	// A result without accepted is a device that omits it.
+	return nil
 }
 
 // Read requests r from the device at to and waits for the whole result.

@@ -44,11 +44,19 @@ func (j *job) send(payload *xmpp.Element) bool {
 	}
 	msg := xmpp.NewElement("", "message", "to", j.iq.Get("from"), "from", j.iq.Get("to")).Add(payload)
 	var err error
-	if !j.answered {
-		// The accepted reply and the first results travel in one write.
+	switch {
+	case !j.answered && j.dialect == Legacy:
+		// The draft's clients need accepted first.
 		j.answered = true
 		err = j.out.SendAll(j.ctx, j.accept, msg)
-	} else {
+	case !j.answered:
+		// The first results, then the accepted reply, in one write:
+		// XEP-0323 §3 lets a client that gets fields before accepted
+		// assume acceptance, so a quick readout completes as soon as its
+		// message arrives.
+		j.answered = true
+		err = j.out.SendAll(j.ctx, msg, j.accept)
+	default:
 		err = j.out.Send(j.ctx, msg)
 	}
 	if err != nil {
@@ -176,6 +184,12 @@ func (j *job) readout(names []string) {
 	results := make([]chan result, len(nodes))
 	for i, n := range nodes {
 		results[i] = make(chan result, 1)
+		if len(nodes) == 1 {
+			// One node: no need for a goroutine hop.
+			f, err := j.readNode(n, live, names)
+			results[i] <- result{f, err}
+			break
+		}
 		go func() {
 			f, err := j.readNode(n, live, names)
 			results[i] <- result{f, err}

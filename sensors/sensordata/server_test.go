@@ -100,16 +100,21 @@ func reqIQ(id string, r Request) *xmpp.Element {
 	return xmpp.NewElement("jabber:client", "iq", "type", "get", "id", id, "from", client, "to", "device@example.org/agent").Add(r.Element())
 }
 
-// collect reads the answer to a request up to the message marked done:
-// the IQ reply, then the messages.
+// collect reads the answer to a request: the IQ reply (accepted or an
+// error) and the messages up to the one marked done, in whatever order
+// the device sent them.
 func collect(t *testing.T, r *recorder) (reply *xmpp.Element, msgs []any) {
 	t.Helper()
-	reply = r.next(t)
-	if reply.Get("type") == "error" {
-		return reply, nil
-	}
-	for {
+	done := false
+	for reply == nil || !done {
 		m := r.next(t)
+		if m.Name.Local == "iq" {
+			reply = m
+			if reply.Get("type") == "error" {
+				return reply, nil
+			}
+			continue
+		}
 		v, err := Parse(m.FirstChild())
 		if err != nil {
 			t.Fatalf("device sent %s: %v", m, err)
@@ -117,17 +122,14 @@ func collect(t *testing.T, r *recorder) (reply *xmpp.Element, msgs []any) {
 		msgs = append(msgs, v)
 		switch v := v.(type) {
 		case Fields:
-			if v.Done {
-				return reply, msgs
-			}
+			done = v.Done
 		case Failure:
-			if v.Done {
-				return reply, msgs
-			}
+			done = v.Done
 		case Done:
-			return reply, msgs
+			done = true
 		}
 	}
+	return reply, msgs
 }
 
 func allFields(msgs []any) []sensors.Field {

@@ -1,0 +1,166 @@
+// Command readout measures XEP-0323 sensor data figures side by side in
+// one run: the round trip of a momentary readout through Prosody (request
+// to the fields message marked done) next to a XEP-0199 ping of the same
+// device session, and the time and allocations to encode a readout of
+// 1,000 fields.
+//
+// The device is an in-process sensordata.Server serving the sim board on
+// its own XMPP session, as the agent will once it wires the package.
+//
+// Usage: go run ./bench/readout [-n 500] [-node meter] [-types momentary] [-nagle=false]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"mellium.im/xmpp/jid"
+
+	"github.com/xiot/xiot/boards/sim"
+	"github.com/xiot/xiot/internal/testserver"
+	"github.com/xiot/xiot/internal/xmpp"
+	"github.com/xiot/xiot/sensors"
+	"github.com/xiot/xiot/sensors/sensordata"
+)
+
+func main() {
+	n := flag.Int("n", 500, "round trips per kind")
+	node := flag.String("node", sim.NodeMeter, "sim node to read (meter and thermostat read instantly; bme280 waits for a conversion)")
+	types := flag.String("types", "momentary", "field types to read")
+	nagle := flag.Bool("nagle", true, "keep Prosody's stock Nagle setting (false sets TCP_NODELAY on its sockets)")
+	flag.Parse()
+	t, err := sensors.ParseReadoutType(*types)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench/readout:", err)
+		os.Exit(2)
+	}
+	if err := run(*n, *node, t, *nagle); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/readout:", err)
+		os.Exit(1)
+	}
+}
+
+func session(ctx context.Context, p *testserver.Prosody, user, res string, mux *xmpp.Mux) (*xmpp.Session, error) {
+	if err := p.Register(user, user+"-bench-pass"); err != nil {
+		return nil, err
+	}
+	j, err := jid.Parse(user + "@" + p.Domain + "/" + res)
+	if err != nil {
+		return nil, err
+	}
+	s := xmpp.New(xmpp.Config{JID: j, Password: user + "-bench-pass", Server: p.C2SAddr, TLS: p.TLSConfig(), Keepalive: -1}, mux)
+	if err := s.Connect(ctx); err != nil {
+		return nil, fmt.Errorf("log in as %s: %w", j, err)
+	}
+	return s, nil
+}
+
+func run(n int, node string, types sensors.ReadoutType, nagle bool) error {
+	ctx := context.Background()
+	p, err := testserver.Start(ctx, testserver.ProsodyOptions{DisableNagle: !nagle})
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+
+	b := sim.New(nil)
+	ss, err := b.Sensors()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, s := range ss {
+			s.Halt()
+		}
+	}()
+	srv := sensordata.NewServer(ss, sensordata.Options{})
+	defer srv.Close()
+	dmux := &xmpp.Mux{}
+	srv.Register(dmux)
+	xmpp.HandlePing(dmux)
+	dev, err := session(ctx, p, "device", "bench", dmux)
+	if err != nil {
+		return err
+	}
+	defer dev.Close()
+	cmux := &xmpp.Mux{}
+	client := sensordata.NewClient(cmux)
+	cli, err := session(ctx, p, "client", "bench", cmux)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	to := dev.LocalJID().String()
+	req := sensordata.Request{Types: types, Nodes: []sensordata.NodeRef{{NodeID: node}}}
+
+	var pings, reads []time.Duration
+	fields := 0
+	for i := range n + n/10 { // the first tenth warms up
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		d, err := xmpp.Ping(cctx, cli, to)
+		if err != nil {
+			cancel()
+			return fmt.Errorf("ping: %w", err)
+		}
+		t0 := time.Now()
+		res, err := client.Read(cctx, cli, to, req)
+		rd := time.Since(t0)
+		cancel()
+		if err != nil || res.Err() != nil || len(res.Fields) == 0 {
+			return fmt.Errorf("readout: %v %v (%d fields)", err, res.Err(), len(res.Fields))
+		}
+		if i >= n/10 {
+			pings, reads = append(pings, d), append(reads, rd)
+			fields = len(res.Fields)
+		}
+	}
+	fmt.Printf("== XEP-0323 %s readout of node %q (%d fields) vs XEP-0199 ping, %d each, alternating ==\n", types, node, fields, n)
+	fmt.Printf("  %-28s %10s %10s %10s\n", "", "p50", "p90", "p99")
+	rp50, rp90, rp99 := pct(reads)
+	pp50, pp90, pp99 := pct(pings)
+	fmt.Printf("  %-28s %10v %10v %10v\n", "readout through Prosody", rp50, rp90, rp99)
+	fmt.Printf("  %-28s %10v %10v %10v\n", "ping through Prosody", pp50, pp90, pp99)
+	fmt.Printf("  %-28s %10.2f %10.2f %10.2f   (goal p50 <= 1.20)\n", "ratio", ratio(rp50, pp50), ratio(rp90, pp90), ratio(rp99, pp99))
+
+	var big []sensors.Field
+	ts := time.Now()
+	for i := range 1000 {
+		big = append(big, sensors.Field{Node: fmt.Sprint("node", i/100), Name: fmt.Sprint("Field ", i), Value: sensors.Numeric(float64(i) / 8),
+			Unit: "°C", Decimals: 2, Timestamp: ts, Types: sensors.Momentary, QoS: sensors.QoSAutomaticReadout})
+	}
+	msg := sensordata.Fields{SeqNr: 1, Done: true, Fields: big}
+	size := len(msg.Element().String())
+	enc := testing.Benchmark(func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = msg.Element().String()
+		}
+	})
+	dec := testing.Benchmark(func(b *testing.B) {
+		b.ReportAllocs()
+		el := msg.Element()
+		for b.Loop() {
+			if _, err := sensordata.ParseFields(el); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	fmt.Printf("== 1,000-field readout (one fields element, %d bytes of XML) ==\n", size)
+	fmt.Printf("  encode to XML text: %v/op, %d allocs/op, %d B/op\n", time.Duration(enc.NsPerOp()), enc.AllocsPerOp(), enc.AllocedBytesPerOp())
+	fmt.Printf("  decode element:     %v/op, %d allocs/op, %d B/op\n", time.Duration(dec.NsPerOp()), dec.AllocsPerOp(), dec.AllocedBytesPerOp())
+	return nil
+}
+
+func pct(d []time.Duration) (p50, p90, p99 time.Duration) {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	at := func(q float64) time.Duration { return s[min(len(s)-1, int(q*float64(len(s))))].Round(time.Microsecond) }
+	return at(0.50), at(0.90), at(0.99)
+}
+
+func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
