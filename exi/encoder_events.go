@@ -439,5 +439,11 @@ func (e *Encoder) splitQName(v string) (prefix, uri, local string) {
 	if i := strings.IndexByte(v, ':'); i >= 0 {
 		prefix, local = v[:i], v[i+1:]
 	}
-	return prefix, e.resolvePrefix(prefix), local
+	uri, ok := e.resolvePrefix(prefix)
+	if !ok {
+		// an undeclared prefix: the whole value is the local name in no
+		// namespace, as the reference encoder does
+		return "", "", v
+	}
+	return prefix, uri, local
 }

@@ -58,6 +58,10 @@ func (s *sgrammar) switchNil(c *sctx) {
 	for i := range s.g.Types {
 		if s.g.Types[i].Grammar == gi {
 			c.gi, c.nt, c.tab = int32(s.g.Types[i].Empty)+1, 0, nil
+			if s.so.Strict {
+				// strict TypeEmpty grammars have no xsi:type or xsi:nil
+				c.nillable, c.castable = false, false
+			}
 			return
 		}
 	}
@@ -206,6 +210,17 @@ func (e *Encoder) schemaAT(f *eframe, a *attrItem) error {
 				if v {
 					e.sg.switchNil(&f.sc)
 				}
+				return nil
+			}
+			if u := tab.find(schema.EventATAnyUntyped, "", ""); err != nil && u != nil {
+				// an xsi:nil value that is not a boolean: AT(*) [untyped value]
+				writeCodeParts(&e.w, u)
+				ln := e.t.encodeQName(&e.w, a.uri, a.local)
+				if pre {
+					encodePrefix(&e.w, ln.uri, a.prefix)
+				}
+				e.value(ln, a.value, dtString)
+				f.sc.nt = int32(u.Next)
 				return nil
 			}
 		}

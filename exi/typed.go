@@ -233,16 +233,16 @@ func enumIndex(dts []schema.Datatype, d *schema.Datatype, s string) int {
 }
 
 // resolvePrefix maps a prefix to its namespace in the encoder's scope.
-func (e *Encoder) resolvePrefix(prefix string) string {
+func (e *Encoder) resolvePrefix(prefix string) (string, bool) {
 	if prefix == "xml" {
-		return nsXML
+		return nsXML, true
 	}
 	for i := len(e.ns) - 1; i >= 0; i-- {
 		if e.ns[i].prefix == prefix {
-			return e.ns[i].uri
+			return e.ns[i].uri, true
 		}
 	}
-	return ""
+	return "", prefix == ""
 }
 
 func writeInt(w *bitWriter, v int64) {

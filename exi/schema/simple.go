@@ -253,7 +253,8 @@ func (c *compiler) datatypeFor(t *xType, si *simpleInfo) (int, error) {
 	switch {
 	case si.variety == union:
 		d.Rep, d.Union = RepString, true
-	case len(si.enum) > 0 && fam != "QName":
+	case len(si.enum) > 0 && fam != "QName" && si.variety != list:
+		// enumerations of list types use the List representation (EXI §7.2)
 		d.Rep = RepEnumeration
 		for _, e := range si.enum {
 			d.Enum = append(d.Enum, NormalizeSpace(e, si.ws))

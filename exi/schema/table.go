@@ -33,8 +33,8 @@ type Table struct {
 // typeCastable describe the element the grammar is used for; they only
 // matter in strict mode (xsi:nil and xsi:type are always allowed
 // otherwise). The Next of an added production is End for EE, the same
-// non-terminal for AT(*), xsi:*, NS, SC, CM and PI, and Content2 or the
-// same non-terminal for SE(*), CH and ER. For SC, Next names the
+// non-terminal for AT(*), xsi:*, NS and SC, and Content2 or the same
+// non-terminal for SE(*), CH, ER, CM and PI. For SC, Next names the
 // non-terminal to resume after the self-contained fragment.
 func (g *Grammars) Table(gi, nt int, nillable, typeCastable bool, o Options) (Table, error) {
 	if gi < 0 || gi >= len(g.Grammars) {
@@ -104,10 +104,10 @@ func (g *Grammars) Table(gi, nt int, nillable, typeCastable bool, o Options) (Ta
 		if o.PreserveComments || o.PreservePIs {
 			var sub []Production
 			if o.PreserveComments {
-				sub = append(sub, mk(EventCM, nt))
+				sub = append(sub, mk(EventCM, content2))
 			}
 			if o.PreservePIs {
-				sub = append(sub, mk(EventPI, nt))
+				sub = append(sub, mk(EventPI, content2))
 			}
 			add(sub[0], sub)
 		}
