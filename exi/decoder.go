@@ -30,6 +30,7 @@ type dframe struct {
 	state   gstate
 	scOuter bool
 	scInner bool
+	nsMark  int // d.nsScope length before the element's NS events
 }
 
 // Decoder reads XML tokens from an EXI stream. It implements
@@ -61,9 +62,10 @@ type Decoder struct {
 	qpos int
 
 	// token assembly
-	attrs []xml.Attr
-	cd    []byte
-	names []*localName // open elements
+	attrs   []xml.Attr
+	cd      []byte
+	names   []*localName // open elements
+	nsScope []nsDecl     // namespace declarations in scope (NS events)
 
 	// pre-compression and compression
 	raw     *bytes.Reader // compressed input
@@ -97,7 +99,7 @@ func (d *Decoder) Reset(r io.Reader, opts Options) {
 	d.started, d.done, d.err = false, false, nil
 	d.events, d.output = 0, 0
 	d.raw, d.nvalues, d.chans = nil, 0, d.chans[:0]
-	d.names = d.names[:0]
+	d.names, d.nsScope = d.names[:0], d.nsScope[:0]
 }
 
 // Options returns the options in force for the body, after the header has
@@ -335,24 +337,8 @@ func (d *Decoder) decodeEvent(ev *event) error {
 		}
 		if ev.ln.name == "type" && ev.ln.uri.name == nsXSI {
 			// xsi:type values are QNames (§7.1.7)
-			if ev.tq, err = d.t.decodeQName(&d.r); err != nil {
+			if err := d.typeValue(ev, &d.stack[len(d.stack)-1].sc); err != nil {
 				return err
-			}
-			var tp event
-			tp.ln = ev.tq
-			if err := d.prefix(&tp); err != nil {
-				return err
-			}
-			ev.pub = tp.prefix
-			ev.value = "{" + ev.tq.uri.name + "}" + ev.tq.name
-			if d.opts.Preserve.Prefixes {
-				ev.value = ev.tq.name
-				if tp.prefix != "" {
-					ev.value = tp.prefix + ":" + ev.tq.name
-				}
-			}
-			if d.sg != nil {
-				d.sg.switchType(&d.stack[len(d.stack)-1].sc, ev.tq)
 			}
 			break
 		}
@@ -374,6 +360,7 @@ func (d *Decoder) decodeEvent(ev *event) error {
 		}
 		f := d.stack[len(d.stack)-1]
 		d.stack = d.stack[:len(d.stack)-1]
+		d.nsScope = d.nsScope[:f.nsMark]
 		ev.ln = f.ln
 		if f.scInner {
 			var end event
@@ -404,6 +391,7 @@ func (d *Decoder) decodeEvent(ev *event) error {
 		if ev.local, err = d.r.readBool(); err != nil {
 			return err
 		}
+		d.nsScope = append(d.nsScope, nsDecl{ev.prefix, ev.uri})
 	case evSC:
 		if d.opts.Alignment >= PreCompression {
 			return d.r.fail(fmt.Errorf("self-contained element with %v: %w", d.opts.Alignment, ErrUnsupported))
@@ -505,7 +493,7 @@ func (d *Decoder) pushSE(ev *event, el int) error {
 	if sc.gi == 0 {
 		d.t.elemOf(ev.ln)
 	}
-	d.stack = append(d.stack, dframe{ln: ev.ln, sc: sc, state: stStartTag})
+	d.stack = append(d.stack, dframe{ln: ev.ln, sc: sc, state: stStartTag, nsMark: len(d.nsScope)})
 	return nil
 }
 

@@ -2,6 +2,7 @@ package exi
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/xiot/xiot/exi/schema"
 )
@@ -83,24 +84,7 @@ func (d *Decoder) decodeSchemaEvent(ev *event, f *dframe) error {
 		if err := d.prefix(ev); err != nil {
 			return err
 		}
-		if ev.tq, err = d.t.decodeQName(&d.r); err != nil {
-			return err
-		}
-		var tp event
-		tp.ln = ev.tq
-		if err := d.prefix(&tp); err != nil {
-			return err
-		}
-		ev.pub = tp.prefix
-		ev.value = "{" + ev.tq.uri.name + "}" + ev.tq.name
-		if d.opts.Preserve.Prefixes {
-			ev.value = ev.tq.name
-			if tp.prefix != "" {
-				ev.value = tp.prefix + ":" + ev.tq.name
-			}
-		}
-		d.sg.switchType(&f.sc, ev.tq)
-		return nil
+		return d.typeValue(ev, &f.sc)
 	case schema.EventATXsiNil:
 		ev.kind = evAT
 		ev.ln = d.t.lookupLocal(nsXSI, "nil")
@@ -129,6 +113,7 @@ func (d *Decoder) decodeSchemaEvent(ev *event, f *dframe) error {
 	case schema.EventEE:
 		ev.kind = evEE
 		ev.ln = f.ln
+		d.nsScope = d.nsScope[:f.nsMark]
 		d.stack = d.stack[:len(d.stack)-1]
 		if f.scInner {
 			return d.malformed("self-contained element in a schema-informed grammar")
@@ -150,6 +135,7 @@ func (d *Decoder) decodeSchemaEvent(ev *event, f *dframe) error {
 		if ev.local, err = d.r.readBool(); err != nil {
 			return err
 		}
+		d.nsScope = append(d.nsScope, nsDecl{ev.prefix, ev.uri})
 		return nil
 	case schema.EventCM:
 		ev.kind = evCM
@@ -171,4 +157,59 @@ func (d *Decoder) decodeSchemaEvent(ev *event, f *dframe) error {
 		return err
 	}
 	return d.r.fail(fmt.Errorf("event %v in a schema-informed element: %w", c.Event, ErrUnsupported))
+}
+
+// typeValue decodes the value of an xsi:type attribute (a QName, or with
+// Preserve.lexicalValues a string resolved with the namespace declarations
+// in scope) and switches the element's grammar.
+func (d *Decoder) typeValue(ev *event, sc *sctx) error {
+	var err error
+	if d.opts.Preserve.LexicalValues {
+		if ev.value, err = d.t.decodeValue(&d.r, &d.opts, ev.ln, nil); err != nil {
+			return err
+		}
+		prefix, local, found := strings.Cut(strings.TrimSpace(ev.value), ":")
+		if !found {
+			prefix, local = "", prefix
+		}
+		uri, ok := d.resolvePrefix(prefix)
+		if ok && d.t.uriIdx[uri] != nil {
+			ev.tq = d.t.uriIdx[uri].localIdx[local]
+		}
+	} else {
+		if ev.tq, err = d.t.decodeQName(&d.r); err != nil {
+			return err
+		}
+		var tp event
+		tp.ln = ev.tq
+		if err := d.prefix(&tp); err != nil {
+			return err
+		}
+		ev.pub = tp.prefix
+		ev.value = "{" + ev.tq.uri.name + "}" + ev.tq.name
+		if d.opts.Preserve.Prefixes {
+			ev.value = ev.tq.name
+			if tp.prefix != "" {
+				ev.value = tp.prefix + ":" + ev.tq.name
+			}
+		}
+	}
+	if d.sg != nil && ev.tq != nil {
+		d.sg.switchType(sc, ev.tq)
+	}
+	return nil
+}
+
+// resolvePrefix maps a prefix to its namespace with the NS events in
+// scope (Preserve.prefixes).
+func (d *Decoder) resolvePrefix(prefix string) (string, bool) {
+	if prefix == "xml" {
+		return nsXML, true
+	}
+	for i := len(d.nsScope) - 1; i >= 0; i-- {
+		if d.nsScope[i].prefix == prefix {
+			return d.nsScope[i].uri, true
+		}
+	}
+	return "", prefix == ""
 }

@@ -73,7 +73,7 @@ func (e *Encoder) startElement(t *xml.StartElement, prefixes []string) error {
 		// schema-informed: attributes sorted by local name, then URI;
 		// xsi:nil="false" is insignificant and dropped (reference encoder)
 		sortAttrs(e.attrs)
-		if !e.opts.Preserve.LexicalValues {
+		if !e.opts.Preserve.LexicalValues && !e.opts.Preserve.Prefixes {
 			for i := 0; i < len(e.attrs); i++ {
 				if a := e.attrs[i]; a.uri == nsXSI && a.local == "nil" {
 					if v, err := schema.ParseBoolean(a.value); err == nil && !v {
@@ -165,9 +165,9 @@ func (e *Encoder) startElement(t *xml.StartElement, prefixes []string) error {
 			return err
 		}
 		if a.uri == nsXSI && a.local == "type" {
-			ln := e.typeValue(a.value)
+			uri, local := e.typeValue(a.value)
 			if e.sg != nil {
-				e.switchType(&e.stack[len(e.stack)-1].sc, ln)
+				e.sg.switchTypeName(&e.stack[len(e.stack)-1].sc, uri, local)
 			}
 			continue
 		}
@@ -409,14 +409,19 @@ func (e *Encoder) encodeChannel(c *channel) {
 
 // typeValue writes the value of xsi:type, which is a QName even in
 // schema-less streams (EXI §7.1.7): uri, local name and, with prefixes
-// preserved, the prefix. It stays in the structure channel.
-func (e *Encoder) typeValue(v string) *localName {
+// preserved, the prefix; with Preserve.lexicalValues it is the lexical
+// string. It stays in the structure channel. It returns the type's name.
+func (e *Encoder) typeValue(v string) (uri, local string) {
 	prefix, uri, local := e.splitQName(v)
+	if e.opts.Preserve.LexicalValues {
+		e.t.encodeValue(&e.w, &e.opts, e.t.lookupLocal(nsXSI, "type"), v, nil)
+		return uri, local
+	}
 	ln := e.t.encodeQName(&e.w, uri, local)
 	if e.opts.Preserve.Prefixes {
 		encodePrefix(&e.w, ln.uri, prefix)
 	}
-	return ln
+	return uri, local
 }
 
 // splitQName resolves a QName value: "prefix:local" with the namespace

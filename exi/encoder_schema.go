@@ -39,10 +39,14 @@ func (s *sgrammar) tableOf(c *sctx) (*stable, error) {
 // switchType applies xsi:type: the element continues with the grammar of
 // the named type when the schema defines it.
 func (s *sgrammar) switchType(c *sctx, ln *localName) {
-	if ln == nil {
-		return
+	if ln != nil {
+		s.switchTypeName(c, ln.uri.name, ln.name)
 	}
-	ti := s.typeByName(ln.uri.name, ln.name)
+}
+
+// switchTypeName is switchType for the type {uri}local.
+func (s *sgrammar) switchTypeName(c *sctx, uri, local string) {
+	ti := s.typeByName(uri, local)
 	if ti < 0 {
 		return
 	}
@@ -66,8 +70,6 @@ func (s *sgrammar) switchNil(c *sctx) {
 		}
 	}
 }
-
-func (e *Encoder) switchType(c *sctx, ln *localName) { e.sg.switchType(c, ln) }
 
 // schemaTop returns the innermost element when it uses a schema-informed
 // grammar.
@@ -196,7 +198,8 @@ func (e *Encoder) schemaAT(f *eframe, a *attrItem) error {
 			if pre {
 				encodePrefix(&e.w, e.t.uriIdx[nsXSI], a.prefix)
 			}
-			e.sg.switchType(&f.sc, e.typeValue(a.value))
+			uri, local := e.typeValue(a.value)
+			e.sg.switchTypeName(&f.sc, uri, local)
 			return nil
 		case "nil":
 			v, err := schema.ParseBoolean(a.value)

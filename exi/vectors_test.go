@@ -159,10 +159,6 @@ func (c *schemaCache) get(root string, v *vectorJSON) (*schema.Grammars, error) 
 // knownFailures lists the W3C cases (every option set of the case) this
 // codec does not yet pass, with the reason. Remove an entry when it passes.
 var knownFailures = map[string]string{
-	"w3c/preserve.datatype.qname-00":                 "QName-typed values with Preserve.lexicalValues and Preserve.prefixes: decoding differs (not analysed)",
-	"w3c/preserve.datatype.qname-01":                 "QName-typed values with Preserve.lexicalValues and Preserve.prefixes: decoding differs (not analysed)",
-	"w3c/schema-cid-01":                              "QName values with Preserve.prefixes: prefix encoding differs (not analysed)",
-	"w3c/schema-cid-02":                              "QName values with Preserve.prefixes: prefix encoding differs (not analysed)",
 	"w3c/schemaInformed.declared.elementFragment-01": "the ElementFragment grammar of §8.5.3 is not built",
 	"w3c/schemaInformed.declared.elementFragment-02": "the ElementFragment grammar of §8.5.3 is not built",
 	"w3c/schemaInformed.declared.elementFragment-03": "the ElementFragment grammar of §8.5.3 is not built",
