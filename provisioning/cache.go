@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/xiot/xiot/internal/xmpp"
 )
 
 // cache holds the provisioning server's decisions, keyed by the question
@@ -26,10 +28,14 @@ type cache struct {
 
 type entry struct {
 	key  string
-	who  string // requester's bare JID
+	who  string  // requester's bare JID
+	q    element // the question, for SaveCache; nil in some tests
 	val  any
 	used time.Time
 }
+
+// element is a value of this package that encodes to XML.
+type element interface{ Element() *xmpp.Element }
 
 func newCache(max int, maxIdle time.Duration, now func() time.Time) *cache {
 	return &cache{max: max, maxIdle: maxIdle, now: now, byKey: map[string]*list.Element{}}
@@ -65,6 +71,11 @@ func (c *cache) generation() uint64 {
 // is dropped if the cache was cleared since, as it may predate the change
 // that caused the clearing.
 func (c *cache) put(key, who string, val any, gen uint64) {
+	c.putQ(key, who, nil, val, gen)
+}
+
+// putQ is put keeping the question too.
+func (c *cache) putQ(key, who string, q element, val any, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen != c.gen || c.max <= 0 {
@@ -73,11 +84,11 @@ func (c *cache) put(key, who string, val any, gen uint64) {
 	now := c.now()
 	if el, ok := c.byKey[key]; ok {
 		e := el.Value.(*entry)
-		e.val, e.used = val, now
+		e.q, e.val, e.used = q, val, now
 		c.lru.MoveToFront(el)
 		return
 	}
-	c.byKey[key] = c.lru.PushFront(&entry{key: key, who: who, val: val, used: now})
+	c.byKey[key] = c.lru.PushFront(&entry{key: key, who: who, q: q, val: val, used: now})
 	for c.lru.Len() > c.max {
 		c.remove(c.lru.Back())
 	}
@@ -124,6 +135,21 @@ func (c *cache) forget(who string) {
 		}
 		el = next
 	}
+}
+
+// entries returns the questions and answers cached, least recently used
+// first.
+func (c *cache) entries() [][2]element {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out [][2]element
+	for el := c.lru.Back(); el != nil; el = el.Prev() {
+		e := el.Value.(*entry)
+		if a, ok := e.val.(element); ok && e.q != nil {
+			out = append(out, [2]element{e.q, a})
+		}
+	}
+	return out
 }
 
 // len returns the number of cached decisions.

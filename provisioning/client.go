@@ -154,7 +154,7 @@ type question struct {
 	kind string // element name, for messages
 	who  string // bare JID it is about
 	key  string // cache key
-	el   *xmpp.Element
+	q    element
 }
 
 // ask answers q from the cache or by asking the server, parsing the
@@ -181,7 +181,7 @@ func (c *Client) ask(ctx context.Context, q question, parse func(*xmpp.Element) 
 	gen := c.cache.generation()
 	cl.val, cl.err = c.roundTrip(ctx, q, parse)
 	if cl.err == nil {
-		c.cache.put(q.key, q.who, cl.val, gen)
+		c.cache.putQ(q.key, q.who, q.q, cl.val, gen)
 	}
 	c.mu.Lock()
 	delete(c.inflight, q.key)
@@ -196,7 +196,7 @@ func (c *Client) roundTrip(ctx context.Context, q question, parse func(*xmpp.Ele
 	}
 	tctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
-	iq := xmpp.NewElement("", "iq", "type", "get", "to", c.target().String()).Add(q.el)
+	iq := xmpp.NewElement("", "iq", "type", "get", "to", c.target().String()).Add(q.q.Element())
 	res, err := c.sess.SendIQ(tctx, iq)
 	if err != nil {
 		var se *xmpp.StanzaError

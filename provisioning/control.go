@@ -83,7 +83,7 @@ func (c *Client) AskControl(ctx context.Context, q CanControl) (CanControlRespon
 	who := bare.String()
 	q.JID = who
 	c.noteTokens(q.Tokens, origin)
-	v, err := c.ask(ctx, question{kind: "canControl", who: who, key: controlKey(q), el: q.Element()},
+	v, err := c.ask(ctx, question{kind: "canControl", who: who, key: controlKey(q), q: q},
 		func(e *xmpp.Element) (any, error) {
 			if e == nil || e.Name.Local != "canControlResponse" {
 				return nil, fmt.Errorf("%w: want canControlResponse", ErrMalformed)

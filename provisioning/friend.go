@@ -75,7 +75,7 @@ func (u Unfriend) Element() *xmpp.Element { return jidElement("unfriend", u.JID)
 func (c *Client) AskFriend(ctx context.Context, from jid.JID) (IsFriendResponse, error) {
 	bare := from.Bare()
 	q := IsFriend{JID: bare.String()}
-	v, err := c.ask(ctx, question{kind: "isFriend", who: bare.String(), key: friendKey(q), el: q.Element()},
+	v, err := c.ask(ctx, question{kind: "isFriend", who: bare.String(), key: friendKey(q), q: q},
 		func(e *xmpp.Element) (any, error) {
 			if e == nil || e.Name.Local != "isFriendResponse" {
 				return nil, fmt.Errorf("%w: want isFriendResponse", ErrMalformed)

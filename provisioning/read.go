@@ -134,7 +134,7 @@ func (c *Client) AskRead(ctx context.Context, q CanRead) (CanReadResponse, error
 	who := bare.String()
 	q.JID = who
 	c.noteTokens(q.Tokens, origin)
-	v, err := c.ask(ctx, question{kind: "canRead", who: who, key: readKey(q), el: q.Element()},
+	v, err := c.ask(ctx, question{kind: "canRead", who: who, key: readKey(q), q: q},
 		func(e *xmpp.Element) (any, error) {
 			if e == nil || e.Name.Local != "canReadResponse" {
 				return nil, fmt.Errorf("%w: want canReadResponse", ErrMalformed)
