@@ -54,7 +54,7 @@ func TestRules(t *testing.T) {
 		{0, []sensors.Field{temp("a", 20), temp("b", 20), state("on")}, "a=20.00 b=20.00 a=on"},
 		{time.Minute, []sensors.Field{temp("a", 20.4), temp("b", 20.01), state("on")}, "b=20.01"},
 		{time.Minute, []sensors.Field{temp("a", 20.5), temp("b", 20.01), state("off")}, "a=20.50 a=off"},
-		{time.Second, []sensors.Field{temp("a", 30), temp("b", 20.01), state("on")}, "a=on"},        // a within min interval
+		{time.Second, []sensors.Field{temp("a", 30), temp("b", 20.01), state("on")}, "a=on"},         // a within min interval
 		{10 * time.Second, []sensors.Field{temp("a", 30), temp("b", 20.01), state("on")}, "a=30.00"}, // now it may
 		{time.Hour, []sensors.Field{temp("a", 30), temp("b", 20.01), state("on")}, "a=30.00"},        // heartbeat
 	}
