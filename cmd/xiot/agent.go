@@ -14,11 +14,15 @@ import (
 	"github.com/xiot/xiot/agent"
 	"github.com/xiot/xiot/boards"
 	"github.com/xiot/xiot/boards/sim"
+	"github.com/xiot/xiot/control"
+	"github.com/xiot/xiot/control/iotcontrol"
 	"github.com/xiot/xiot/internal/config"
 	"github.com/xiot/xiot/internal/metrics"
 	"github.com/xiot/xiot/sensors"
 	"github.com/xiot/xiot/sensors/history"
 	"github.com/xiot/xiot/sensors/sensordata"
+	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/gpio/gpioreg"
 )
 
 const agentUsage = `Usage: xiot agent [flags]
@@ -31,6 +35,10 @@ subscriptions from the configured owners, and answers service discovery
 readouts (XEP-0323) from the configured sensors, or from every part of the
 simulated board with --board sim. Samples are recorded in a history store
 in the state directory (state_dir, --state-dir) for historical readouts.
+Outputs (relays, PWM, setpoints; the simulated thermostat with --board sim)
+are controlled with XEP-0325 under their safety rules: failsafe values at
+boot, on shutdown and after a grace period offline, bounds, minimum on/off
+times, switch rate limits, timed overrides, and an audit log.
 
 The account comes from --config and/or the flags below. SIGINT or SIGTERM
 sends unavailable presence and closes the stream.
@@ -109,9 +117,33 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			"board", cfg.Board)
 	}
 
-	ss, err := board.sensors(cfg)
+	// Outputs first: their boot (failsafe) values are applied before the
+	// device goes online.
+	ctl, err := board.openControl(cfg, log)
 	if err != nil {
 		return err
+	}
+	if ctl != nil {
+		defer func() {
+			if err := ctl.Shutdown(); err != nil {
+				log.Error("control shutdown", "err", err)
+			}
+		}()
+		go func() { _ = ctl.Run(ctx) }()
+		a.OnOnline(func(context.Context, bool) { ctl.Online() })
+		a.OnOffline(func(error) { ctl.Offline() })
+		srv := iotcontrol.NewServer(ctl, iotcontrol.ServerOptions{Title: "xiot agent (" + board.report.Name() + ")", Logger: log})
+		srv.Register(a.Mux())
+		a.AddFeatures(srv.Features()...)
+		log.Info("control", "parameters", len(ctl.Params()), "nodes", strings.Join(ctl.Nodes(), ","))
+	}
+	ss, err := board.sensors(cfg, ctl != nil)
+	if err != nil {
+		return err
+	}
+	if ctl != nil {
+		// Parameters are readable too, as writable fields (XEP-0325 §3.1).
+		ss = append(ss, ctl.Sensors()...)
 	}
 	defer func() {
 		for _, s := range ss {
@@ -184,7 +216,8 @@ func serverOrSRV(s string) string {
 // hardware is the board the agent runs on.
 type hardware struct {
 	report *boards.Report
-	sim    *sim.Board // nil unless simulated
+	sim    *sim.Board            // nil unless simulated
+	host   *sensors.HostHardware // periph's buses on a real board
 }
 
 // openBoard opens the configured board: periph's detection, the simulated
@@ -201,20 +234,24 @@ func openBoard(kind string) (*hardware, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &hardware{report: r}, nil
+		return &hardware{report: r, host: &sensors.HostHardware{}}, nil
 	}
 }
 
 // sensors opens the configured sensors on the board. The simulated board
 // without a sensors section serves all of its own parts.
-func (h *hardware) sensors(cfg *config.Config) ([]sensors.Sensor, error) {
+func (h *hardware) sensors(cfg *config.Config, controlled bool) ([]sensors.Sensor, error) {
 	switch {
 	case h.sim != nil && len(cfg.Sensors) == 0:
 		ss, err := sensors.Open(sim.SensorConfig(), h.sim, nil)
 		if err != nil {
 			return nil, err
 		}
-		return append(ss, h.sim.Thermostat()), nil
+		if !controlled {
+			// Without control, the relay and setpoint are status fields.
+			ss = append(ss, h.sim.Thermostat())
+		}
+		return ss, nil
 	case h.sim != nil:
 		return sensors.Open(cfg.Sensors, h.sim, nil)
 	case len(cfg.Sensors) == 0:
@@ -222,6 +259,56 @@ func (h *hardware) sensors(cfg *config.Config) ([]sensors.Sensor, error) {
 	case !h.report.Hardware():
 		return nil, fmt.Errorf("the configuration declares %d sensors but no hardware was found (board %q); use board: sim to try them on the simulated board", len(cfg.Sensors), cfg.Board)
 	default:
-		return sensors.Open(cfg.Sensors, &sensors.HostHardware{}, nil)
+		return sensors.Open(cfg.Sensors, h.host, nil)
 	}
+}
+
+// controlPins finds the pins of outputs: board GPIOs by name, and channels
+// of I²C expanders (pca9685@0x40:3) on the default bus, opened on first
+// use.
+func (h *hardware) controlPins() control.PinFunc {
+	if h.sim != nil {
+		return control.NewExpanders(h.sim.I2CBus(), h.sim.Pin).Pins()
+	}
+	board := control.BoardPins(gpioreg.ByName)
+	var exp *control.Expanders
+	return func(name string) (gpio.PinIO, error) {
+		if !strings.Contains(name, "@") {
+			return board(name)
+		}
+		if exp == nil {
+			if h.host == nil {
+				return nil, fmt.Errorf("output pin %q: no I²C bus on this board", name)
+			}
+			bus, err := h.host.I2C("")
+			if err != nil {
+				return nil, fmt.Errorf("output pin %q: %w", name, err)
+			}
+			exp = control.NewExpanders(bus, nil)
+		}
+		return exp.Lookup(name)
+	}
+}
+
+// openControl builds the controller of the outputs section; on the
+// simulated board without outputs, the thermostat's relay (driving the
+// simulated heater) and setpoint. It returns nil without outputs.
+func (h *hardware) openControl(cfg *config.Config, log *slog.Logger) (*control.Controller, error) {
+	var hooks map[string]func(control.Value)
+	if h.sim != nil && len(cfg.Outputs) == 0 {
+		var outs []config.Output
+		outs, hooks = control.SimConfig(h.sim)
+		cfg.Outputs = outs
+	}
+	if len(cfg.Outputs) == 0 {
+		return nil, nil
+	}
+	if h.sim == nil && !h.report.Hardware() {
+		for _, o := range cfg.Outputs {
+			if o.Pin != "" {
+				return nil, fmt.Errorf("output %s needs pin %s but no hardware was found (board %q); use board: sim to try outputs on the simulated board", o.Name, o.Pin, cfg.Board)
+			}
+		}
+	}
+	return control.FromConfig(cfg, h.controlPins(), hooks, log)
 }

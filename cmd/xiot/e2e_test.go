@@ -80,7 +80,7 @@ func TestAgentDiscoPing(t *testing.T) {
 			t.Errorf("disco output lacks %q:\n%s", want, out)
 		}
 	}
-	for _, want := range []string{"urn:xmpp:iot:sensordata"} {
+	for _, want := range []string{"urn:xmpp:iot:sensordata", "urn:xmpp:iot:control"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("disco output lacks %q:\n%s", want, out)
 		}
@@ -96,6 +96,24 @@ func TestAgentDiscoPing(t *testing.T) {
 		}
 	}
 	checkMetrics(t, agentErr.String(), out)
+	// Control (XEP-0325): the simulated thermostat's setpoint, then an
+	// out-of-bounds value refused with the device unchanged.
+	code, out, errOut = runXiot(t, append(append([]string{"set"}, acct("client")...), "device@localhost/agent", "Setpoint=23.5", "--node", "thermostat")...)
+	if code != exitOK {
+		t.Fatalf("set: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = runXiot(t, append(append([]string{"set"}, acct("client")...), "device@localhost/agent", "Setpoint=500", "--node", "thermostat")...)
+	if code == exitOK {
+		t.Errorf("set out of bounds accepted:\n%s\n%s", out, errOut)
+	}
+	code, out, errOut = runXiot(t, append(append([]string{"read", "--types", "status", "--node", "thermostat"}, acct("client")...), "device@localhost/agent")...)
+	if code != exitOK || !strings.Contains(out, "23.5") || !strings.Contains(out, "writable") {
+		t.Errorf("read after set: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = runXiot(t, append(append([]string{"form"}, acct("client")...), "device@localhost/agent")...)
+	if code != exitOK || !strings.Contains(out, "Setpoint") || !strings.Contains(out, "Relay") {
+		t.Errorf("form: exit %d\n%s\n%s", code, out, errOut)
+	}
 	code, out, errOut = runXiot(t, append(append([]string{"ping", "--count", "2", "--interval", "10ms"}, acct("client")...), "device@localhost/agent")...)
 	if code != exitOK || !strings.Contains(out, "2/2 replies") {
 		t.Fatalf("ping: exit %d\n%s\n%s", code, out, errOut)

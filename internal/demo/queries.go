@@ -17,6 +17,7 @@ type result struct {
 	output   string
 	err      error
 	duration time.Duration
+	refused  bool // refused by the device, as the step expected
 }
 
 // report describes the command, its status and its output.
@@ -26,6 +27,8 @@ func (r result) report() string {
 	b.WriteString(indent(r.output))
 	if r.err != nil {
 		fmt.Fprintf(&b, "FAILED after %v: %v\n", r.duration.Round(time.Millisecond), r.err)
+	} else if r.refused {
+		fmt.Fprintf(&b, "ok: refused, as it should be (%v)\n", r.duration.Round(time.Millisecond))
 	} else {
 		fmt.Fprintf(&b, "ok (%v)\n", r.duration.Round(time.Millisecond))
 	}
@@ -47,10 +50,10 @@ func (rs results) err() error {
 }
 
 // runClient runs "xiot <sub> <account flags> <target>" as the client.
-func (d *demo) runClient(ctx context.Context, sub []string, target string) result {
+func (d *demo) runClient(ctx context.Context, sub []string, target string, after ...string) result {
 	ctx, cancel := context.WithTimeout(ctx, d.opts.stepTimeout)
 	defer cancel()
-	args := append(append(append([]string{}, sub...), d.accountFlags(d.clientJID, d.clientPass)...), target)
+	args := append(append(append(append([]string{}, sub...), d.accountFlags(d.clientJID, d.clientPass)...), target), after...)
 	cmd := exec.CommandContext(ctx, d.bin, args...)
 	cmd.WaitDelay = time.Second
 	start := time.Now()
@@ -67,10 +70,18 @@ func (d *demo) queries(ctx context.Context) results {
 	steps := []struct {
 		title string
 		sub   []string
+		after []string // arguments after the JID
+		// refused: the device is expected to refuse (exit status 1).
+		refused bool
 	}{
-		{"Service discovery (XEP-0030): what the device supports", []string{"disco"}},
-		{"Sensor data (XEP-0323): a momentary and status readout of the simulated board", []string{"read", "--types", "momentary,status"}},
-		{"Ping (XEP-0199): round trip through Prosody", []string{"ping"}},
+		{"Service discovery (XEP-0030): what the device supports", []string{"disco"}, nil, false},
+		{"Sensor data (XEP-0323): a momentary and status readout of the simulated board", []string{"read", "--types", "momentary,status"}, nil, false},
+		{"Control (XEP-0325): raise the thermostat's setpoint", []string{"set", "--node", "thermostat"}, []string{"Setpoint=22.5"}, false},
+		{"Control safety: the heater relay refuses to switch within its minimum off time after boot (10 s)", []string{"set", "--node", "thermostat"}, []string{"Relay=true"}, true},
+		{"Control safety: a setpoint outside its bounds (5..30) is refused and nothing changes", []string{"set", "--node", "thermostat"}, []string{"Setpoint=80"}, true},
+		{"Control form (XEP-0325): what can be set", []string{"form"}, nil, false},
+		{"Sensor data again: the setpoint as set, the relay unchanged (writable fields)", []string{"read", "--types", "status", "--node", "thermostat"}, nil, false},
+		{"Ping (XEP-0199): round trip through Prosody", []string{"ping"}, nil, false},
 	}
 	var rs results
 	for _, s := range steps {
@@ -78,8 +89,16 @@ func (d *demo) queries(ctx context.Context) results {
 			break
 		}
 		d.out.heading(s.title)
-		r := d.runClient(ctx, s.sub, target)
+		r := d.runClient(ctx, s.sub, target, s.after...)
 		r.title = s.title
+		if s.refused {
+			r.refused = r.err != nil
+			if r.err == nil {
+				r.err = errors.New("the device accepted what it should have refused")
+			} else {
+				r.err = nil
+			}
+		}
 		d.out.printf("%s", r.report())
 		rs = append(rs, r)
 	}
