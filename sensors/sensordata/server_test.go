@@ -458,3 +458,28 @@ func TestServerLegacyDialect(t *testing.T) {
 		t.Errorf("legacy requester got %s", m)
 	}
 }
+
+// TestServerQueuesWhenBusy accepts a request beyond MaxConcurrent as
+// queued and announces its start once a running readout finishes.
+func TestServerQueuesWhenBusy(t *testing.T) {
+	gate := make(chan struct{})
+	slow := &fakeSensor{node: "slow", fields: allKinds("slow", t0)[:1], gate: gate}
+	fast := &fakeSensor{node: "fast", fields: allKinds("fast", t0)[:1]}
+	srv := newTestServer(t, Options{MaxConcurrent: 1, ReadTimeout: time.Minute}, slow, fast)
+	rec1, rec2 := newRecorder(), newRecorder()
+	srv.handleReq(rec1, reqIQ("1", Request{SeqNr: 1, Nodes: []NodeRef{{NodeID: "slow"}}}))
+	waitFor(t, func() bool { return len(srv.sem) == 1 })
+	srv.handleReq(rec2, reqIQ("2", Request{SeqNr: 2, Nodes: []NodeRef{{NodeID: "fast"}}}))
+	if acc, _ := Parse(rec2.next(t).FirstChild()); acc != (Accepted{SeqNr: 2, Queued: true}) {
+		t.Fatalf("second request: %+v", acc)
+	}
+	rec2.none(t, 50*time.Millisecond)
+	close(gate)
+	collect(t, rec1)
+	if v, _ := Parse(rec2.next(t).FirstChild()); v != (Started{SeqNr: 2}) {
+		t.Fatalf("got %+v, want started", v)
+	}
+	if v, _ := Parse(rec2.next(t).FirstChild()); names(v.(Fields).Fields) != "fast/Temperature" || !v.(Fields).Done {
+		t.Fatalf("got %+v", v)
+	}
+}
