@@ -1,3 +1,20 @@
 // Package concentrator implements XEP-0326 (Internet of Things - Concentrators)
 // and the MQTT bridge that gives every MQTT device its own JID.
+//
+// The MQTT side lives in two subpackages:
+//
+//   - concentrator/payload decodes MQTT payloads (plain values, JSON with a
+//     path, SenML in JSON and CBOR, Homie v4 datatypes) into sensors.Field
+//     values with units, decimals and timestamps.
+//   - concentrator/mqttbridge connects to the broker (config.MQTT), maps
+//     topics to devices and fields, discovers Homie devices, keeps each
+//     device's last values and availability, notifies changes, and sets
+//     writable fields with Publish, which succeeds only on the device's
+//     state echo.
+//
+// The XMPP side (a XEP-0114 component giving each bridged device a JID with
+// XEP-0323 readouts and XEP-0325 control, and the XEP-0326 node tree) builds
+// on mqttbridge.Bridge: Devices and Device for readouts, Subscribe for
+// presence and pushes, Publish for control. See the mqttbridge package
+// documentation for the details of that API.
 package concentrator

@@ -150,10 +150,16 @@ func SenMLCBOR(p []byte, now time.Time, maxSize int) ([]Record, error) {
 			case int64:
 				l = x
 			case string:
-				if strings.HasSuffix(x, "_") {
-					return nil, fmt.Errorf("payload: senml+cbor: record %d: must-understand label %q not supported: %w", i, clip(x), ErrSyntax)
+				// RFC 8428 §6 uses integer labels; some encoders write the
+				// JSON names instead, which are accepted too.
+				sl, known := senmlLabels[x]
+				if !known {
+					if strings.HasSuffix(x, "_") {
+						return nil, fmt.Errorf("payload: senml+cbor: record %d: must-understand label %q not supported: %w", i, clip(x), ErrSyntax)
+					}
+					continue
 				}
-				continue
+				l = int64(sl)
 			default:
 				return nil, fmt.Errorf("payload: senml+cbor: record %d: label of type %T: %w", i, k, ErrSyntax)
 			}

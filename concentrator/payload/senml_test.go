@@ -256,3 +256,23 @@ func TestSenMLErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestSenMLCBORStringLabels(t *testing.T) {
+	p, err := cbor.Marshal([]map[string]any{{"bn": "d:", "n": "t", "u": "Cel", "v": 21.5}, {"n": "x", "v": 1, "x_": 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := SenMLCBOR(p, time.Now(), 0); !errors.Is(err, ErrSyntax) {
+		t.Fatalf("must-understand string label: %v, want ErrSyntax", err)
+	}
+	p, err = cbor.Marshal([]map[string]any{{"bn": "d:", "n": "t", "u": "Cel", "v": 21.5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	got, err := SenMLCBOR(p, now, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, got, []want{{"d:t", sensors.Numeric(21.5), "°C", 0}}, now)
+}
