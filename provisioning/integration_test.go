@@ -130,6 +130,7 @@ func (e *env) wantEvent(t *testing.T, want string) {
 }
 
 func TestFriendship(t *testing.T) {
+	t.Parallel()
 	e := setup(t, provisioning.Options{})
 	e.prov.setRule("alice@localhost", rule{friend: true, secondaryTrustOkay: true})
 	ctx := ctxT(t)
@@ -162,6 +163,7 @@ func TestFriendship(t *testing.T) {
 }
 
 func TestReadAndControl(t *testing.T) {
+	t.Parallel()
 	e := setup(t, provisioning.Options{})
 	e.prov.setRule("alice@localhost", rule{
 		read: true, readFields: []string{"Energy", "Power"},
@@ -237,6 +239,7 @@ func TestReadAndControl(t *testing.T) {
 }
 
 func TestClearCache(t *testing.T) {
+	t.Parallel()
 	e := setup(t, provisioning.Options{})
 	e.prov.setRule("alice@localhost", rule{read: true})
 	ctx := ctxT(t)
@@ -279,6 +282,7 @@ func TestClearCache(t *testing.T) {
 }
 
 func TestFailClosed(t *testing.T) {
+	t.Parallel()
 	e := setup(t, provisioning.Options{Timeout: 500 * time.Millisecond})
 	e.prov.setRule("alice@localhost", rule{friend: true, read: true, readFields: []string{"Energy"}})
 	ctx := ctxT(t)
@@ -334,6 +338,7 @@ func TestFailClosed(t *testing.T) {
 }
 
 func TestRecommendations(t *testing.T) {
+	t.Parallel()
 	e := setup(t, provisioning.Options{})
 	e.prov.setRule("carol@localhost", rule{friend: true})
 	ctx := ctxT(t)
@@ -398,6 +403,7 @@ func selfSigned(t *testing.T) (*rsa.PrivateKey, []byte) {
 }
 
 func TestTokens(t *testing.T) {
+	t.Parallel()
 	key, cert := selfSigned(t)
 	decrypt := func(c []byte) ([]byte, error) { return rsa.DecryptOAEP(sha256.New(), nil, key, c, nil) }
 	e := setup(t, provisioning.Options{Decrypt: decrypt})
@@ -482,6 +488,7 @@ func TestTokens(t *testing.T) {
 // client account named by its bare JID: the device subscribes to it and
 // asks the full JID its presence announces.
 func TestServerByBareJID(t *testing.T) {
+	t.Parallel()
 	p := testserver.StartProsody(t, testserver.ProsodyOptions{})
 	register(t, p, "device", "prov")
 	prov := newProvPeer()
@@ -529,6 +536,7 @@ func TestServerByBareJID(t *testing.T) {
 // TestConcurrentQuestions checks that identical questions asked while one
 // is in flight share its answer instead of asking again.
 func TestConcurrentQuestions(t *testing.T) {
+	t.Parallel()
 	e := setup(t, provisioning.Options{})
 	e.prov.setRule("alice@localhost", rule{read: true, readFields: []string{"Energy"}})
 	ctx := ctxT(t)

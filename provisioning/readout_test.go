@@ -43,6 +43,7 @@ func (meter) Read(context.Context, sensors.ReadoutType) ([]sensors.Field, error)
 // those, a stranger is refused, and the second readout is decided from the
 // cache.
 func TestReadoutThroughProvisioning(t *testing.T) {
+	t.Parallel()
 	p := testserver.StartProsody(t, testserver.ProsodyOptions{})
 	register(t, p, "device", "prov", "alice", "bob")
 	prov := newProvPeer()
