@@ -172,7 +172,7 @@ func (d *Decoder) begin() error {
 func (d *Decoder) mainTables() *tables {
 	var want any
 	if d.sg != nil {
-		want = d.sg.g
+		want = d.sg.orig
 	}
 	if t := d.spare; t != nil && t.schema == want {
 		t.reset()

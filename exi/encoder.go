@@ -135,7 +135,7 @@ func (e *Encoder) Reset(w io.Writer, opts Options) error {
 func (e *Encoder) mainTables() *tables {
 	var want any
 	if e.sg != nil {
-		want = e.sg.g
+		want = e.sg.orig
 	}
 	if t := e.spare; t != nil && t.schema == want {
 		t.reset()

@@ -51,6 +51,9 @@ func (s *sgrammar) switchTypeName(c *sctx, uri, local string) {
 		return
 	}
 	t := &s.g.Types[ti]
+	if s.ef != 0 && c.gi == int32(s.ef) {
+		c.nillable = false // the relaxed grammar's element has no declaration
+	}
 	c.gi, c.nt, c.castable = int32(t.Grammar)+1, 0, t.TypeCastable && t.Name.URI != schema.NSXSD
 	c.tab = nil
 }

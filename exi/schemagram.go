@@ -13,7 +13,10 @@ import (
 // It belongs to one Encoder or Decoder and survives Reset when the
 // grammars and options stay the same.
 type sgrammar struct {
-	g      *schema.Grammars
+	g      *schema.Grammars // orig, or a copy extended with the element fragment grammar
+	orig   *schema.Grammars // the grammars the caller gave
+	frags  bool             // fragment grammars built
+	ef     int              // the element fragment grammar + 1, or 0
 	so     schema.Options
 	dtrm   []DatatypeRepresentation
 	dts    []schema.Datatype // g.Datatypes with the datatypeRepresentationMap applied
@@ -45,23 +48,104 @@ func prepareSchema(s *sgrammar, g *schema.Grammars, o *Options) (*sgrammar, erro
 		return nil, nil
 	}
 	so := schemaOptions(o)
-	if s != nil && s.g == g && s.so == so && slices.Equal(s.dtrm, o.DatatypeRepresentationMap) {
+	frags := o.Fragment || o.SelfContained
+	if s != nil && s.orig == g && s.so == so && s.frags == frags && slices.Equal(s.dtrm, o.DatatypeRepresentationMap) {
 		return s, nil
 	}
 	dts, err := applyDTRM(g, o.DatatypeRepresentationMap)
 	if err != nil {
 		return nil, err
 	}
-	s = &sgrammar{g: g, so: so, dtrm: slices.Clone(o.DatatypeRepresentationMap), dts: dts, tables: make(map[uint64]*stable, 64)}
+	s = &sgrammar{g: g, orig: g, frags: frags, so: so, dtrm: slices.Clone(o.DatatypeRepresentationMap), dts: dts, tables: make(map[uint64]*stable, 64)}
 	s.docEl = g.DocumentElements()
 	for _, i := range s.docEl {
 		s.doc = append(s.doc, g.Elements[i].Name)
 	}
-	s.fragEl, _ = g.FragmentElements()
+	var ambiguous []bool
+	s.fragEl, ambiguous = g.FragmentElements()
 	for _, i := range s.fragEl {
 		s.frag = append(s.frag, g.Elements[i].Name)
 	}
+	if frags && slices.Contains(ambiguous, true) {
+		s.addElementFragment(ambiguous)
+	}
 	return s, nil
+}
+
+// addElementFragment extends a copy of the grammars with the relaxed
+// element fragment grammar (§8.5.3) and points the fragment productions
+// of element names declared with different types or nillable at it.
+func (s *sgrammar) addElementFragment(ambiguous []bool) {
+	g := *s.orig
+	g.Grammars = slices.Clip(g.Grammars)
+	g.Types = slices.Clip(g.Types)
+	g.Elements = slices.Clip(g.Elements)
+	// A_0..A_n-1: every attribute qname of the schema, typed when all its
+	// declarations agree on the type
+	atype := map[schema.QName]int{}
+	for _, gr := range s.orig.Grammars {
+		for _, nt := range gr.NonTerminals {
+			for _, p := range nt.Productions {
+				if p.Event != schema.EventAT {
+					continue
+				}
+				if t, ok := atype[p.Name]; ok && t != p.Type {
+					atype[p.Name] = dtString
+				} else if !ok {
+					atype[p.Name] = p.Type
+				}
+			}
+		}
+	}
+	for q, dt := range s.orig.GlobalAttributes {
+		if t, ok := atype[q]; ok && t != dt {
+			atype[q] = dtString
+		} else if !ok {
+			atype[q] = dt
+		}
+	}
+	attrs := make([]schema.QName, 0, len(atype))
+	for q := range atype {
+		attrs = append(attrs, q)
+	}
+	slices.SortFunc(attrs, func(a, b schema.QName) int {
+		if a.Less(b) {
+			return -1
+		}
+		if b.Less(a) {
+			return 1
+		}
+		return 0
+	})
+	ef, efEmpty := len(g.Grammars), len(g.Grammars)+1
+	efType := len(g.Types)
+	g.Types = append(g.Types, schema.TypeDef{Grammar: ef, Empty: efEmpty, Simple: -1, Base: -1, Complex: true, TypeCastable: true})
+	mk := func(k schema.EventKind, name schema.QName, elem, typ, next int) schema.Production {
+		return schema.Production{Event: k, Name: name, Elem: elem, Type: typ, Next: next}
+	}
+	var at []schema.Production
+	for _, q := range attrs {
+		at = append(at, mk(schema.EventAT, q, -1, atype[q], 0))
+	}
+	at = append(at, mk(schema.EventATAny, schema.QName{}, -1, -1, 0))
+	var se []schema.Production
+	for i, el := range s.fragEl {
+		if ambiguous[i] {
+			g.Elements = append(g.Elements, schema.ElementDecl{Name: s.frag[i], Type: efType, Nillable: true})
+			el = len(g.Elements) - 1
+			s.fragEl[i] = el
+		}
+		se = append(se, mk(schema.EventSE, s.frag[i], el, -1, 1))
+	}
+	se = append(se, mk(schema.EventSEAny, schema.QName{}, -1, -1, 1))
+	ee := mk(schema.EventEE, schema.QName{}, -1, -1, schema.End)
+	ch := mk(schema.EventCHUntyped, schema.QName{}, -1, -1, 1)
+	nt0 := append(append(slices.Clone(at), se...), ee, ch)
+	nt1 := append(slices.Clone(se), ee, ch)
+	g.Grammars = append(g.Grammars,
+		schema.Grammar{Content2: 1, NonTerminals: []schema.NonTerminal{{StartTag: true, Productions: nt0}, {Productions: nt1}}},
+		schema.Grammar{NonTerminals: []schema.NonTerminal{{StartTag: true, Productions: append(slices.Clone(at), ee)}}})
+	s.g, s.ef = &g, ef+1
 }
 
 // find returns the index of q in a sorted element list, or -1.
