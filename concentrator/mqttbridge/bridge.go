@@ -56,8 +56,10 @@ type Stats struct {
 	FieldsRefused  uint64 // fields dropped because a device has too many
 	EventsDropped  uint64 // events lost to full subscriber channels
 	Connects       uint64 // successful connections (first one included)
-	Commands       uint64 // commands completed by their echo
-	CommandErrors  uint64 // commands that failed
+
+	SubscriptionsRefused uint64 // filters the broker refused (ACL)
+	Commands             uint64 // commands completed by their echo
+	CommandErrors        uint64 // commands that failed
 }
 
 // Options are the parts of a bridge that do not come from the
@@ -298,16 +300,24 @@ func (b *Bridge) filters() map[string]byte {
 // connected. Resubscribing makes the broker send the retained messages
 // again, so the registry catches up with what changed while it was away.
 func (b *Bridge) onConnect(c mqtt.Client) {
-	tok := c.SubscribeMultiple(b.filters(), b.onMessage)
-	if !tok.WaitTimeout(b.cfg.ConnectTimeout) || tok.Error() != nil {
+	for attempt := 1; ; attempt++ {
+		tok := c.SubscribeMultiple(b.filters(), b.onMessage)
+		ok := tok.WaitTimeout(b.cfg.ConnectTimeout)
+		if ok && tok.Error() == nil {
+			b.checkGranted(tok)
+			break
+		}
 		err := tok.Error()
 		if err == nil {
 			err = errors.New("no SUBACK in time")
 		}
-		b.log.Error("mqtt subscribe failed; reconnecting", "err", err)
-		// Drop the connection so that auto-reconnect tries again.
-		go c.Disconnect(0)
-		return
+		b.log.Error("mqtt subscribe failed", "attempt", attempt, "err", err)
+		// Retry while this connection lasts; a new connection calls
+		// onConnect again.
+		if b.isClosed() || !c.IsConnectionOpen() {
+			return
+		}
+		time.Sleep(min(time.Duration(attempt)*100*time.Millisecond, b.cfg.ReconnectMax))
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -317,6 +327,36 @@ func (b *Bridge) onConnect(c mqtt.Client) {
 	b.stats.Connects++
 	b.setConnectedLocked(true)
 	b.log.Info("mqtt connected and subscribed", "brokers", b.cfg.Brokers, "filters", len(b.filters()))
+}
+
+// checkGranted logs and counts the filters the broker refused (SUBACK
+// return code 0x80, e.g. denied by an ACL): their topics will never arrive.
+func (b *Bridge) checkGranted(tok mqtt.Token) {
+	st, ok := tok.(*mqtt.SubscribeToken)
+	if !ok {
+		return
+	}
+	var refused []string
+	for f, code := range st.Result() {
+		if code == 0x80 {
+			refused = append(refused, f)
+		}
+	}
+	if len(refused) == 0 {
+		return
+	}
+	slices.Sort(refused)
+	b.log.Error("mqtt broker refused subscriptions; their topics will not be bridged", "filters", refused)
+	b.mu.Lock()
+	b.stats.SubscriptionsRefused += uint64(len(refused))
+	b.mu.Unlock()
+}
+
+// isClosed reports whether Close was called.
+func (b *Bridge) isClosed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.closed
 }
 
 // onConnectionLost marks every device unavailable until the broker is back.
