@@ -363,18 +363,9 @@ func (d *Decoder) decodeEvent(ev *event) error {
 		d.nsScope = d.nsScope[:f.nsMark]
 		ev.ln = f.ln
 		if f.scInner {
-			var end event
-			if err := d.decodeEvent(&end); err != nil {
+			if err := d.endSC(); err != nil {
 				return err
 			}
-			if end.kind != evED {
-				return d.malformed("self-contained element not followed by ED")
-			}
-			d.r.align()
-			sv := d.saved[len(d.saved)-1]
-			d.t, d.state = sv.t, sv.state
-			d.saved = d.saved[:len(d.saved)-1]
-			d.stack = d.stack[:len(d.stack)-1]
 		}
 		if len(d.stack) == 0 && d.state != stFragment {
 			d.state = stDocEnd
@@ -393,21 +384,9 @@ func (d *Decoder) decodeEvent(ev *event) error {
 		}
 		d.nsScope = append(d.nsScope, nsDecl{ev.prefix, ev.uri})
 	case evSC:
-		if d.opts.Alignment >= PreCompression {
-			return d.r.fail(fmt.Errorf("self-contained element with %v: %w", d.opts.Alignment, ErrUnsupported))
-		}
-		d.stack[len(d.stack)-1].scOuter = true
-		d.r.align()
-		d.saved = append(d.saved, savedCtx{d.t, d.state})
-		d.t, d.state = d.newTables(), stFragment
-		var inner event
-		if err := d.decodeEvent(&inner); err != nil {
+		if err := d.startSC(); err != nil {
 			return err
 		}
-		if inner.kind != evSE {
-			return d.malformed("self-contained fragment does not start with SE")
-		}
-		d.stack[len(d.stack)-1].scInner = true
 		ev.kind = evNone
 	case evCM:
 		if ev.value, err = d.r.readString(); err != nil {
@@ -447,6 +426,46 @@ func (d *Decoder) afterEvent(ev *event) error {
 	if d.t.entries > d.lim.MaxStringTableEntries {
 		return d.r.fail(&LimitError{Limit: "MaxStringTableEntries", Value: int64(d.t.entries), Max: int64(d.lim.MaxStringTableEntries)})
 	}
+	return nil
+}
+
+// startSC begins a self-contained element (§8.5.4.4.1, §6.1): the
+// element's content is an EXI fragment with fresh string tables, starting
+// on a byte boundary with the SE of a copy of the element.
+func (d *Decoder) startSC() error {
+	if d.opts.Alignment >= PreCompression {
+		return d.r.fail(fmt.Errorf("self-contained element with %v: %w", d.opts.Alignment, ErrUnsupported))
+	}
+	d.stack[len(d.stack)-1].scOuter = true
+	d.r.align()
+	d.saved = append(d.saved, savedCtx{d.t, d.state})
+	d.t, d.state = d.newTables(), stFragment
+	var inner event
+	if err := d.decodeEvent(&inner); err != nil {
+		return err
+	}
+	if inner.kind != evSE {
+		return d.malformed("self-contained fragment does not start with SE")
+	}
+	d.stack[len(d.stack)-1].scInner = true
+	return nil
+}
+
+// endSC ends a self-contained element after the EE of its inner copy: ED
+// of the fragment, alignment, and back to the outer tables.
+func (d *Decoder) endSC() error {
+	var end event
+	if err := d.decodeEvent(&end); err != nil {
+		return err
+	}
+	if end.kind != evED {
+		return d.malformed("self-contained element not followed by ED")
+	}
+	d.r.align()
+	sv := d.saved[len(d.saved)-1]
+	d.t, d.state = sv.t, sv.state
+	d.saved = d.saved[:len(d.saved)-1]
+	d.stack = d.stack[:len(d.stack)-1]
 	return nil
 }
 

@@ -116,7 +116,9 @@ func (d *Decoder) decodeSchemaEvent(ev *event, f *dframe) error {
 		d.nsScope = d.nsScope[:f.nsMark]
 		d.stack = d.stack[:len(d.stack)-1]
 		if f.scInner {
-			return d.malformed("self-contained element in a schema-informed grammar")
+			if err := d.endSC(); err != nil {
+				return err
+			}
 		}
 		if len(d.stack) == 0 && d.state != stFragment {
 			d.state = stDocEnd
@@ -136,6 +138,12 @@ func (d *Decoder) decodeSchemaEvent(ev *event, f *dframe) error {
 			return err
 		}
 		d.nsScope = append(d.nsScope, nsDecl{ev.prefix, ev.uri})
+		return nil
+	case schema.EventSC:
+		if err := d.startSC(); err != nil {
+			return err
+		}
+		ev.kind = evNone
 		return nil
 	case schema.EventCM:
 		ev.kind = evCM

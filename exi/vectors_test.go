@@ -159,7 +159,6 @@ func (c *schemaCache) get(root string, v *vectorJSON) (*schema.Grammars, error) 
 // knownFailures lists the W3C cases (every option set of the case) this
 // codec does not yet pass, with the reason. Remove an entry when it passes.
 var knownFailures = map[string]string{
-	"w3c/schemaInformed.undeclared.sc-01":            "self-contained elements inside schema-informed grammars are not implemented",
 	"w3c/schemaInformed.undeclared.xsiTypeStrict-07": "strict xsi:type to a type with an attribute wildcard: event codes differ from the oracle (not analysed)",
 }
 
