@@ -48,7 +48,6 @@ type readFlags struct {
 	serviceToken   string
 	deviceToken    string
 	userToken      string
-	now            func() time.Time
 	parsedFrom     time.Time
 	parsedTo       time.Time
 	parsedWhen     time.Time
