@@ -13,7 +13,7 @@ import (
 
 // cache holds the provisioning server's decisions, keyed by the question
 // (its kind, the requester's bare JID and everything else it carries).
-// XEP-0324 §6.2: decisions hold until the server sends clearCache; when
+// XEP-0324 §5.2: decisions hold until the server sends clearCache; when
 // memory is short the least recently used go first; as a safety valve,
 // entries unused for maxIdle are dropped too.
 type cache struct {

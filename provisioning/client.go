@@ -33,7 +33,7 @@ type Options struct {
 	// first. Default 1024; negative disables the cache.
 	CacheSize int
 	// CacheMaxIdle drops a cached decision that was not used for this long
-	// (XEP-0324 §6.2's safety valve); default 24 h, negative never.
+	// (XEP-0324 §5.2's safety valve); default 24 h, negative never.
 	CacheMaxIdle time.Duration
 	// Now is the clock of the cache and of token bookkeeping; nil means
 	// time.Now.
@@ -94,7 +94,7 @@ type call struct {
 // The server is a component's domain, a full JID, or the bare JID of a
 // client account: IQs to a bare JID are answered by the account's XMPP
 // server, so the client then asks the full JID the provisioning server
-// last announced in its presence (the device subscribes to it, §6.1), and
+// last announced in its presence (the device subscribes to it, §5.1), and
 // the bare JID (which fails fast) while none is known. Call Register on
 // the session's mux so that the server's orders reach the client.
 func New(s *xmpp.Session, server jid.JID, opts Options) *Client {
@@ -125,7 +125,7 @@ func New(s *xmpp.Session, server jid.JID, opts Options) *Client {
 func (c *Client) Server() jid.JID { return c.server }
 
 // SubscribeToServer asks for a presence subscription to the provisioning
-// server when it is a client account (§3.1.1, §6.1): it tells the server
+// server when it is a client account (§3.1.1, §5.1): it tells the server
 // that the device exists and lets the client follow the server's full
 // JID. For a server component it does nothing, as none is needed.
 func (c *Client) SubscribeToServer(ctx context.Context) error {
@@ -143,7 +143,7 @@ func (c *Client) SubscribeToServer(ctx context.Context) error {
 }
 
 // ClearCache forgets every cached decision, as the server's clearCache
-// does. A device calls it when it delegates trust to a new server (§6.2).
+// does. A device calls it when it delegates trust to a new server (§5.2).
 func (c *Client) ClearCache() { c.cache.clear() }
 
 // Cached returns the number of cached decisions.

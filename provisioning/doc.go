@@ -22,6 +22,15 @@
 // routes the server's clearCache, friend and unfriend recommendations and
 // token challenges; orders from anybody else are refused or ignored.
 //
+// SaveCache and LoadCache keep the decisions across restarts, as §5.2
+// recommends, for the same provisioning server only.
+//
+// Questions block for a network round trip. The session's reading
+// goroutine delivers the answers, so a stanza handler must not ask
+// (directly or through a hook it calls) before returning: the question
+// would time out and be refused. Ask from a goroutine of its own, or give
+// the Client a session of its own and Register it on both muxes.
+//
 // The client fails closed: when the server is unreachable, does not answer
 // within Options.Timeout or answers nonsense, only cached decisions hold
 // and every other question fails with an error wrapping ErrNoDecision,

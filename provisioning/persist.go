@@ -21,7 +21,7 @@ const NSCache = "urn:xiot:provisioning:cache:0"
 const maxCacheFile = 16 << 20
 
 // SaveCache writes the cached decisions to w, so that a restarted device
-// does not ask its provisioning server everything again (XEP-0324 §6.2:
+// does not ask its provisioning server everything again (XEP-0324 §5.2:
 // devices should persist their cache, lest a fleet restarting after a
 // power failure overwhelm the server).
 func (c *Client) SaveCache(w io.Writer) error {
@@ -41,7 +41,7 @@ func (c *Client) SaveCache(w io.Writer) error {
 // LoadCache adds the decisions SaveCache wrote to the cache (as many as
 // Options.CacheSize allows) and returns how many it read. A cache saved for another provisioning server is ignored
 // (loaded is 0): a new trust relationship starts from an empty cache
-// (§6.2). Malformed input loads nothing and returns an error wrapping
+// (§5.2). Malformed input loads nothing and returns an error wrapping
 // ErrMalformed.
 func (c *Client) LoadCache(r io.Reader) (loaded int, err error) {
 	server, decisions, err := readCache(io.LimitReader(r, maxCacheFile))

@@ -83,7 +83,7 @@ func (t TokenChallengeResponse) Element() *xmpp.Element {
 }
 
 // challengeWindow is how long after sending a token the device answers
-// challenges about it (§3.1.3.2, §7.2: "the last minute").
+// challenges about it (§3.1.3.2, §6.2: "the last minute").
 const challengeWindow = time.Minute
 
 // maxTokenLog bounds the remembered token uses.

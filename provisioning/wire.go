@@ -20,7 +20,7 @@ const NS = "urn:xmpp:iot:provisioning"
 var ErrMalformed = errors.New("provisioning: malformed element")
 
 // Tokens are the XEP-0324 tokens a request carries: the service's, the
-// device's and the user's (§3.1.3, §6.5). Each attribute may hold several
+// device's and the user's (§3.1.3, §5.6). Each attribute may hold several
 // tokens separated by spaces, one per provisioning server (§3.1.5).
 type Tokens struct {
 	Service, Device, User string
@@ -129,7 +129,7 @@ func Parse(e *xmpp.Element) (any, error) {
 	return nil, fmt.Errorf("%w: unknown element %s", ErrMalformed, e.Name.Local)
 }
 
-// ClearCache asks the device to forget every decision it cached (§3.6.1).
+// ClearCache asks the device to forget every decision it cached (§3.5.1).
 type ClearCache struct{}
 
 // Element returns the clearCache element.
