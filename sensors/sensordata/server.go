@@ -24,8 +24,9 @@ type History interface {
 }
 
 // Authorizer decides what a requester may read, e.g. by asking a XEP-0324
-// provisioning server. It gets the requester's full JID, the node ids and
-// field names asked for (empty: all) and returns the field names the
+// provisioning server. It gets the requester's full JID, the node ids the
+// readout covers (every node when the request names none) and the field
+// names asked for (empty: all), and returns the field names the
 // requester may read: nil means no restriction, an empty non-nil slice
 // means nothing. An error refuses the request: a *xmpp.StanzaError is sent
 // as is, any other error as forbidden with the error's text. It may block
