@@ -51,11 +51,12 @@ func (s *sgrammar) switchTypeName(c *sctx, uri, local string) {
 		return
 	}
 	t := &s.g.Types[ti]
-	if s.ef != 0 && c.gi == int32(s.ef) {
-		c.nillable = false // the relaxed grammar's element has no declaration
+	c.gi, c.nt, c.castable, c.tab = int32(t.Grammar)+1, 0, t.TypeCastable, nil
+	if s.so.Strict {
+		// strict: after xsi:type the type's grammar has no xsi:type or
+		// xsi:nil productions, as with the reference implementation
+		c.castable, c.nillable = false, false
 	}
-	c.gi, c.nt, c.castable = int32(t.Grammar)+1, 0, t.TypeCastable && t.Name.URI != schema.NSXSD
-	c.tab = nil
 }
 
 // switchNil applies xsi:nil="true": the element continues with the

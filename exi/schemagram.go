@@ -16,7 +16,6 @@ type sgrammar struct {
 	g      *schema.Grammars // orig, or a copy extended with the element fragment grammar
 	orig   *schema.Grammars // the grammars the caller gave
 	frags  bool             // fragment grammars built
-	ef     int              // the element fragment grammar + 1, or 0
 	so     schema.Options
 	dtrm   []DatatypeRepresentation
 	dts    []schema.Datatype // g.Datatypes with the datatypeRepresentationMap applied
@@ -145,7 +144,7 @@ func (s *sgrammar) addElementFragment(ambiguous []bool) {
 	g.Grammars = append(g.Grammars,
 		schema.Grammar{Content2: 1, NonTerminals: []schema.NonTerminal{{StartTag: true, Productions: nt0}, {Productions: nt1}}},
 		schema.Grammar{NonTerminals: []schema.NonTerminal{{StartTag: true, Productions: append(slices.Clone(at), ee)}}})
-	s.g, s.ef = &g, ef+1
+	s.g = &g
 }
 
 // find returns the index of q in a sorted element list, or -1.

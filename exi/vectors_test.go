@@ -157,10 +157,9 @@ func (c *schemaCache) get(root string, v *vectorJSON) (*schema.Grammars, error) 
 }
 
 // knownFailures lists the W3C cases (every option set of the case) this
-// codec does not yet pass, with the reason. Remove an entry when it passes.
-var knownFailures = map[string]string{
-	"w3c/schemaInformed.undeclared.xsiTypeStrict-07": "strict xsi:type to a type with an attribute wildcard: event codes differ from the oracle (not analysed)",
-}
+// codec does not yet pass, with the reason; empty now that every vector
+// passes. Add an entry only with a precise reason.
+var knownFailures = map[string]string{}
 
 // skipReason returns why a vector is not expected to pass yet, or "".
 func skipReason(group string, grammar string, caveats []string, v *vectorJSON) string {
@@ -216,9 +215,6 @@ func TestVectors(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := knownFailures[mv.Dir]
-			if os.Getenv("EXI_ALL") != "" {
-				r = ""
-			}
 			if r == "" {
 				r = skipReason(group, mv.Grammar, mv.Caveats, &v)
 			}
