@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -142,5 +144,61 @@ func TestReadThroughProsody(t *testing.T) {
 	err = runRead(ctx, append([]string{"device@localhost/agent", "--node", "nope"}, acct...), &out, &errb)
 	if err == nil || !strings.Contains(err.Error(), "item-not-found") {
 		t.Errorf("unknown node: %v", err)
+	}
+}
+
+// TestReadSlixmppDevice runs "xiot read" against slixmpp's XEP-0323 device
+// (the older draft the plugin speaks), started from the script of the
+// sensordata interop tests.
+func TestReadSlixmppDevice(t *testing.T) {
+	py := ""
+	for _, c := range []string{"/usr/bin/python3", "python3"} {
+		if p, err := exec.LookPath(c); err == nil && exec.Command(p, "-c", "import slixmpp.plugins.xep_0323").Run() == nil {
+			py = p
+			break
+		}
+	}
+	if py == "" {
+		t.Skip("skipping slixmpp interop: no python3 with slixmpp (install python3-slixmpp; scripts/install-deps.sh does)")
+	}
+	p := testserver.StartProsody(t, testserver.ProsodyOptions{})
+	for _, u := range []string{"slixdev", "reader"} {
+		if err := p.Register(u, u+"-pass"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	host, port, _ := strings.Cut(p.C2SAddr, ":")
+	cmd := exec.CommandContext(ctx, py, "../../sensors/sensordata/testdata/slixmpp_peer.py", "device", "slixdev@localhost/dev", "slixdev-pass", host, port, p.CAFile)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}()
+	if sc := bufio.NewScanner(stdout); !sc.Scan() || sc.Text() != "ready" {
+		t.Fatalf("slixmpp device did not start:\n%s", stderr.String())
+	}
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte("reader-pass"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	err = runRead(ctx, []string{"slixdev@localhost/dev", "--jid", "reader@localhost", "--password-file", pw, "--server", p.C2SAddr, "--ca-file", p.CAFile, "--timeout", "20s"}, &out, &errb)
+	if err != nil {
+		t.Fatalf("read: %v\n%s\nslixmpp:\n%s", err, errb.String(), stderr.String())
+	}
+	for _, want := range []string{"Device01", "Temperature", "23.4", "°C", "Uptime", "PT1H2M3S", "Mode", "auto", "(urn:example:mode)", "2013-03-07T16:24:30Z"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
 	}
 }
