@@ -79,6 +79,11 @@ func (c *Client) AskControl(ctx context.Context, q CanControl) (CanControlRespon
 	if err != nil {
 		return CanControlResponse{}, fmt.Errorf("provisioning: canControl for %q: %w", q.JID, err)
 	}
+	return c.askControl(ctx, q, origin)
+}
+
+// askControl is AskControl for a requester already parsed.
+func (c *Client) askControl(ctx context.Context, q CanControl, origin jid.JID) (CanControlResponse, error) {
 	bare := origin.Bare()
 	who := bare.String()
 	q.JID = who
@@ -116,7 +121,7 @@ func (c *Client) AskControl(ctx context.Context, q CanControl) (CanControlRespon
 // AskControl gives the full answer.
 func (c *Client) CanControl(ctx context.Context, from jid.JID, nodes, params []string) ([]string, error) {
 	q := CanControl{JID: from.String(), Nodes: nodeRefs(nodes), Params: params, Tokens: tokensFrom(ctx)}
-	r, err := c.AskControl(ctx, q)
+	r, err := c.askControl(ctx, q, from)
 	if err != nil {
 		return nil, err
 	}

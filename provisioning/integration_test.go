@@ -25,14 +25,14 @@ import (
 	"github.com/xiot/xiot/sensors"
 )
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if os.Getenv("XIOT_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
 	}
 	return nil
 }
 
-func clientConfig(t *testing.T, p *testserver.Prosody, user, resource string) xmpp.Config {
+func clientConfig(t testing.TB, p *testserver.Prosody, user, resource string) xmpp.Config {
 	t.Helper()
 	j, err := jid.Parse(user + "@" + p.Domain + "/" + resource)
 	if err != nil {
@@ -45,7 +45,7 @@ func clientConfig(t *testing.T, p *testserver.Prosody, user, resource string) xm
 	}
 }
 
-func register(t *testing.T, p *testserver.Prosody, users ...string) {
+func register(t testing.TB, p *testserver.Prosody, users ...string) {
 	t.Helper()
 	for _, u := range users {
 		if err := p.Register(u, u+"-pass"); err != nil {
@@ -54,7 +54,7 @@ func register(t *testing.T, p *testserver.Prosody, users ...string) {
 	}
 }
 
-func connect(t *testing.T, cfg xmpp.Config, mux *xmpp.Mux) *xmpp.Session {
+func connect(t testing.TB, cfg xmpp.Config, mux *xmpp.Mux) *xmpp.Session {
 	t.Helper()
 	s := xmpp.New(cfg, mux)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

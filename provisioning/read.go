@@ -130,6 +130,11 @@ func (c *Client) AskRead(ctx context.Context, q CanRead) (CanReadResponse, error
 	if err != nil {
 		return CanReadResponse{}, fmt.Errorf("provisioning: canRead for %q: %w", q.JID, err)
 	}
+	return c.askRead(ctx, q, origin)
+}
+
+// askRead is AskRead for a requester already parsed.
+func (c *Client) askRead(ctx context.Context, q CanRead, origin jid.JID) (CanReadResponse, error) {
 	bare := origin.Bare()
 	who := bare.String()
 	q.JID = who
@@ -167,7 +172,7 @@ func (c *Client) AskRead(ctx context.Context, q CanRead) (CanReadResponse, error
 func (c *Client) CanRead(ctx context.Context, from jid.JID, nodes, fields []string) ([]string, error) {
 	types := readoutTypesFrom(ctx)
 	q := CanRead{JID: from.String(), Types: types, Nodes: nodeRefs(nodes), Fields: fields, Tokens: tokensFrom(ctx)}
-	r, err := c.AskRead(ctx, q)
+	r, err := c.askRead(ctx, q, from)
 	if err != nil {
 		return nil, err
 	}
