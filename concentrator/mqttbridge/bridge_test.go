@@ -186,7 +186,11 @@ func TestHomieDiscoveryAndSet(t *testing.T) {
 	}
 	waitField(t, b, "thermo", "switch", "mode", sensors.Enum("eco", "eco,comfort"))
 	waitAvailable(t, b, "thermo", true)
-	d, _ := b.Device("thermo")
+	waitFor(t, "thermo's $state", func() bool { return mustDevice(t, b, "thermo").HomieState == "ready" })
+	d := mustDevice(t, b, "thermo")
+	if s := b.Stats(); s.DecodeErrors != 0 {
+		t.Errorf("%d decode errors while discovering (values before their $datatype or $format)", s.DecodeErrors)
+	}
 	if !d.Homie || d.Name != "Living room thermostat" || d.HomieState != "ready" || d.Reported != AvailabilityOnline {
 		t.Errorf("device = %+v", d)
 	}

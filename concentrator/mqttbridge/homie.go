@@ -17,6 +17,7 @@ type homieProp struct {
 	unit, name       string
 	settable         bool
 	hasDatatype      bool
+	hasFormat        bool
 	raw              []byte
 	hasRaw           bool
 	at               time.Time // when raw arrived
@@ -90,7 +91,7 @@ func (b *Bridge) homieLocked(rest string, p []byte) {
 		case "$datatype":
 			h.datatype, h.hasDatatype = v, true
 		case "$format":
-			h.format = v
+			h.format, h.hasFormat = v, true
 		case "$unit":
 			h.unit = v
 		case "$settable":
@@ -136,6 +137,9 @@ func (b *Bridge) homiePropLocked(dev, node, prop string) *homieProp {
 func (b *Bridge) homieValueLocked(h *homieProp, fresh bool) {
 	if !h.hasRaw || !h.hasDatatype {
 		return
+	}
+	if (h.datatype == payload.HomieEnum || h.datatype == payload.HomieColor) && !h.hasFormat {
+		return // Homie requires $format for these; it is on its way
 	}
 	topic := b.homie + h.device + "/" + h.node + "/" + h.id
 	if len(h.raw) == 0 && h.datatype != payload.HomieString {
