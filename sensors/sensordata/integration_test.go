@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/xiot/xiot/internal/testserver"
 	"github.com/xiot/xiot/internal/xmpp"
 	"github.com/xiot/xiot/sensors"
+	"github.com/xiot/xiot/sensors/history"
 )
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -53,7 +55,7 @@ func connect(t *testing.T, cfg xmpp.Config, mux *xmpp.Mux) *xmpp.Session {
 // computed from the board's model, for every historical period asked.
 type simHistory struct{ b *sim.Board }
 
-func (h simHistory) Query(_ context.Context, nodes, fields []string, from, to time.Time, types sensors.ReadoutType) ([]sensors.Field, error) {
+func (h simHistory) Historical(_ context.Context, types sensors.ReadoutType, nodes, fields []string, from, to time.Time) ([]sensors.Field, error) {
 	if len(nodes) > 0 && !contains(nodes, sim.NodeBME280) || len(fields) > 0 && !contains(fields, "Temperature") {
 		return nil, nil
 	}
@@ -299,5 +301,56 @@ func TestProsodyBurst(t *testing.T) {
 	}
 	if res, err := r.read(t, Request{Types: sensors.Status, Nodes: []NodeRef{{NodeID: "kinds"}}}); err != nil || len(res.Fields) != 5 {
 		t.Errorf("after the burst: %v, %s", err, fmt.Sprint(len(res.Fields)))
+	}
+}
+
+// TestProsodyDayOfHistory serves a day of 1 Hz samples (86,400; four
+// hours under the race detector) from the history store through Prosody
+// and counts them exactly, split into messages of MaxFields.
+func TestProsodyDayOfHistory(t *testing.T) {
+	st, err := history.Open(filepath.Join(t.TempDir(), "history.db"), history.Options{Location: time.UTC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	day := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	n := 86400
+	if raceEnabled {
+		n = 4 * 3600
+	}
+	batch := make([]sensors.Field, 0, 3600)
+	for i := range n {
+		batch = append(batch, sensors.Field{Node: sim.NodeBME280, Name: "Temperature", Value: sensors.Numeric(20 + float64(i%600)/100),
+			Unit: "°C", Decimals: 2, Timestamp: day.Add(time.Duration(i) * time.Second), Types: sensors.Momentary, QoS: sensors.QoSAutomaticReadout})
+		if len(batch) == cap(batch) {
+			if err := st.Append(batch); err != nil {
+				t.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	r := newRig(t, Options{History: st, ReadTimeout: 20 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, tt := range []struct {
+		from, to time.Time
+		want     int
+	}{
+		{day, day.Add(time.Duration(n-1) * time.Second), n},
+		{day.Add(time.Hour), day.Add(2*time.Hour - time.Second), 3600},
+	} {
+		t0 := time.Now()
+		res, err := r.client.Read(ctx, r.cli, r.to, Request{Types: sensors.HistoricalOther, Nodes: []NodeRef{{NodeID: sim.NodeBME280}},
+			Fields: []string{"Temperature"}, From: tt.from, To: tt.to})
+		if err != nil || res.Err() != nil {
+			t.Fatalf("%v %v", err, res.Err())
+		}
+		t.Logf("%d samples in %v", len(res.Fields), time.Since(t0))
+		if len(res.Fields) != tt.want {
+			t.Errorf("%s..%s: %d samples, want %d", tt.from, tt.to, len(res.Fields), tt.want)
+		}
+		if f := res.Fields[len(res.Fields)-1]; !f.Timestamp.Equal(tt.to) || f.Types != sensors.HistoricalOther {
+			t.Errorf("last sample %v at %v, want %v", f, f.Timestamp, tt.to)
+		}
 	}
 }

@@ -15,12 +15,13 @@ import (
 	"github.com/xiot/xiot/sensors"
 )
 
-// History answers historical readouts from a store of past samples. Query
-// returns the samples of the given nodes and fields (empty: all) stamped in
-// [from, to] (zero: unbounded) whose types intersect types, which holds
-// only historical types. It honours ctx.
+// History answers historical readouts from a store of past samples;
+// *history.Store (package sensors/history) is one. Historical returns the
+// values of the historical types in types (the only bits set) for the
+// given nodes and fields (empty: all) stamped in [from, to] (zero:
+// unbounded). It honours ctx.
 type History interface {
-	Query(ctx context.Context, nodes, fields []string, from, to time.Time, types sensors.ReadoutType) ([]sensors.Field, error)
+	Historical(ctx context.Context, types sensors.ReadoutType, nodes, fields []string, from, to time.Time) ([]sensors.Field, error)
 }
 
 // Authorizer decides what a requester may read, e.g. by asking a XEP-0324
