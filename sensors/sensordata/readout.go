@@ -93,7 +93,7 @@ func (j *job) run() {
 	opts := s.opts
 	fields := j.req.Fields
 	if opts.CanRead != nil {
-		actx, cancel := context.WithTimeout(j.ctx, opts.ReadTimeout)
+		actx, cancel := context.WithTimeout(context.WithValue(j.ctx, requestKey{}, j.req), opts.ReadTimeout)
 		allowed, err := opts.CanRead(actx, j.from, s.selected(j.req), j.req.Fields)
 		cancel()
 		var se *xmpp.StanzaError

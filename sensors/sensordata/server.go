@@ -25,7 +25,8 @@ type History interface {
 }
 
 // Authorizer decides what a requester may read, e.g. by asking a XEP-0324
-// provisioning server. It gets the requester's full JID, the node ids the
+// provisioning server. The request being decided (its field types and
+// provisioning tokens) is in ctx: see RequestFromContext. It gets the requester's full JID, the node ids the
 // readout covers (every node when the request names none) and the field
 // names asked for (empty: all), and returns the field names the
 // requester may read: nil means no restriction, an empty non-nil slice
@@ -33,6 +34,16 @@ type History interface {
 // as is, any other error as forbidden with the error's text. It may block
 // (it runs on a goroutine of its own), bounded by Options.ReadTimeout.
 type Authorizer func(ctx context.Context, from jid.JID, nodes, fields []string) (allowed []string, err error)
+
+type requestKey struct{}
+
+// RequestFromContext returns the readout request an Authorizer is asked
+// about, for the field types and tokens it carries, e.g. to pass them on
+// with provisioning.WithReadoutTypes and provisioning.WithTokens.
+func RequestFromContext(ctx context.Context) (Request, bool) {
+	r, ok := ctx.Value(requestKey{}).(Request)
+	return r, ok
+}
 
 // Options tune a Server. The zero value serves momentary readouts with the
 // defaults below.

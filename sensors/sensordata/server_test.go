@@ -416,8 +416,11 @@ func TestServerHistoryAndAuthorisation(t *testing.T) {
 	}
 	h := &fakeHistory{data: hist}
 	var askedBy jid.JID
-	auth := func(_ context.Context, from jid.JID, nodes, fields []string) ([]string, error) {
+	auth := func(ctx context.Context, from jid.JID, nodes, fields []string) ([]string, error) {
 		askedBy = from
+		if r, ok := RequestFromContext(ctx); !ok || r.UserToken != "tok" {
+			return nil, fmt.Errorf("request not in context: %+v", r)
+		}
 		if from.Resourcepart() == "evil" {
 			return nil, errors.New("provisioning server says no")
 		}
@@ -427,7 +430,7 @@ func TestServerHistoryAndAuthorisation(t *testing.T) {
 	srv := newTestServer(t, Options{History: h, CanRead: auth}, dev)
 	rec := newRecorder()
 
-	srv.handleReq(rec, reqIQ("h", Request{SeqNr: 1, Types: sensors.Historical | sensors.Momentary, From: t0.Add(-10 * time.Hour), To: t0.Add(-5 * time.Hour)}))
+	srv.handleReq(rec, reqIQ("h", Request{SeqNr: 1, Types: sensors.Historical | sensors.Momentary, From: t0.Add(-10 * time.Hour), To: t0.Add(-5 * time.Hour), UserToken: "tok"}))
 	_, msgs := collect(t, rec)
 	got := allFields(msgs)
 	// Momentary Temperature (allowed; Count and Total are not), then six
@@ -439,7 +442,7 @@ func TestServerHistoryAndAuthorisation(t *testing.T) {
 		t.Errorf("authorizer asked for %s, history asked %v", askedBy, h.got)
 	}
 
-	iq := reqIQ("e", Request{SeqNr: 2, Types: sensors.Momentary})
+	iq := reqIQ("e", Request{SeqNr: 2, Types: sensors.Momentary, UserToken: "tok"})
 	iq.Set("from", "client@example.org/evil")
 	srv.handleReq(rec, iq)
 	r := rec.next(t)
