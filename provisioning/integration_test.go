@@ -406,7 +406,7 @@ func TestTokens(t *testing.T) {
 	t.Parallel()
 	key, cert := selfSigned(t)
 	decrypt := func(c []byte) ([]byte, error) { return rsa.DecryptOAEP(sha256.New(), nil, key, c, nil) }
-	e := setup(t, provisioning.Options{Decrypt: decrypt})
+	e := setup(t, provisioning.Options{Decrypt: decrypt, Timeout: time.Second})
 	e.prov.setRule("alice@localhost", rule{read: true})
 	ctx := ctxT(t)
 	dev := e.dev.LocalJID().String()
@@ -479,9 +479,27 @@ func TestTokens(t *testing.T) {
 	}
 
 	// Somebody the token was not sent to is refused.
-	bob := connect(t, clientConfig(t, e.p, "bob", "b"), nil)
+	bobMux := &xmpp.Mux{}
+	bobMux.IQ("get", provisioning.NS, "tokenChallenge", xmpp.HandlerFunc(func(context.Context, *xmpp.Session, *xmpp.Element) error {
+		return nil // never answers
+	}))
+	bob := connect(t, clientConfig(t, e.p, "bob", "b"), bobMux)
 	_, err = challenge(bob, "USERTOKEN1", []byte{1})
 	wantForbidden("challenge from a stranger", err)
+
+	// A requester that does not answer: the challenger hears so in time.
+	if _, err := e.client.CanRead(provisioning.WithTokens(ctx, provisioning.Tokens{User: "BOBTOKEN"}), bob.LocalJID(), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = challenge(e.prov.sess, "BOBTOKEN", []byte{1})
+	var se *xmpp.StanzaError
+	if !errors.As(err, &se) || se.Condition != "remote-server-timeout" {
+		t.Fatalf("challenge passed on to a silent requester: %v, want remote-server-timeout", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("answer took %v", d)
+	}
 }
 
 // TestServerByBareJID runs the questions to a provisioning server that is a

@@ -228,9 +228,9 @@ func (c *Client) handleTokenChallenge(ctx context.Context, s *xmpp.Session, iq *
 // propagateChallenge asks origin to answer tc and returns its answer, or
 // its refusal, to the challenger.
 func (c *Client) propagateChallenge(ctx context.Context, s *xmpp.Session, iq *xmpp.Element, tc TokenChallenge, origin jid.JID) {
-	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+	qctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
-	res, err := s.SendIQ(ctx, xmpp.NewElement("", "iq", "type", "get", "to", origin.String()).Add(tc.Element()))
+	res, err := s.SendIQ(qctx, xmpp.NewElement("", "iq", "type", "get", "to", origin.String()).Add(tc.Element()))
 	var reply *xmpp.Element
 	if err == nil {
 		v, perr := Parse(res.FirstChild())
