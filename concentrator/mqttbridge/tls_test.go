@@ -136,3 +136,14 @@ func TestTLSAndCredentials(t *testing.T) {
 		}
 	})
 }
+
+func TestSecondBroker(t *testing.T) {
+	m := testserver.StartMosquitto(t, testserver.MosquittoOptions{})
+	cfg := bridgeConfig(t, m, config.MQTTMapping{Topic: "plain/{device}/{field}"})
+	// The first URL has nobody listening; paho moves on to the second.
+	cfg.Brokers = []string{fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)), "tcp://" + m.Addr}
+	b := startBridge(t, cfg)
+	pub := testClient(t, m, "publisher", nil)
+	publish(t, pub, "plain/d/x", false, "1")
+	waitField(t, b, "d", "", "x", sensors.Numeric(1))
+}
