@@ -55,7 +55,7 @@ func connect(t *testing.T, cfg xmpp.Config, mux *xmpp.Mux) *xmpp.Session {
 // computed from the board's model, for every historical period asked.
 type simHistory struct{ b *sim.Board }
 
-func (h simHistory) Historical(_ context.Context, types sensors.ReadoutType, nodes, fields []string, from, to time.Time) ([]sensors.Field, error) {
+func (h simHistory) Query(_ context.Context, nodes, fields []string, from, to time.Time, types sensors.ReadoutType) ([]sensors.Field, error) {
 	if len(nodes) > 0 && !contains(nodes, sim.NodeBME280) || len(fields) > 0 && !contains(fields, "Temperature") {
 		return nil, nil
 	}
@@ -304,6 +304,13 @@ func TestProsodyBurst(t *testing.T) {
 	}
 }
 
+// storeHistory answers History from a history.Store.
+type storeHistory struct{ s *history.Store }
+
+func (h storeHistory) Query(ctx context.Context, nodes, fields []string, from, to time.Time, types sensors.ReadoutType) ([]sensors.Field, error) {
+	return h.s.Historical(ctx, types, nodes, fields, from, to)
+}
+
 // TestProsodyDayOfHistory serves a day of 1 Hz samples (86,400; four
 // hours under the race detector) from the history store through Prosody
 // and counts them exactly, split into messages of MaxFields.
@@ -329,7 +336,7 @@ func TestProsodyDayOfHistory(t *testing.T) {
 			batch = batch[:0]
 		}
 	}
-	r := newRig(t, Options{History: st, ReadTimeout: 20 * time.Second})
+	r := newRig(t, Options{History: storeHistory{st}, ReadTimeout: 20 * time.Second})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for _, tt := range []struct {

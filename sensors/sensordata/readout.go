@@ -210,7 +210,7 @@ func (j *job) readout(names []string) {
 		if len(j.req.Nodes) > 0 {
 			ids = nodes
 		}
-		f, err := s.opts.History.Historical(ctx, hist, ids, names, j.req.From, j.req.To)
+		f, err := s.opts.History.Query(ctx, ids, names, j.req.From, j.req.To, hist)
 		cancel()
 		if err != nil {
 			for _, n := range nodes {

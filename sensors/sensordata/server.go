@@ -15,22 +15,26 @@ import (
 	"github.com/xiot/xiot/sensors"
 )
 
-// History answers historical readouts from a store of past samples;
-// *history.Store (package sensors/history) is one. Historical returns the
-// values of the historical types in types (the only bits set) for the
-// given nodes and fields (empty: all) stamped in [from, to] (zero:
-// unbounded). It honours ctx.
+// History answers historical readouts from a store of past samples. Query
+// returns the values of the given nodes and fields (empty: all) stamped in
+// [from, to] (zero: unbounded) of the historical types in types (the only
+// bits set). It honours ctx. A *history.Store (package sensors/history)
+// answers it with its Historical method:
+//
+//	func (h src) Query(ctx context.Context, nodes, fields []string, from, to time.Time, types sensors.ReadoutType) ([]sensors.Field, error) {
+//		return h.store.Historical(ctx, types, nodes, fields, from, to)
+//	}
 type History interface {
-	Historical(ctx context.Context, types sensors.ReadoutType, nodes, fields []string, from, to time.Time) ([]sensors.Field, error)
+	Query(ctx context.Context, nodes, fields []string, from, to time.Time, types sensors.ReadoutType) ([]sensors.Field, error)
 }
 
 // Authorizer decides what a requester may read, e.g. by asking a XEP-0324
-// provisioning server. The request being decided (its field types and
-// provisioning tokens) is in ctx: see RequestFromContext. It gets the requester's full JID, the node ids the
+// provisioning server. It gets the requester's full JID, the node ids the
 // readout covers (every node when the request names none) and the field
-// names asked for (empty: all), and returns the field names the
-// requester may read: nil means no restriction, an empty non-nil slice
-// means nothing. An error refuses the request: a *xmpp.StanzaError is sent
+// names asked for (empty: all), and returns the field names the requester
+// may read: nil means no restriction, an empty non-nil slice means
+// nothing. The request being decided (its field types and provisioning
+// tokens) is in ctx: see RequestFromContext. An error refuses the request: a *xmpp.StanzaError is sent
 // as is, any other error as forbidden with the error's text. It may block
 // (it runs on a goroutine of its own), bounded by Options.ReadTimeout.
 type Authorizer func(ctx context.Context, from jid.JID, nodes, fields []string) (allowed []string, err error)

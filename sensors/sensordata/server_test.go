@@ -401,7 +401,7 @@ type fakeHistory struct {
 	data []sensors.Field
 }
 
-func (h *fakeHistory) Historical(_ context.Context, types sensors.ReadoutType, nodes, fields []string, from, to time.Time) ([]sensors.Field, error) {
+func (h *fakeHistory) Query(_ context.Context, nodes, fields []string, from, to time.Time, types sensors.ReadoutType) ([]sensors.Field, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.got = []any{nodes, fields, from, to, types}
