@@ -1,6 +1,8 @@
 package exi
 
 import (
+	"fmt"
+	"time"
 	"bytes"
 	"errors"
 	"io"
@@ -120,5 +122,30 @@ func FuzzHeader(f *testing.F) {
 		var w bitWriter
 		o.Header = HeaderOptions{Cookie: hi.cookie, Options: hi.hasOptions, SchemaID: hi.hasSchemaID}
 		writeHeader(&w, &o)
+	})
+}
+
+// FuzzEncodeXML encodes arbitrary documents: the encoder must accept or
+// refuse them without panicking, and what it writes must decode.
+func FuzzEncodeXML(f *testing.F) {
+	f.Add([]byte(`<a x="1"><b>text</b><!--c--><?p d?></a>`), byte(0))
+	f.Add([]byte(`<fields xmlns="urn:xmpp:iot:sensordata" seqnr="1" done="true"><node nodeId="n"/></fields>`), byte(128))
+	f.Add([]byte(`<!DOCTYPE a [<!ENTITY e "v">]><a xmlns:p="u" p:q="&e;"><p:b xsi:type="p:t" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"/></a>`), byte(8))
+	xsd := schema.BuiltinTypes()
+	sensor := sensorGrammars()
+	f.Fuzz(func(t *testing.T, doc []byte, flags byte) {
+		tm := time.AfterFunc(3*time.Second, func() { panic(fmt.Sprintf("HANG %q %d", doc, flags)) })
+		defer tm.Stop()
+		o := fuzzOptions(flags, xsd, sensor)
+		o.Header.Options = true
+		enc, err := EncodeXML(doc, o)
+		if err != nil {
+			return
+		}
+		d := DefaultOptions()
+		d.Schema = o.Schema
+		if _, err := DecodeToXML(enc, d); err != nil {
+			t.Fatalf("decoding our own encoding: %v\ndocument: %q", err, doc)
+		}
 	})
 }
