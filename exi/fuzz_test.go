@@ -1,14 +1,14 @@
 package exi
 
 import (
-	"fmt"
-	"time"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/xiot/xiot/exi/schema"
 )
