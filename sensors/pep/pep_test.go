@@ -168,3 +168,64 @@ func TestPushThroughProsody(t *testing.T) {
 		}
 	}
 }
+
+// stepSensor returns the next of its values at each Read.
+type stepSensor struct {
+	mu     sync.Mutex
+	values []float64
+}
+
+func (s *stepSensor) String() string              { return "step" }
+func (s *stepSensor) Node() string                { return "step" }
+func (s *stepSensor) Halt() error                 { return nil }
+func (s *stepSensor) Fields() []sensors.FieldSpec { return nil }
+func (s *stepSensor) Read(context.Context, sensors.ReadoutType) ([]sensors.Field, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := s.values[0]
+	if len(s.values) > 1 {
+		s.values = s.values[1:]
+	}
+	return []sensors.Field{temp("step", v)}, nil
+}
+
+// TestPoll polls a sensor and publishes only the readings that moved by
+// the threshold.
+func TestPoll(t *testing.T) {
+	r := &recIQ{}
+	p := NewPublisher(r, Options{Default: Rule{Threshold: 1}})
+	s := &stepSensor{values: []float64{20, 20.5, 20.9, 21.2, 21.3}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		p.Poll(ctx, []sensors.Sensor{s}, time.Millisecond, func(err error) { t.Error(err) })
+		close(done)
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.Lock()
+		n := len(s.values)
+		s.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("sensor not polled")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-done
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var got []string
+	for _, iq := range r.iqs {
+		s := iq.String()
+		s = s[strings.Index(s, "<numeric"):]
+		i := strings.Index(s, `value="`)
+		got = append(got, s[i+7:i+12])
+	}
+	if strings.Join(got, " ") != "20.00 21.20" {
+		t.Errorf("published %v, want 20.00 and 21.20", got)
+	}
+}
