@@ -11,7 +11,10 @@
 // may allow only some nodes, fields or parameters. Requests carry the
 // requester's service, device and user tokens; the server may challenge a
 // token (tokenChallenge), and the device answers for its own tokens and
-// passes challenges about a requester's tokens on to that requester.
+// passes challenges about a requester's tokens on to that requester, in
+// both cases only to a party it sent the token to in the last minute. A
+// device obtains a token of its own for its X.509 certificate with
+// GetToken. A device only asks; it advertises no disco feature.
 //
 // A Client asks the questions (IsFriend, CanRead and CanControl have the
 // shapes of agent.FriendFunc, sensordata.Authorizer and

@@ -72,6 +72,14 @@ func parseNodeRef(parent string, e *xmpp.Element) (NodeRef, error) {
 // capitalised Friend), clearCache, the token elements, and returns the
 // matching value type of this package (IsFriend, CanReadResponse, …).
 func Parse(e *xmpp.Element) (any, error) {
+	v, err := parse(e)
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func parse(e *xmpp.Element) (any, error) {
 	if e == nil {
 		return nil, fmt.Errorf("%w: no element", ErrMalformed)
 	}
