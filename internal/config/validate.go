@@ -66,6 +66,7 @@ func (c *Config) checks() []error {
 	}
 	errs = append(errs, c.checkSensors()...)
 	errs = append(errs, c.checkOutputs()...)
+	errs = append(errs, c.checkMQTT()...)
 	if c.History.MaxAge < 0 {
 		add("history.max_age", "must not be negative, not %v", c.History.MaxAge)
 	}
