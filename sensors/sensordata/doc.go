@@ -12,6 +12,22 @@
 // and done (or a done attribute on the last message). A cancel IQ stops a
 // readout and is answered with cancelled.
 //
+// # Server
+//
+// A Server reads the sensors of the requested nodes concurrently, each node
+// bounded by Options.ReadTimeout (a node that errs or hangs is reported in
+// a failure with its error; a driver that ignores its context holds only
+// its own sensor), filters by field type and name, takes historical types
+// from an optional History, and splits results into fields messages of
+// Options.MaxFields. A quick readout sends its first results and the
+// accepted reply in one write, results first (§3 lets clients infer
+// acceptance). Requests are refused per §3.3 with RFC 6120 errors:
+// bad-request (malformed, 'when' too far ahead, seqnr in use),
+// item-not-found (unknown node, no such field), forbidden (Authorizer), and
+// wait/resource-constraint beyond Options.MaxPerRequester readouts of one
+// requester or Options.MaxPending in all, so that a flood costs a bounded
+// amount of memory. Package sensors/pep pushes changes without requests.
+//
 // # Older peers
 //
 // slixmpp's xep_0323 plugin (Debian python3-slixmpp 1.8.3) implements a
