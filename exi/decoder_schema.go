@@ -30,7 +30,7 @@ func (d *Decoder) decodeSchemaEvent(ev *event, f *dframe) error {
 		el := -1
 		switch c.Event {
 		case schema.EventSE:
-			ev.ln = d.t.lookupLocal(c.Name.URI, c.Name.Local)
+			ev.ln = tab.localName(tab.index(c), d.t)
 			el = c.Elem
 		case schema.EventSENS:
 			u := d.t.uriIdx[c.Name.URI]
@@ -52,7 +52,7 @@ func (d *Decoder) decodeSchemaEvent(ev *event, f *dframe) error {
 		dt := dtString
 		switch c.Event {
 		case schema.EventAT, schema.EventATUntyped:
-			ev.ln = d.t.lookupLocal(c.Name.URI, c.Name.Local)
+			ev.ln = tab.localName(tab.index(c), d.t)
 			if c.Event == schema.EventAT {
 				dt = c.Type
 			}

@@ -147,7 +147,7 @@ func (e *Encoder) schemaSE(uri, local, prefix string) (*localName, sctx, error) 
 		}
 		if c := tab.find(schema.EventSE, uri, local); c != nil {
 			writeCodeParts(&e.w, c)
-			ln = e.t.lookupLocal(uri, local)
+			ln = tab.localName(tab.index(c), e.t)
 			el = c.Elem
 			f.sc.nt = int32(c.Next)
 		} else if c := tab.find(schema.EventSENS, uri, ""); c != nil {
@@ -233,7 +233,7 @@ func (e *Encoder) schemaAT(f *eframe, a *attrItem) error {
 		}
 	}
 	if c := tab.find(schema.EventAT, a.uri, a.local); c != nil {
-		ln := e.t.lookupLocal(a.uri, a.local)
+		ln := tab.localName(tab.index(c), e.t)
 		if e.valid(c.Type, a.value, 0) {
 			writeCodeParts(&e.w, c)
 			if pre {

@@ -19,8 +19,8 @@ type sgrammar struct {
 	so     schema.Options
 	dtrm   []DatatypeRepresentation
 	dts    []schema.Datatype // g.Datatypes with the datatypeRepresentationMap applied
-	tables map[uint64]*stable
-	doc    []schema.QName // SE(G_i) of DocContent, sorted
+	tables [][]*stable       // per grammar: per non-terminal and flags (nt*4 + nillable*2 + castable)
+	doc    []schema.QName    // SE(G_i) of DocContent, sorted
 	docEl  []int
 	frag   []schema.QName // SE(F_i) of FragmentContent, sorted
 	fragEl []int
@@ -29,6 +29,8 @@ type sgrammar struct {
 // stable is a schema.Table with an index for decoding.
 type stable struct {
 	schema.Table
+	lns    []*localName // the entries of the codes' qnames in owner's tables
+	owner  *tables
 	first  int         // first-level productions
 	size0  int         // distinct first-level values
 	second []stableRef // second-level entries: first code and count
@@ -55,7 +57,7 @@ func prepareSchema(s *sgrammar, g *schema.Grammars, o *Options) (*sgrammar, erro
 	if err != nil {
 		return nil, err
 	}
-	s = &sgrammar{g: g, orig: g, frags: frags, so: so, dtrm: slices.Clone(o.DatatypeRepresentationMap), dts: dts, tables: make(map[uint64]*stable, 64)}
+	s = &sgrammar{g: g, orig: g, frags: frags, so: so, dtrm: slices.Clone(o.DatatypeRepresentationMap), dts: dts}
 	s.docEl = g.DocumentElements()
 	for _, i := range s.docEl {
 		s.doc = append(s.doc, g.Elements[i].Name)
@@ -145,6 +147,7 @@ func (s *sgrammar) addElementFragment(ambiguous []bool) {
 		schema.Grammar{Content2: 1, NonTerminals: []schema.NonTerminal{{StartTag: true, Productions: nt0}, {Productions: nt1}}},
 		schema.Grammar{NonTerminals: []schema.NonTerminal{{StartTag: true, Productions: append(slices.Clone(at), ee)}}})
 	s.g = &g
+	s.tables = nil
 }
 
 // find returns the index of q in a sorted element list, or -1.
@@ -163,14 +166,23 @@ func findName(list []schema.QName, uri, local string) int {
 }
 
 func (s *sgrammar) table(gi, nt int, nillable, castable bool) (*stable, error) {
-	key := uint64(gi)<<34 | uint64(nt)<<2
+	if s.tables == nil {
+		s.tables = make([][]*stable, len(s.g.Grammars))
+	}
+	if gi < 0 || gi >= len(s.tables) || nt < 0 || nt >= len(s.g.Grammars[gi].NonTerminals) {
+		return nil, fmt.Errorf("exi: grammar %d non-terminal %d out of range: %w", gi, nt, ErrMalformed)
+	}
+	if s.tables[gi] == nil {
+		s.tables[gi] = make([]*stable, 4*len(s.g.Grammars[gi].NonTerminals))
+	}
+	key := 4 * nt
 	if nillable {
-		key |= 2
+		key += 2
 	}
 	if castable {
-		key |= 1
+		key++
 	}
-	if t := s.tables[key]; t != nil {
+	if t := s.tables[gi][key]; t != nil {
 		return t, nil
 	}
 	tab, err := s.g.Table(gi, nt, nillable, castable, s.so)
@@ -191,8 +203,30 @@ func (s *sgrammar) table(gi, nt int, nillable, castable bool) (*stable, error) {
 		}
 		t.second[len(t.second)-1].n++
 	}
-	s.tables[key] = t
+	s.tables[gi][key] = t
 	return t, nil
+}
+
+// localName returns the string-table entry of the qname of code i,
+// caching initial (schema) entries of tables tb.
+func (t *stable) localName(i int, tb *tables) *localName {
+	if t.owner != tb {
+		t.owner = tb
+		if t.lns == nil {
+			t.lns = make([]*localName, len(t.Codes))
+		} else {
+			clear(t.lns)
+		}
+	}
+	if ln := t.lns[i]; ln != nil {
+		return ln
+	}
+	q := t.Codes[i].Name
+	ln := tb.lookupLocal(q.URI, q.Local)
+	if ln.id < ln.uri.initLocals {
+		t.lns[i] = ln
+	}
+	return ln
 }
 
 // writeCodeParts writes the event code c.
@@ -200,6 +234,16 @@ func writeCodeParts(w *bitWriter, c *schema.Code) {
 	for k := 0; k < c.Len; k++ {
 		w.writeNBit(uint64(c.Parts[k]), bitsFor(c.Sizes[k]))
 	}
+}
+
+// index returns the position of c, a pointer into t.Codes.
+func (t *stable) index(c *schema.Code) int {
+	for i := range t.Codes {
+		if &t.Codes[i] == c {
+			return i
+		}
+	}
+	return -1
 }
 
 // read reads an event code of t.

@@ -151,18 +151,33 @@ func atoi2(s string, out *int) bool {
 
 // FormatDateTime prints d as the lexical form of kind k.
 func FormatDateTime(k DateTimeKind, d DateTime) string {
-	var b strings.Builder
-	year := func() {
-		if d.Year < 0 {
-			fmt.Fprintf(&b, "-%04d", -d.Year)
-		} else {
-			fmt.Fprintf(&b, "%04d", d.Year)
+	b := make([]byte, 0, 32)
+	two := func(v int) {
+		if v < 0 {
+			v = -v
 		}
+		b = append(b, byte('0'+v/10%10), byte('0'+v%10))
+	}
+	year := func() {
+		y := d.Year
+		if y < 0 {
+			b = append(b, '-')
+			y = -y
+		}
+		for n := len(strconv.FormatInt(y, 10)); n < 4; n++ {
+			b = append(b, '0')
+		}
+		b = strconv.AppendInt(b, y, 10)
 	}
 	tm := func() {
-		fmt.Fprintf(&b, "%02d:%02d:%02d", d.Hour, d.Minute, d.Second)
+		two(d.Hour)
+		b = append(b, ':')
+		two(d.Minute)
+		b = append(b, ':')
+		two(d.Second)
 		if d.Frac != "" {
-			b.WriteString("." + d.Frac)
+			b = append(b, '.')
+			b = append(b, d.Frac...)
 		}
 	}
 	switch k {
@@ -170,33 +185,51 @@ func FormatDateTime(k DateTimeKind, d DateTime) string {
 		year()
 	case GYearMonth:
 		year()
-		fmt.Fprintf(&b, "-%02d", d.Month)
+		b = append(b, '-')
+		two(d.Month)
 	case Date:
 		year()
-		fmt.Fprintf(&b, "-%02d-%02d", d.Month, d.Day)
+		b = append(b, '-')
+		two(d.Month)
+		b = append(b, '-')
+		two(d.Day)
 	case DateTimeFull:
 		year()
-		fmt.Fprintf(&b, "-%02d-%02dT", d.Month, d.Day)
+		b = append(b, '-')
+		two(d.Month)
+		b = append(b, '-')
+		two(d.Day)
+		b = append(b, 'T')
 		tm()
 	case Time:
 		tm()
 	case GMonth:
-		fmt.Fprintf(&b, "--%02d", d.Month)
+		b = append(b, '-', '-')
+		two(d.Month)
 	case GMonthDay:
-		fmt.Fprintf(&b, "--%02d-%02d", d.Month, d.Day)
+		b = append(b, '-', '-')
+		two(d.Month)
+		b = append(b, '-')
+		two(d.Day)
 	case GDay:
-		fmt.Fprintf(&b, "---%02d", d.Day)
+		b = append(b, '-', '-', '-')
+		two(d.Day)
 	}
 	if d.HasTZ {
 		if d.TZMinutes == 0 {
-			b.WriteString("Z")
+			b = append(b, 'Z')
 		} else {
-			sign, m := '+', d.TZMinutes
+			m := d.TZMinutes
 			if m < 0 {
-				sign, m = '-', -m
+				b = append(b, '-')
+				m = -m
+			} else {
+				b = append(b, '+')
 			}
-			fmt.Fprintf(&b, "%c%02d:%02d", sign, m/60, m%60)
+			two(m / 60)
+			b = append(b, ':')
+			two(m % 60)
 		}
 	}
-	return b.String()
+	return string(b)
 }
