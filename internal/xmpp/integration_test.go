@@ -174,6 +174,41 @@ func TestComponentExchangesWithClient(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("component got no message")
 	}
+	// A routed mux per device JID: stanzas to meter2@ go to its own mux,
+	// and what its handlers send without 'from' comes from meter2@.
+	dev := &xmpp.Mux{}
+	dev.Message("urn:example:echo", "", xmpp.HandlerFunc(func(ctx context.Context, s *xmpp.Session, st *xmpp.Element) error {
+		return s.Send(ctx, xmpp.NewElement("", "message", "to", st.Get("from")).Add(xmpp.NewElement("urn:example:hello", "echo")))
+	}))
+	mux.Route(func(to string) *xmpp.Mux {
+		if strings.HasPrefix(to, "meter2@") {
+			return dev
+		}
+		return nil
+	})
+	cliMux := &xmpp.Mux{}
+	echoed := make(chan *xmpp.Element, 1)
+	cliMux.Message("urn:example:hello", "", xmpp.HandlerFunc(func(_ context.Context, _ *xmpp.Session, st *xmpp.Element) error {
+		echoed <- st
+		return nil
+	}))
+	cli2 := connect(t, clientConfig(t, p, "client", "client-pass", "c2"), cliMux)
+	if err := cli2.Send(ctx, xmpp.NewElement("", "message", "to", "meter2@"+p.ComponentDomain).Add(xmpp.NewElement("urn:example:echo", "x"))); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case st := <-echoed:
+		if st.Get("from") != "meter2@"+p.ComponentDomain {
+			t.Fatalf("echo from %q", st.Get("from"))
+		}
+	case <-ctx.Done():
+		t.Fatal("no echo from the routed device mux")
+	}
+	// Unknown IQs to a routed JID get the routed mux's error.
+	if _, err := cli2.SendIQ(ctx, xmpp.NewElement("", "iq", "type", "get", "to", "meter2@"+p.ComponentDomain).Add(xmpp.NewElement(xmpp.NSPing, "ping"))); err == nil {
+		t.Error("ping answered by a device mux without a ping handler")
+	}
+
 	// A wrong secret is an AuthError.
 	err := xmpp.New(xmpp.Config{JID: cj, Password: "wrong", Component: true, Server: p.ComponentAddr, NoTLS: true}, nil).Connect(ctx)
 	var ae *xmpp.AuthError

@@ -50,6 +50,24 @@ type Mux struct {
 	iqNS     map[string]bool
 	msg      map[iqKey]Handler
 	presence []Handler
+	route    func(to string) *Mux
+}
+
+// Route makes m hand each stanza to the mux f returns for its 'to'
+// address, when f returns one other than m: a component serving many JIDs
+// (one per device) keeps one mux per JID. With f nil, or when f returns
+// nil or m, m handles the stanza itself.
+func (m *Mux) Route(f func(to string) *Mux) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.route = f
+}
+
+// HandleStanza routes st as the session would; it lets a handler pass a
+// stanza on to another mux.
+func (m *Mux) HandleStanza(ctx context.Context, s *Session, st *Element) error {
+	m.dispatch(ctx, s, st)
+	return nil
 }
 
 // IQ registers h for IQs of type typ ("get" or "set") whose payload is
@@ -85,6 +103,15 @@ func (m *Mux) Presence(h Handler) {
 // dispatch routes st. IQ results and errors are handled by the session
 // before this.
 func (m *Mux) dispatch(ctx context.Context, s *Session, st *Element) {
+	m.mu.RLock()
+	route := m.route
+	m.mu.RUnlock()
+	if route != nil {
+		if sub := route(st.Get("to")); sub != nil && sub != m {
+			sub.dispatch(WithFrom(ctx, st.Get("to")), s, st)
+			return
+		}
+	}
 	switch st.Name.Local {
 	case "iq":
 		typ := st.Get("type")
@@ -171,4 +198,20 @@ func (s *Session) replyError(ctx context.Context, st *Element, err error) {
 		return // never answer an error with an error
 	}
 	_ = s.Send(ctx, ErrorReply(st, err))
+}
+
+type fromKey struct{}
+
+// WithFrom returns a context under which a component session stamps
+// stanzas sent without a 'from' with from: handlers of a routed mux (see
+// Route) get it for the JID the stanza was addressed to, so that what they
+// send comes from that JID.
+func WithFrom(ctx context.Context, from string) context.Context {
+	return context.WithValue(ctx, fromKey{}, from)
+}
+
+// fromContext returns the address set by WithFrom, or "".
+func fromContext(ctx context.Context) string {
+	f, _ := ctx.Value(fromKey{}).(string)
+	return f
 }

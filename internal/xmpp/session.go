@@ -356,6 +356,11 @@ func (s *Session) SendAll(ctx context.Context, vs ...any) error {
 		if el.Name.Space == "" {
 			el.Name.Space = s.ns()
 		}
+		if s.cfg.Component && el.Get("from") == "" {
+			if f := fromContext(ctx); f != "" {
+				el.Set("from", f)
+			}
+		}
 		els = append(els, el)
 	}
 	if err := ctx.Err(); err != nil {
