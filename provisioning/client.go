@@ -122,22 +122,41 @@ func New(s *xmpp.Session, server jid.JID, opts Options) *Client {
 }
 
 // Server returns the provisioning server's JID.
-func (c *Client) Server() jid.JID { return c.server }
+func (c *Client) Server() jid.JID {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.server
+}
+
+// SetServer delegates trust to another provisioning server from now on,
+// for instance the thing registry that became it when the device was
+// claimed (XEP-0347). The cache is cleared, as a new trust relationship
+// requires (§5.2), and answers to questions asked of the old server are
+// not kept. The zero JID leaves the device without a server: every
+// question then fails with ErrNoDecision.
+func (c *Client) SetServer(server jid.JID) {
+	c.mu.Lock()
+	c.server, c.addr = server, jid.JID{}
+	c.mu.Unlock()
+	c.cache.clear()
+	c.log.Info("provisioning server changed", "server", server.String())
+}
 
 // SubscribeToServer asks for a presence subscription to the provisioning
 // server when it is a client account (§3.1.1, §5.1): it tells the server
 // that the device exists and lets the client follow the server's full
 // JID. For a server component it does nothing, as none is needed.
 func (c *Client) SubscribeToServer(ctx context.Context) error {
-	if c.server.Localpart() == "" {
+	server := c.Server()
+	if server.Localpart() == "" {
 		return nil
 	}
 	if c.sess == nil {
 		return errors.New("provisioning: no session")
 	}
-	err := c.sess.Send(ctx, xmpp.NewElement("", "presence", "to", c.server.Bare().String(), "type", "subscribe"))
+	err := c.sess.Send(ctx, xmpp.NewElement("", "presence", "to", server.Bare().String(), "type", "subscribe"))
 	if err != nil {
-		return fmt.Errorf("provisioning: subscribing to %s: %w", c.server.Bare(), err)
+		return fmt.Errorf("provisioning: subscribing to %s: %w", server.Bare(), err)
 	}
 	return nil
 }
@@ -164,8 +183,10 @@ func (c *Client) ask(ctx context.Context, q question, parse func(*xmpp.Element) 
 	if v, ok := c.cache.get(q.key); ok {
 		return v, nil
 	}
+	// In flight per server: a question to a former server is not shared.
+	fk := c.Server().String() + "\x00" + q.key
 	c.mu.Lock()
-	if cl, ok := c.inflight[q.key]; ok {
+	if cl, ok := c.inflight[fk]; ok {
 		c.mu.Unlock()
 		select {
 		case <-cl.done:
@@ -175,7 +196,7 @@ func (c *Client) ask(ctx context.Context, q question, parse func(*xmpp.Element) 
 		}
 	}
 	cl := &call{done: make(chan struct{})}
-	c.inflight[q.key] = cl
+	c.inflight[fk] = cl
 	c.mu.Unlock()
 
 	gen := c.cache.generation()
@@ -184,19 +205,20 @@ func (c *Client) ask(ctx context.Context, q question, parse func(*xmpp.Element) 
 		c.cache.putQ(q.key, q.who, q.q, cl.val, gen)
 	}
 	c.mu.Lock()
-	delete(c.inflight, q.key)
+	delete(c.inflight, fk)
 	c.mu.Unlock()
 	close(cl.done)
 	return cl.val, cl.err
 }
 
 func (c *Client) roundTrip(ctx context.Context, q question, parse func(*xmpp.Element) (any, error)) (any, error) {
-	if c.sess == nil || c.server.String() == "" {
+	to := c.target()
+	if c.sess == nil || to.String() == "" {
 		return nil, c.noDecision(q, errors.New("no provisioning server configured"))
 	}
 	tctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
-	iq := xmpp.NewElement("", "iq", "type", "get", "to", c.target().String()).Add(q.q.Element())
+	iq := xmpp.NewElement("", "iq", "type", "get", "to", to.String()).Add(q.q.Element())
 	res, err := c.sess.SendIQ(tctx, iq)
 	if err != nil {
 		var se *xmpp.StanzaError

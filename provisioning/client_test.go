@@ -173,3 +173,15 @@ func TestTokenWindow(t *testing.T) {
 		t.Fatalf("%d token uses remembered", n)
 	}
 }
+
+func TestSetServerWithoutServer(t *testing.T) {
+	c := offlineClient(t)
+	fill(c)
+	c.SetServer(jid.JID{})
+	if c.Cached() != 0 {
+		t.Fatal("SetServer kept the cache")
+	}
+	if ok, err := c.IsFriend(context.Background(), jid.MustParse("prov@example.org")); ok || !errors.Is(err, ErrNoDecision) {
+		t.Fatalf("IsFriend without a server = %v, %v", ok, err)
+	}
+}

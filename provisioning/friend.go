@@ -102,7 +102,7 @@ func (c *Client) AskFriend(ctx context.Context, from jid.JID) (IsFriendResponse,
 // The provisioning server itself is always a friend: befriending it is how
 // a device delegates its trust (§3.1.1).
 func (c *Client) IsFriend(ctx context.Context, from jid.JID) (bool, error) {
-	if from.Bare().Equal(c.server.Bare()) {
+	if server := c.Server(); server.String() != "" && from.Bare().Equal(server.Bare()) {
 		return true, nil
 	}
 	r, err := c.AskFriend(ctx, from)

@@ -32,12 +32,15 @@ func (c *Client) Register(mux *xmpp.Mux) {
 // the account's server, not the client, so questions go to the full JID
 // that last said it is available.
 func (c *Client) handlePresence(_ context.Context, _ *xmpp.Session, p *xmpp.Element) error {
-	if c.server.Localpart() == "" || c.server.Resourcepart() != "" || !c.fromServer(p) {
+	from, err := jid.Parse(p.Get("from"))
+	if err != nil {
 		return nil
 	}
-	from, _ := jid.Parse(p.Get("from"))
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.server.Localpart() == "" || c.server.Resourcepart() != "" || !from.Bare().Equal(c.server.Bare()) {
+		return nil
+	}
 	switch p.Get("type") {
 	case "":
 		c.addr = from
@@ -68,7 +71,8 @@ func (c *Client) Features() []string { return nil }
 // resource of it).
 func (c *Client) fromServer(st *xmpp.Element) bool {
 	from, err := jid.Parse(st.Get("from"))
-	return err == nil && from.Bare().Equal(c.server.Bare())
+	server := c.Server()
+	return err == nil && server.String() != "" && from.Bare().Equal(server.Bare())
 }
 
 func (c *Client) handleClearCache(ctx context.Context, s *xmpp.Session, iq *xmpp.Element) error {

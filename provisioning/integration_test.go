@@ -458,3 +458,41 @@ func TestConcurrentQuestions(t *testing.T) {
 		t.Fatalf("server asked %d canRead questions, want 1", n)
 	}
 }
+
+// TestSetServer moves the device to another provisioning server, as when a
+// registry claims it: the cache is cleared, the new server decides, and
+// the old one's orders are refused.
+func TestSetServer(t *testing.T) {
+	t.Parallel()
+	e := setup(t, provisioning.Options{})
+	register(t, e.p, "prov2")
+	e.prov.setRule("alice@localhost", rule{read: true})
+	ctx := ctxT(t)
+	alice := jid.MustParse("alice@localhost/amr")
+	if got, err := e.client.CanRead(ctx, alice, nil, nil); err != nil || got != nil {
+		t.Fatalf("CanRead from the first server = %#v, %v", got, err)
+	}
+
+	prov2 := newProvPeer()
+	mux := &xmpp.Mux{}
+	prov2.register(mux)
+	prov2.sess = connect(t, clientConfig(t, e.p, "prov2", "p"), mux)
+	e.client.SetServer(jid.MustParse("prov2@localhost/p"))
+	if e.client.Cached() != 0 {
+		t.Fatalf("%d decisions cached after SetServer", e.client.Cached())
+	}
+	if got, err := e.client.CanRead(ctx, alice, nil, nil); err != nil || got == nil || len(got) != 0 {
+		t.Fatalf("CanRead from the second server = %#v, %v; want refusal", got, err)
+	}
+	if prov2.count("canRead") != 1 || e.prov.count("canRead") != 1 {
+		t.Fatalf("questions: first server %d, second %d; want 1 each", e.prov.count("canRead"), prov2.count("canRead"))
+	}
+	_, err := e.prov.sess.SendIQ(ctx, xmpp.NewElement("", "iq", "type", "set", "to", e.dev.LocalJID().String()).Add(provisioning.ClearCache{}.Element()))
+	var se *xmpp.StanzaError
+	if !errors.As(err, &se) || se.Condition != "forbidden" {
+		t.Fatalf("clearCache from the former server: %v, want forbidden", err)
+	}
+	if ok, err := e.client.IsFriend(ctx, jid.MustParse("prov2@localhost")); !ok || err != nil {
+		t.Fatalf("IsFriend(new server) = %v, %v", ok, err)
+	}
+}

@@ -25,7 +25,7 @@ const maxCacheFile = 16 << 20
 // devices should persist their cache, lest a fleet restarting after a
 // power failure overwhelm the server).
 func (c *Client) SaveCache(w io.Writer) error {
-	root := xmpp.NewElement(NSCache, "cache", "server", c.server.Bare().String())
+	root := xmpp.NewElement(NSCache, "cache", "server", c.Server().Bare().String())
 	for _, qa := range c.cache.entries() {
 		root.Add(xmpp.NewElement(NSCache, "decision").Add(qa[0].Element(), qa[1].Element()))
 	}
@@ -48,8 +48,8 @@ func (c *Client) LoadCache(r io.Reader) (loaded int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	if !server.Equal(c.server.Bare()) {
-		c.log.Info("ignoring a provisioning cache saved for another server", "saved", server.String(), "server", c.server.Bare().String())
+	if current := c.Server().Bare(); !server.Equal(current) {
+		c.log.Info("ignoring a provisioning cache saved for another server", "saved", server.String(), "server", current.String())
 		return 0, nil
 	}
 	gen := c.cache.generation()

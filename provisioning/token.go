@@ -142,8 +142,9 @@ func (l *tokenLog) lookup(token string, from jid.JID) (tokenUse, bool) {
 // noteTokens records that the tokens of a request from origin are passed
 // on to the provisioning server.
 func (c *Client) noteTokens(t Tokens, origin jid.JID) {
+	server := c.Server()
 	for _, tok := range t.List() {
-		c.tokens.note(tok, c.server, origin)
+		c.tokens.note(tok, server, origin)
 	}
 }
 
