@@ -65,7 +65,7 @@ func parseReadArgs(args []string, stdout, stderr io.Writer, now time.Time) (*rea
 	fs.StringVar(&rf.types, "types", "momentary", "field types, comma-separated: momentary, peak, status, computed, identity, historical, historicalSecond…historicalOther, all")
 	fs.StringVar(&rf.from, "from", "", "oldest historical value `time`")
 	fs.StringVar(&rf.to, "to", "", "newest historical value `time`")
-	fs.StringVar(&rf.when, "when", "", "perform the readout at this `time` (the device queues it)")
+	fs.StringVar(&rf.when, "when", "", "perform the readout at this `time` (the device queues it; --timeout counts from then)")
 	fs.BoolVar(&rf.json, "json", false, "print JSON lines instead of a table")
 	fs.StringVar(&rf.serviceToken, "service-token", "", "XEP-0324 service token to pass on")
 	fs.StringVar(&rf.deviceToken, "device-token", "", "XEP-0324 device token to pass on")
@@ -139,7 +139,11 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, rf.acct.timeout)
+	timeout := rf.acct.timeout
+	if wait := time.Until(rf.parsedWhen); wait > 0 {
+		timeout += wait // --timeout counts from the time asked for
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	mux := &xmpp.Mux{}
 	client := sensordata.NewClient(mux)
