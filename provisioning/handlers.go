@@ -12,13 +12,13 @@ import (
 // Register routes what the provisioning server sends the device: clearCache
 // (IQ set; get too, as peers of the 2013 drafts send it), tokenChallenge
 // (IQ get), the friend (also Friend) and unfriend messages, and the
-// server's presence (see Options about a server that is a client account). Orders from
-// anybody but the provisioning server are refused (IQs) or ignored
-// (messages), as §3.2.3 requires.
+// server's presence (see New about a server that is a client account).
+// Orders from anybody but the provisioning server are refused (IQs) or
+// ignored (messages), as §3.2.3 requires.
 func (c *Client) Register(mux *xmpp.Mux) {
-	clear := xmpp.HandlerFunc(c.handleClearCache)
-	mux.IQ("set", NS, "clearCache", clear)
-	mux.IQ("get", NS, "clearCache", clear)
+	cc := xmpp.HandlerFunc(c.handleClearCache)
+	mux.IQ("set", NS, "clearCache", cc)
+	mux.IQ("get", NS, "clearCache", cc)
 	mux.IQ("get", NS, "tokenChallenge", xmpp.HandlerFunc(c.handleTokenChallenge))
 	msg := xmpp.HandlerFunc(c.handleMessage)
 	mux.Message(NS, "friend", msg)
