@@ -115,9 +115,6 @@ func (w *bitWriter) align() {
 	}
 }
 
-// bitLen is the number of bits written so far.
-func (w *bitWriter) bitLen() int64 { return int64(len(w.buf))*8 + int64(w.n) }
-
 // bitReader reads EXI primitives from a byte source that is refilled on
 // demand, so a decoder can sit on a network stream.
 type bitReader struct {

@@ -111,7 +111,6 @@ type compiler struct {
 	elemByN  map[*node]*xElem
 	attrDT   map[*node]int
 	groupDep int
-	budget   int
 }
 
 func (c *compiler) errf(n *node, format string, args ...any) error {

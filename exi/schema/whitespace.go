@@ -6,7 +6,7 @@ import "strings"
 func NormalizeSpace(s string, ws WhiteSpace) string {
 	switch ws {
 	case WSReplace:
-		if strings.IndexAny(s, "\t\n\r") < 0 {
+		if !strings.ContainsAny(s, "\t\n\r") {
 			return s
 		}
 		return strings.Map(func(r rune) rune {
