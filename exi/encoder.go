@@ -271,13 +271,17 @@ func (e *Encoder) event(kind evKind) error {
 func (e *Encoder) qnameEvent(kind evKind, uri, local, prefix string) (*localName, error) {
 	var ln *localName
 	// Fast path: a production learned in the current grammar, most recent
-	// first (documents repeat their structure), found without map lookups.
-	if _, g := e.curState(); g != nil {
+	// first (documents repeat their structure), found without map lookups;
+	// its event code is its distance from the end.
+	if st, g := e.curState(); g != nil {
 		ps := *g
 		for i := len(ps) - 1; i >= 0; i-- {
 			if p := ps[i]; p.kind == kind && p.ln != nil && p.ln.name == local && p.ln.uri.name == uri {
-				ln = p.ln
-				break
+				e.w.writeNBit(uint64(len(ps)-1-i), bitsFor(len(ps)+len(e.lv[st][0])))
+				if e.opts.Preserve.Prefixes {
+					encodePrefix(&e.w, p.ln.uri, prefix)
+				}
+				return p.ln, nil
 			}
 		}
 	}
