@@ -421,6 +421,16 @@ func (t *tables) decodeNSPrefix(r *bitReader, u *uriEntry) (string, error) {
 // when not nil, is the sorted restricted character set of the value's
 // type (§7.1.10.1).
 func (t *tables) encodeValue(w *bitWriter, o *Options, ln *localName, s string, cs []rune) {
+	// Fast path: one of the last values of the same qname (attributes and
+	// elements repeat their values), found without a map lookup.
+	lv := ln.lvals
+	for k := len(lv) - 1; k >= 0 && k >= len(lv)-4; k-- {
+		if id := lv[k]; id >= 0 && t.gvals[id].s == s {
+			w.writeUint(0)
+			w.writeNBit(uint64(k), bitsFor(len(lv)))
+			return
+		}
+	}
 	if id, ok := t.gidx[s]; ok {
 		g := t.gvals[id]
 		if g.owner == ln {
