@@ -118,9 +118,17 @@ func runEXI(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		d := o
 		if headerHasOptions {
 			d = exi.DefaultOptions()
-			g := o.Schema
-			d.Schema = g
-			d.SchemaResolver = func(string) (*schema.Grammars, error) { return g, nil }
+			d.Schema = o.Schema
+		}
+		g := o.Schema
+		d.SchemaResolver = func(id string) (*schema.Grammars, error) {
+			switch {
+			case g != nil:
+				return g, nil
+			case id == "":
+				return schema.BuiltinTypes(), nil
+			}
+			return nil, fmt.Errorf("the stream needs schema %q: give it with --schema", id)
 		}
 		out, err = exi.DecodeToXML(in, d)
 	}
