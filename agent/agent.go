@@ -105,7 +105,9 @@ func New(opts Options) (*Agent, error) {
 	xmpp.HandlePing(a.mux)
 	a.mux.IQ("get", NSVersion, "query", xmpp.IQFunc(a.handleVersion))
 	a.mux.IQ("set", NSRoster, "query", xmpp.HandlerFunc(a.handleRosterPush))
-	a.mux.Presence(xmpp.HandlerFunc(a.handlePresence))
+	// Subscription decisions may ask a provisioning server and wait for
+	// the answer, which the reading loop delivers: off that loop.
+	a.mux.Presence(xmpp.Serial(xmpp.HandlerFunc(a.handlePresence), 256))
 
 	cfg := opts.Session
 	userOnline, userOffline := cfg.OnOnline, cfg.OnOffline

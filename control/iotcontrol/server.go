@@ -65,11 +65,26 @@ func NewServer(ctl *control.Controller, opts ServerOptions) *Server {
 // Features returns the service discovery features of XEP-0325.
 func (s *Server) Features() []string { return []string{NS} }
 
-// Register routes set (IQ and message) and getForm on mux.
+// Register routes set (IQ and message) and getForm on mux. They run on
+// one goroutine of their own, in arrival order (sets apply in the order
+// they came), so that the authorisation hook may ask a provisioning
+// server and wait for its answer.
 func (s *Server) Register(mux *xmpp.Mux) {
-	mux.IQ("set", NS, "set", xmpp.HandlerFunc(s.handleSetIQ))
-	mux.IQ("get", NS, "getForm", xmpp.IQFunc(s.handleGetForm))
-	mux.Message(NS, "set", xmpp.HandlerFunc(s.handleSetMessage))
+	h := xmpp.Serial(xmpp.HandlerFunc(s.handle), 64)
+	mux.IQ("set", NS, "set", h)
+	mux.IQ("get", NS, "getForm", h)
+	mux.Message(NS, "set", h)
+}
+
+func (s *Server) handle(ctx context.Context, sess *xmpp.Session, st *xmpp.Element) error {
+	switch {
+	case st.Name.Local == "message":
+		return s.handleSetMessage(ctx, sess, st)
+	case st.Get("type") == "get":
+		return xmpp.IQFunc(s.handleGetForm).HandleStanza(ctx, sess, st)
+	default:
+		return s.handleSetIQ(ctx, sess, st)
+	}
 }
 
 // Fault is a refused request as XEP-0325 reports it: a stanza error and

@@ -82,6 +82,12 @@ const componentHeader = `<?xml version='1.0'?><stream:stream xmlns='jabber:compo
 // continues after the handshake with after.
 func componentSession(t *testing.T, after func(c net.Conn, r *bufio.Reader)) (*fakeServer, *xmpp.Session, error) {
 	t.Helper()
+	return componentSessionMux(t, nil, after)
+}
+
+// componentSessionMux is componentSession with the component's mux.
+func componentSessionMux(t *testing.T, mux *xmpp.Mux, after func(c net.Conn, r *bufio.Reader)) (*fakeServer, *xmpp.Session, error) {
+	t.Helper()
 	f := startFake(t, func(c net.Conn, r *bufio.Reader) {
 		if !readUntil(r, "<stream:stream") {
 			return
@@ -96,7 +102,7 @@ func componentSession(t *testing.T, after func(c net.Conn, r *bufio.Reader)) (*f
 	s := xmpp.New(xmpp.Config{
 		JID: jid.MustParse("comp.localhost"), Password: "secret", Component: true,
 		Server: f.ln.Addr().String(), NoTLS: true, MaxStanzaBytes: 4096, Keepalive: -1,
-	}, nil)
+	}, mux)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err := s.Connect(ctx)
