@@ -521,7 +521,7 @@ func (d *Decoder) pushSE(ev *event, el int) error {
 func (d *Decoder) value(ev *event, ln *localName, dt int) error {
 	if d.opts.Alignment >= PreCompression {
 		if ln.ch == nil {
-			ln.ch = &channel{ln: ln}
+			ln.ch = ln.channel()
 			d.chans = append(d.chans, ln.ch)
 		}
 		ln.ch.vals = append(ln.ch.vals, "")

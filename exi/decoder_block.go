@@ -147,8 +147,8 @@ func (d *Decoder) block() error {
 		ev := &d.q[i]
 		if ev.inChannel {
 			c := ev.ln.ch
-			ev.value = c.vals[0]
-			c.vals = c.vals[1:]
+			ev.value = c.vals[c.pos]
+			c.pos++
 		}
 	}
 	for _, c := range d.chans {

@@ -75,6 +75,7 @@ type attrItem struct {
 // channel collects the values of one qname in a block (§9.2).
 type channel struct {
 	ln   *localName
+	pos  int // decoder: next value to hand out
 	vals []string
 	dts  []int32 // datatype of each value (schema-informed streams)
 }
@@ -326,7 +327,7 @@ func (e *Encoder) value(ln *localName, s string, dt int) {
 		return
 	}
 	if ln.ch == nil {
-		ln.ch = &channel{ln: ln}
+		ln.ch = ln.channel()
 		e.chans = append(e.chans, ln.ch)
 	}
 	ln.ch.vals = append(ln.ch.vals, s)

@@ -22,6 +22,7 @@ type localName struct {
 	elem  *elemGrammar // built-in element grammar, created on first SE
 	lvals []int32      // local value partition: global ids, -1 when freed
 	ch    *channel     // pre-compression value channel of the current block
+	chBuf *channel     // the channel object, kept for the next blocks
 	gel   int32        // schema: global element declaration + 1, -1 none, 0 unknown
 	gat   int32        // schema: global attribute datatype + 1, -1 none, 0 unknown
 
@@ -41,6 +42,17 @@ type uriEntry struct {
 	initPrefixes, initLocals int // initial entries, kept by tables.reset
 
 	recycle map[string]*localName // entries of earlier streams, reused by addLocal
+}
+
+// channel returns ln's value channel, emptied, reusing its allocation.
+func (ln *localName) channel() *channel {
+	c := ln.chBuf
+	if c == nil {
+		c = &channel{ln: ln}
+		ln.chBuf = c
+	}
+	c.vals, c.dts, c.pos = c.vals[:0], c.dts[:0], 0
+	return c
 }
 
 // maxRecycle bounds the entries kept for reuse across streams.
