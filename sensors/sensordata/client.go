@@ -93,16 +93,18 @@ func (c *Client) Request(ctx context.Context, s *xmpp.Session, to string, r Requ
 	c.mu.Unlock()
 
 	iq := xmpp.NewElement("", "iq", "type", "get", "to", to).Add(r.Element())
-	answer := make(chan error, 1)
-	go func() { answer <- ro.await(ctx, s, iq) }()
-	select {
-	case err := <-answer:
-		if err != nil {
-			ro.finish(err)
-			return nil, err
+	// The answer is awaited on this goroutine, off the session's reader:
+	// results that come before it (XEP-0323 §3 lets a device send them
+	// first) are collected meanwhile.
+	if err := ro.await(ctx, s, iq); err != nil {
+		select {
+		case <-ro.done:
+			// Complete already; the answer was lost or late.
+			return ro, nil
+		default:
 		}
-	case <-ro.done:
-		// Results came before accepted (XEP-0323 §3): accepted implied.
+		ro.finish(err)
+		return nil, err
 	}
 	return ro, nil
 }

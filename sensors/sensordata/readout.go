@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"mellium.im/xmpp/jid"
@@ -32,6 +34,37 @@ type job struct {
 
 	pending *Fields // the last fields message, held back to mark it done
 	errs    []NodeError
+
+	// Owned by whoever runs the job: its goroutine, or the watchdog that
+	// took over from a read that hung.
+	holdsSem    bool
+	acceptTimer *time.Timer
+	owner       atomic.Int32 // ownerReader, then ownerDone or ownerWatchdog
+}
+
+// Owners of a single-node readout while its sensors are read.
+const (
+	ownerReader   = iota // the job goroutine, reading
+	ownerDone            // the job goroutine, read finished in time
+	ownerWatchdog        // the watchdog: the read hung
+)
+
+// watchdogMargin lets a read that honours its context report its own
+// deadline error before the watchdog takes over.
+const watchdogMargin = 50 * time.Millisecond
+
+// complete ends the job: the IQ gets its reply if it has none, the
+// concurrency slot and the queue entry are released.
+func (j *job) complete() {
+	if j.acceptTimer != nil {
+		j.acceptTimer.Stop()
+	}
+	j.answer()
+	if j.holdsSem {
+		j.holdsSem = false
+		<-j.srv.sem
+	}
+	j.srv.release(j)
 }
 
 // send sends a message to the requester unless the readout was cancelled;
@@ -87,9 +120,15 @@ func (j *job) refuse(se *xmpp.StanzaError) {
 }
 
 func (j *job) run() {
+	if !j.perform() {
+		j.complete()
+	}
+}
+
+// perform runs the job; it reports whether it handed the job over to the
+// watchdog, which then completes it.
+func (j *job) perform() (handedOver bool) {
 	s := j.srv
-	defer s.release(j)
-	defer j.answer() // whatever happens, the IQ gets its reply
 	opts := s.opts
 	fields := j.req.Fields
 	if opts.CanRead != nil {
@@ -106,12 +145,12 @@ func (j *job) run() {
 		}
 		if se != nil {
 			j.refuse(se)
-			return
+			return false
 		}
 		if allowed != nil {
 			if fields = intersect(fields, allowed); len(fields) == 0 {
 				j.refuse(xmpp.NewStanzaError("auth", "forbidden", "not allowed to read the requested fields"))
-				return
+				return false
 			}
 		}
 	}
@@ -120,15 +159,14 @@ func (j *job) run() {
 	if !j.req.When.IsZero() {
 		wait = j.req.When.Sub(opts.Now())
 	}
-	gotSem := false
 	if wait <= 0 {
 		select {
 		case s.sem <- struct{}{}:
-			gotSem = true
+			j.holdsSem = true
 		default:
 		}
 	}
-	queued := !gotSem
+	queued := !j.holdsSem
 	j.mu.Lock()
 	j.accept = xmpp.ResultIQ(j.iq, Accepted{SeqNr: j.req.SeqNr, Queued: queued}.Element())
 	j.mu.Unlock()
@@ -137,8 +175,7 @@ func (j *job) run() {
 	} else {
 		// Accept with the first results, or after AcceptWithin if the
 		// sensors are slow.
-		t := time.AfterFunc(opts.AcceptWithin, j.answer)
-		defer t.Stop()
+		j.acceptTimer = time.AfterFunc(opts.AcceptWithin, j.answer)
 	}
 	if queued {
 		if wait > 0 {
@@ -147,26 +184,35 @@ func (j *job) run() {
 			case <-t.C:
 			case <-j.ctx.Done():
 				t.Stop()
-				return
+				return false
 			}
 		}
 		select {
 		case s.sem <- struct{}{}:
+			j.holdsSem = true
 		case <-j.ctx.Done():
-			return
+			return false
 		}
 		if !j.send(Started{SeqNr: j.req.SeqNr}.Element()) {
-			<-s.sem
-			return
+			return false
 		}
 	}
-	defer func() { <-s.sem }()
-	j.readout(fields)
+	return j.readout(fields)
 }
 
-// readout reads the selected nodes concurrently and sends their fields in
-// node order, then the historical fields, then any failure.
-func (j *job) readout(names []string) {
+// nodeResult is what reading one node gave.
+type nodeResult struct {
+	fields []sensors.Field
+	err    error
+}
+
+// readout reads the selected nodes and sends their fields in node order,
+// then the historical fields, then any failure. One node is read on the
+// job's goroutine, under a watchdog that takes the job over if the read
+// outlives ReadTimeout (a driver that ignores its context); several are
+// read concurrently, each on a goroutine of its own. It reports whether
+// the watchdog took over.
+func (j *job) readout(names []string) (handedOver bool) {
 	s := j.srv
 	types := j.req.Types & sensors.AllTypes
 	if types == 0 {
@@ -177,26 +223,69 @@ func (j *job) readout(names []string) {
 	if s.opts.History != nil {
 		live &^= sensors.Historical
 	}
-	type result struct {
-		fields []sensors.Field
-		err    error
-	}
-	results := make([]chan result, len(nodes))
-	for i, n := range nodes {
-		results[i] = make(chan result, 1)
-		if len(nodes) == 1 {
-			// One node: no need for a goroutine hop.
-			f, err := j.readNode(n, live, names)
-			results[i] <- result{f, err}
-			break
+	if len(nodes) == 1 {
+		n := nodes[0]
+		watchdog := time.AfterFunc(s.opts.ReadTimeout+watchdogMargin, func() {
+			if j.owner.CompareAndSwap(ownerReader, ownerWatchdog) {
+				j.afterNodes(nodes, []nodeResult{{err: j.hung(n)}}, types, names)
+				j.complete()
+			}
+		})
+		f, err := j.readNode(n, live, names)
+		if !j.owner.CompareAndSwap(ownerReader, ownerDone) {
+			return true // too late: the watchdog reported the node and owns the job
 		}
+		watchdog.Stop()
+		j.afterNodes(nodes, []nodeResult{{f, err}}, types, names)
+		return false
+	}
+	results := make([]chan nodeResult, len(nodes))
+	for i, n := range nodes {
+		results[i] = make(chan nodeResult, 1)
 		go func() {
 			f, err := j.readNode(n, live, names)
-			results[i] <- result{f, err}
+			results[i] <- nodeResult{f, err}
 		}()
 	}
+	deadline := time.NewTimer(s.opts.ReadTimeout + watchdogMargin)
+	defer deadline.Stop()
+	got := make([]nodeResult, len(nodes))
+	expired := false
 	for i, n := range nodes {
-		r := <-results[i]
+		if expired {
+			select {
+			case got[i] = <-results[i]:
+			default:
+				got[i] = nodeResult{err: j.hung(n)}
+			}
+			continue
+		}
+		select {
+		case got[i] = <-results[i]:
+		case <-deadline.C:
+			expired = true
+			got[i] = nodeResult{err: j.hung(n)}
+		}
+	}
+	j.afterNodes(nodes, got, types, names)
+	return false
+}
+
+// hung is the error of a node whose read did not return in time.
+func (j *job) hung(n string) error {
+	var names []string
+	for _, sl := range j.srv.nodes[n] {
+		names = append(names, sl.s.String())
+	}
+	return fmt.Errorf("%s: %w", strings.Join(names, ", "), errTimeout)
+}
+
+// afterNodes sends the nodes' fields and errors, the historical fields,
+// and the final message.
+func (j *job) afterNodes(nodes []string, got []nodeResult, types sensors.ReadoutType, names []string) {
+	s := j.srv
+	for i, n := range nodes {
+		r := got[i]
 		if r.err != nil {
 			j.errs = append(j.errs, NodeError{Node: NodeRef{NodeID: n}, Timestamp: s.opts.Now(), Text: r.err.Error()})
 		}
@@ -248,33 +337,24 @@ func (j *job) readNode(n string, types sensors.ReadoutType, names []string) ([]s
 	return out, errors.Join(errs...)
 }
 
-// readSensor reads one sensor on a goroutine, so that a driver that ignores
-// ctx cannot hold the readout beyond its deadline.
+// readSensor reads one sensor, waiting at most until ctx ends for an
+// earlier read of the same sensor to return. A driver that ignores ctx
+// keeps the caller: the watchdog or the deadline of readout deals with it.
 func readSensor(ctx context.Context, sl *slot, types sensors.ReadoutType) ([]sensors.Field, error) {
 	select {
 	case sl.lock <- struct{}{}:
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%s: busy with an earlier read that has not returned: %w", sl.s, errTimeout)
 	}
-	type result struct {
-		f   []sensors.Field
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		defer func() { <-sl.lock }()
-		f, err := sl.s.Read(ctx, types)
-		ch <- result{f, err}
-	}()
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			return nil, fmt.Errorf("%s: %w", sl.s, r.err)
+	defer func() { <-sl.lock }()
+	f, err := sl.s.Read(ctx, types)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%s: %w (%v)", sl.s, errTimeout, err)
 		}
-		return r.f, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("%s: %w", sl.s, errTimeout)
+		return nil, fmt.Errorf("%s: %w", sl.s, err)
 	}
+	return f, nil
 }
 
 // wants reports whether a sensor has a field of the types and names.

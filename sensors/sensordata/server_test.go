@@ -486,3 +486,38 @@ func TestServerQueuesWhenBusy(t *testing.T) {
 		t.Fatalf("got %+v", v)
 	}
 }
+
+// TestServerWatchdog reads a single node whose driver hangs ignoring its
+// context: the watchdog reports it and completes the readout, and the read
+// returning late sends nothing.
+func TestServerWatchdog(t *testing.T) {
+	hang := make(chan struct{})
+	stuck := &fakeSensor{node: "stuck", fields: allKinds("stuck", t0)[:1], hang: hang}
+	srv := newTestServer(t, Options{ReadTimeout: 100 * time.Millisecond}, stuck)
+	rec := newRecorder()
+	start := time.Now()
+	srv.handleReq(rec, reqIQ("w", Request{SeqNr: 1, Types: sensors.Momentary}))
+	reply, msgs := collect(t, rec)
+	if reply.Get("type") != "result" || len(msgs) != 1 {
+		t.Fatalf("reply %s, messages %+v", reply, msgs)
+	}
+	if f := msgs[0].(Failure); !f.Done || len(f.Errors) != 1 || !strings.Contains(f.Errors[0].Text, "fake{stuck}: did not answer in time") {
+		t.Errorf("failure %+v", f)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %v", d)
+	}
+	waitFor(t, func() bool { return srv.Pending() == 0 })
+	// The slot stays held by the hung read: the next readout fails fast too.
+	srv.handleReq(rec, reqIQ("w2", Request{SeqNr: 2, Types: sensors.Momentary}))
+	if _, msgs := collect(t, rec); len(msgs) != 1 || !strings.Contains(msgs[0].(Failure).Errors[0].Text, "busy") {
+		t.Errorf("second readout: %+v", msgs)
+	}
+	close(hang)
+	rec.none(t, 100*time.Millisecond)
+	// And once it returned, the sensor reads again.
+	srv.handleReq(rec, reqIQ("w3", Request{SeqNr: 3, Types: sensors.Momentary}))
+	if _, msgs := collect(t, rec); len(msgs) != 1 || names(msgs[0].(Fields).Fields) != "stuck/Temperature" {
+		t.Errorf("third readout: %+v", msgs)
+	}
+}
