@@ -235,8 +235,8 @@ func (d *Decoder) malformed(format string, a ...any) error {
 	return d.r.fail(fmt.Errorf(format+": %w", append(a, ErrMalformed)...))
 }
 
-// decodeEvent decodes the next event into ev. In channel modes values are
-// left for the value channels (ev.ln says which).
+// decodeEvent decodes the next event into ev, which must be zero. In
+// channel modes values are left for the value channels (ev.ln says which).
 func (d *Decoder) decodeEvent(ev *event) error {
 	d.events++
 	if d.events > d.lim.MaxEvents {
@@ -266,7 +266,6 @@ func (d *Decoder) decodeEvent(ev *event) error {
 		return d.malformed("event code %d of %d", c, n1)
 	}
 	learned := false
-	*ev = event{}
 	if int(c) < len(list) {
 		q := list[c]
 		ev.kind = evSE

@@ -10,7 +10,6 @@ import (
 // decodeSchemaEvent decodes an event inside an element that uses a
 // schema-informed grammar.
 func (d *Decoder) decodeSchemaEvent(ev *event, f *dframe) error {
-	*ev = event{}
 	tab, err := d.sg.tableOf(&f.sc)
 	if err != nil {
 		return d.r.fail(err)
