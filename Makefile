@@ -13,7 +13,7 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -X $(MODULE)/internal/version.Version=$(VERSION) -X $(MODULE)/internal/version.Commit=$(COMMIT)
 
 # Packages also tested with the race detector (needs cgo: gcc, libc6-dev).
-RACE_PKGS ?= ./internal/... ./agent/...
+RACE_PKGS ?= ./internal/... ./agent/... ./control/... ./sensors/... ./concentrator/... ./provisioning/...
 TEST_TIMEOUT ?= 20m
 # staticcheck 2026.2.2, which supports Go 1.26.
 STATICCHECK_VERSION ?= v0.8.2
