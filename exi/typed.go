@@ -89,12 +89,22 @@ func checkTyped(dts []schema.Datatype, dt int, s string, depth int) bool {
 		_, err := schema.ParseFloat(s)
 		return err == nil
 	case schema.RepInteger:
+		if _, ok := fastInt(s); ok {
+			return true
+		}
 		_, err := schema.ParseInteger(s)
 		return err == nil
 	case schema.RepUnsignedInteger:
+		if v, ok := fastInt(s); ok {
+			return v >= 0
+		}
 		x, err := schema.ParseInteger(s)
 		return err == nil && x.Sign() >= 0
 	case schema.RepNBitInteger:
+		if v, ok := fastInt(s); ok {
+			v -= d.NBitMin
+			return v >= 0 && v < 1<<uint(d.NBitBits)
+		}
 		x, err := schema.ParseInteger(s)
 		if err != nil || !x.IsInt64() {
 			return false
@@ -166,14 +176,26 @@ func (e *Encoder) writeTyped(w *bitWriter, ln *localName, dt int, s string) {
 		writeInt(w, f.Mantissa)
 		writeInt(w, f.Exponent)
 	case schema.RepInteger:
+		if v, ok := fastInt(s); ok {
+			writeInt(w, v)
+			return
+		}
 		x, _ := schema.ParseInteger(s)
 		writeBigInt(w, x)
 	case schema.RepUnsignedInteger:
+		if v, ok := fastInt(s); ok {
+			w.writeUint(uint64(v))
+			return
+		}
 		x, _ := schema.ParseInteger(s)
 		writeBigUint(w, x)
 	case schema.RepNBitInteger:
-		x, _ := schema.ParseInteger(s)
-		w.writeNBit(uint64(x.Int64()-d.NBitMin), d.NBitBits)
+		v, ok := fastInt(s)
+		if !ok {
+			x, _ := schema.ParseInteger(s)
+			v = x.Int64()
+		}
+		w.writeNBit(uint64(v-d.NBitMin), d.NBitBits)
 	case schema.RepDateTime:
 		v, _ := schema.ParseDateTime(d.DateTime, s)
 		writeDateTime(w, d.DateTime, v)
@@ -243,6 +265,16 @@ func (e *Encoder) resolvePrefix(prefix string) (string, bool) {
 		}
 	}
 	return "", prefix == ""
+}
+
+// fastInt parses the common integer lexical forms (no whitespace, no
+// plus sign, fits int64) without allocating.
+func fastInt(s string) (int64, bool) {
+	if s == "" || len(s) > 19 || s[0] == '+' {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	return v, err == nil
 }
 
 func writeInt(w *bitWriter, v int64) {
