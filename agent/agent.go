@@ -399,8 +399,11 @@ func (a *Agent) handlePresence(ctx context.Context, s *xmpp.Session, p *xmpp.Ele
 }
 
 func (a *Agent) friend(ctx context.Context, from jid.JID) (bool, error) {
-	if a.opts.Friend != nil {
-		return a.opts.Friend(ctx, from)
+	a.mu.Lock()
+	f := a.opts.Friend
+	a.mu.Unlock()
+	if f != nil {
+		return f(ctx, from)
 	}
 	for _, o := range a.opts.Owners {
 		if o.Bare().Equal(from) {

@@ -18,6 +18,7 @@ import (
 	"github.com/xiot/xiot/control/iotcontrol"
 	"github.com/xiot/xiot/internal/config"
 	"github.com/xiot/xiot/internal/metrics"
+	"github.com/xiot/xiot/provisioning"
 	"github.com/xiot/xiot/sensors"
 	"github.com/xiot/xiot/sensors/history"
 	"github.com/xiot/xiot/sensors/sensordata"
@@ -117,6 +118,16 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			"board", cfg.Board)
 	}
 
+	var canRead sensordata.Authorizer
+	var canControl iotcontrol.Authorizer
+	if srv := cfg.Provisioning.Server; srv.Domainpart() != "" {
+		prov := provisioning.New(a.Session(), srv, provisioning.Options{
+			Timeout: cfg.Provisioning.Timeout, OnFriend: a.Befriend, OnUnfriend: a.Unfriend, Logger: log,
+		})
+		canRead, canControl = a.Provision(prov)
+		log.Info("provisioning: trust decisions delegated", "server", srv.String())
+	}
+
 	// Outputs first: their boot (failsafe) values are applied before the
 	// device goes online.
 	ctl, err := board.openControl(cfg, log)
@@ -132,7 +143,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		go func() { _ = ctl.Run(ctx) }()
 		a.OnOnline(func(context.Context, bool) { ctl.Online() })
 		a.OnOffline(func(error) { ctl.Offline() })
-		srv := iotcontrol.NewServer(ctl, iotcontrol.ServerOptions{Title: "xiot agent (" + board.report.Name() + ")", Logger: log})
+		srv := iotcontrol.NewServer(ctl, iotcontrol.ServerOptions{Title: "xiot agent (" + board.report.Name() + ")", CanControl: canControl, Logger: log})
 		srv.Register(a.Mux())
 		a.AddFeatures(srv.Features()...)
 		log.Info("control", "parameters", len(ctl.Params()), "nodes", strings.Join(ctl.Nodes(), ","))
@@ -176,7 +187,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = rec.Run(rctx) }()
 	}
-	readouts := a.ServeSensors(ss, store, sensordata.Options{})
+	readouts := a.ServeSensors(ss, store, sensordata.Options{CanRead: canRead})
 	defer readouts.Close()
 	names := make([]string, 0, len(ss))
 	for _, s := range ss {

@@ -47,6 +47,8 @@ type Config struct {
 	MQTT    MQTT     `yaml:"mqtt"`    // the concentrator's MQTT bridge; see mqtt.go
 	Metrics Metrics  `yaml:"metrics"` // Prometheus endpoint; see metrics.go
 	History History  `yaml:"history"` // retention of sensor samples; see history.go
+	// Provisioning is the XEP-0324 trust delegation; see provisioning.go.
+	Provisioning Provisioning `yaml:"provisioning"`
 
 	// src records where each key came from, for error messages.
 	src sources

@@ -67,6 +67,9 @@ func (c *Config) checks() []error {
 	errs = append(errs, c.checkSensors()...)
 	errs = append(errs, c.checkOutputs()...)
 	errs = append(errs, c.checkMQTT()...)
+	if c.Provisioning.Timeout < 0 {
+		add("provisioning.timeout", "must not be negative, not %v", c.Provisioning.Timeout)
+	}
 	if c.History.MaxAge < 0 {
 		add("history.max_age", "must not be negative, not %v", c.History.MaxAge)
 	}

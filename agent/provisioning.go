@@ -1,0 +1,75 @@
+package agent
+
+import (
+	"context"
+
+	"mellium.im/xmpp/jid"
+
+	"github.com/xiot/xiot/control/iotcontrol"
+	"github.com/xiot/xiot/internal/xmpp"
+	"github.com/xiot/xiot/provisioning"
+	"github.com/xiot/xiot/sensors/sensordata"
+)
+
+// Provision delegates the agent's trust decisions to the XEP-0324
+// provisioning server behind c (created on the agent's session): owners
+// stay friends without asking, everybody else is asked about; the
+// server's friend and unfriend recommendations become subscription
+// requests and removals. It returns the hooks for readouts and control,
+// which pass the request's tokens and field types on to the server. Call
+// it before Run, with c's Options.OnFriend and OnUnfriend set to the
+// agent's Befriend and Unfriend.
+func (a *Agent) Provision(c *provisioning.Client) (sensordata.Authorizer, iotcontrol.Authorizer) {
+	c.Register(a.mux)
+	owners := a.opts.Owners
+	a.mu.Lock()
+	a.opts.Friend = func(ctx context.Context, from jid.JID) (bool, error) {
+		for _, o := range owners {
+			if o.Bare().Equal(from.Bare()) {
+				return true, nil
+			}
+		}
+		return c.IsFriend(ctx, from)
+	}
+	a.mu.Unlock()
+	a.OnOnline(func(ctx context.Context, resumed bool) {
+		if !resumed {
+			if err := c.SubscribeToServer(ctx); err != nil {
+				a.log.Warn("provisioning: subscription to the server", "err", err)
+			}
+		}
+	})
+	read := func(ctx context.Context, from jid.JID, nodes, fields []string) ([]string, error) {
+		if r, ok := sensordata.RequestFromContext(ctx); ok {
+			ctx = provisioning.WithTokens(ctx, provisioning.Tokens{Service: r.ServiceToken, Device: r.DeviceToken, User: r.UserToken})
+			ctx = provisioning.WithReadoutTypes(ctx, r.Types)
+		}
+		return c.CanRead(ctx, from, nodes, fields)
+	}
+	control := func(ctx context.Context, from jid.JID, nodes, params []string) ([]string, error) {
+		if t, ok := iotcontrol.TokensFrom(ctx); ok {
+			ctx = provisioning.WithTokens(ctx, provisioning.Tokens(t))
+		}
+		return c.CanControl(ctx, from, nodes, params)
+	}
+	return read, control
+}
+
+// Befriend asks for a presence subscription to friend (a provisioning
+// server's recommendation) and pre-approves the friend's own request.
+func (a *Agent) Befriend(ctx context.Context, friend jid.JID) {
+	to := friend.Bare().String()
+	a.log.Info("befriending on the provisioning server's advice", "jid", to)
+	_ = a.sess.SendAll(ctx,
+		xmpp.NewElement("", "presence", "to", to, "type", "subscribed"),
+		xmpp.NewElement("", "presence", "to", to, "type", "subscribe"))
+}
+
+// Unfriend ends the friendship with friend both ways.
+func (a *Agent) Unfriend(ctx context.Context, friend jid.JID) {
+	to := friend.Bare().String()
+	a.log.Info("unfriending on the provisioning server's advice", "jid", to)
+	_ = a.sess.SendAll(ctx,
+		xmpp.NewElement("", "presence", "to", to, "type", "unsubscribed"),
+		xmpp.NewElement("", "presence", "to", to, "type", "unsubscribe"))
+}

@@ -1,0 +1,21 @@
+package config
+
+import (
+	"time"
+
+	"mellium.im/xmpp/jid"
+)
+
+// Provisioning names the XEP-0324 provisioning server the device
+// delegates its trust decisions to: who may befriend it, read it and
+// control it. Empty: the device decides alone (owners are friends and may
+// read and control; anyone may read and control what it can reach through
+// a subscription-free IQ).
+type Provisioning struct {
+	// Server is the provisioning server's JID (a component such as
+	// provisioning.example.org, or a client account).
+	Server jid.JID `yaml:"server"`
+	// Timeout bounds each question; an unanswered question is refused.
+	// 0 means 5s.
+	Timeout time.Duration `yaml:"timeout"`
+}
