@@ -354,7 +354,7 @@ func (s *sgrammar) typeByName(uri, local string) int {
 func newSchemaTables(encoding bool, g *schema.Grammars) *tables {
 	t := &tables{uriIdx: make(map[string]*uriEntry, len(g.Strings.URIs)+4)}
 	if encoding {
-		t.gidx = make(map[string]int32, 64)
+		t.vidx = newValIndex()
 	}
 	for _, p := range g.Strings.URIs {
 		u := t.addURI(p.URI)

@@ -95,7 +95,7 @@ type tables struct {
 	uris    []*uriEntry
 	uriIdx  map[string]*uriEntry
 	gvals   []gval
-	gidx    map[string]int32 // encoder only: value -> global id
+	vidx    *valIndex        // encoder only: value -> global id
 	gnext   int              // next global id when the partition is bounded
 	entries int              // total entries, checked against Limits
 	frag    *elemGrammar     // learned fragment content (SE(qname) productions)
@@ -161,7 +161,7 @@ func (t *tables) reset() {
 		u.recycleLocals()
 		u.prefixes = u.prefixes[:u.initPrefixes]
 	}
-	if t.gidx == nil { // decoder: keep value strings for reuse
+	if t.vidx == nil { // decoder: keep value strings for reuse
 		for _, g := range t.gvals {
 			if len(t.vrecycle) >= maxRecycle {
 				break
@@ -174,7 +174,9 @@ func (t *tables) reset() {
 	}
 	clear(t.gvals)
 	t.gvals = t.gvals[:0]
-	clear(t.gidx)
+	if t.vidx != nil {
+		t.vidx.reset()
+	}
 	t.gnext, t.entries = 0, 0
 	t.frag.stc = t.frag.stc[:0]
 }
@@ -182,7 +184,7 @@ func (t *tables) reset() {
 func newTables(encoding bool) *tables {
 	t := &tables{uriIdx: make(map[string]*uriEntry, 8)}
 	if encoding {
-		t.gidx = make(map[string]int32, 64)
+		t.vidx = newValIndex()
 	}
 	t.addURI("").prefixes = []string{""}
 	x := t.addURI(nsXML)
@@ -250,8 +252,8 @@ func (t *tables) addValue(o *Options, ln *localName, s string, runes int) {
 		id = int32(t.gnext)
 		old := t.gvals[id]
 		old.owner.lvals[old.local] = -1
-		if t.gidx != nil {
-			delete(t.gidx, old.s)
+		if t.vidx != nil {
+			t.vidx.remove(t.gvals, id)
 		}
 		t.gvals[id] = g
 	} else {
@@ -266,8 +268,8 @@ func (t *tables) addValue(o *Options, ln *localName, s string, runes int) {
 		t.touch(ln)
 	}
 	ln.lvals = append(ln.lvals, id)
-	if t.gidx != nil {
-		t.gidx[s] = id
+	if t.vidx != nil {
+		t.vidx.insert(t.gvals, id)
 	}
 }
 
@@ -443,7 +445,7 @@ func (t *tables) encodeValue(w *bitWriter, o *Options, ln *localName, s string, 
 			return
 		}
 	}
-	if id, ok := t.gidx[s]; ok {
+	if id, ok := t.vidx.find(t.gvals, s); ok {
 		g := t.gvals[id]
 		if g.owner == ln {
 			w.writeUint(0)

@@ -1,0 +1,44 @@
+package exi
+
+import (
+	"math/rand/v2"
+	"strconv"
+	"testing"
+)
+
+// TestValIndex checks the value index against a map under the
+// replacement pattern of a bounded value partition.
+func TestValIndex(t *testing.T) {
+	for _, capacity := range []int{1, 3, 50, 1000} {
+		x := newValIndex()
+		var gvals []gval
+		ref := map[string]int32{}
+		next := 0
+		r := rand.New(rand.NewPCG(1, uint64(capacity)))
+		for op := 0; op < 5000; op++ {
+			s := strconv.Itoa(r.IntN(3 * capacity))
+			id, ok := x.find(gvals, s)
+			if rid, rok := ref[s]; ok != rok || (ok && id != rid) {
+				t.Fatalf("cap %d op %d: find(%q) = %d,%v, want %d,%v", capacity, op, s, id, ok, rid, rok)
+			}
+			if ok {
+				continue
+			}
+			if len(gvals) < capacity {
+				gvals = append(gvals, gval{s: s})
+				id = int32(len(gvals) - 1)
+			} else {
+				id = int32(next)
+				x.remove(gvals, id)
+				delete(ref, gvals[id].s)
+				gvals[id] = gval{s: s}
+				next = (next + 1) % capacity
+			}
+			x.insert(gvals, id)
+			ref[s] = id
+		}
+		if x.n != len(ref) {
+			t.Fatalf("cap %d: %d entries, want %d", capacity, x.n, len(ref))
+		}
+	}
+}
