@@ -95,10 +95,10 @@ type tables struct {
 	uris    []*uriEntry
 	uriIdx  map[string]*uriEntry
 	gvals   []gval
-	vidx    *valIndex        // encoder only: value -> global id
-	gnext   int              // next global id when the partition is bounded
-	entries int              // total entries, checked against Limits
-	frag    *elemGrammar     // learned fragment content (SE(qname) productions)
+	vidx    *valIndex    // encoder only: value -> global id
+	gnext   int          // next global id when the partition is bounded
+	entries int          // total entries, checked against Limits
+	frag    *elemGrammar // learned fragment content (SE(qname) productions)
 
 	initURIs int                  // initial URI entries, kept by reset
 	recycled map[string]*uriEntry // URI entries of earlier streams, reused by addURI
