@@ -173,6 +173,29 @@ func (a *Agent) Online() bool {
 	return a.online
 }
 
+// SetOwners replaces the owners whose subscription requests are accepted
+// (a configuration reload); it affects requests from now on.
+func (a *Agent) SetOwners(owners []jid.JID) {
+	a.mu.Lock()
+	a.opts.Owners = append([]jid.JID(nil), owners...)
+	a.mu.Unlock()
+}
+
+// SetPriority changes the presence priority and, when online, announces
+// it with a new presence.
+func (a *Agent) SetPriority(ctx context.Context, priority int) error {
+	if priority < -128 || priority > 127 {
+		return fmt.Errorf("agent: presence priority %d is outside -128..127", priority)
+	}
+	a.mu.Lock()
+	a.opts.Priority = priority
+	a.mu.Unlock()
+	if a.Online() {
+		return a.sess.Send(ctx, a.presence())
+	}
+	return nil
+}
+
 // Roster returns a copy of the roster as last received.
 func (a *Agent) Roster() []RosterItem {
 	a.mu.Lock()
@@ -291,7 +314,7 @@ func (a *Agent) setOnline(on bool, err error) {
 	}
 	a.mu.Unlock()
 	if on && !was {
-		a.log.Info("agent online", "jid", a.sess.LocalJID().String(), "priority", a.opts.Priority)
+		a.log.Info("agent online", "jid", a.sess.LocalJID().String())
 	}
 	for _, h := range hooks {
 		h(err)
@@ -300,9 +323,12 @@ func (a *Agent) setOnline(on bool, err error) {
 
 // presence is the agent's available presence: priority and capabilities.
 func (a *Agent) presence() *xmpp.Element {
+	a.mu.Lock()
+	prio := a.opts.Priority
+	a.mu.Unlock()
 	p := xmpp.NewElement("", "presence")
-	if a.opts.Priority != 0 {
-		p.Add(xmpp.NewElement("", "priority").AddText(strconv.Itoa(a.opts.Priority)))
+	if prio != 0 {
+		p.Add(xmpp.NewElement("", "priority").AddText(strconv.Itoa(prio)))
 	}
 	return p.Add(a.disco.Caps())
 }
@@ -405,12 +431,19 @@ func (a *Agent) friend(ctx context.Context, from jid.JID) (bool, error) {
 	if f != nil {
 		return f(ctx, from)
 	}
+	return a.isOwner(from), nil
+}
+
+// isOwner reports whether from's bare JID is one of the owners.
+func (a *Agent) isOwner(from jid.JID) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	for _, o := range a.opts.Owners {
-		if o.Bare().Equal(from) {
-			return true, nil
+		if o.Bare().Equal(from.Bare()) {
+			return true
 		}
 	}
-	return false, nil
+	return false
 }
 
 // handleVersion answers XEP-0092 software version requests.

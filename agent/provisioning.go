@@ -21,13 +21,10 @@ import (
 // agent's Befriend and Unfriend.
 func (a *Agent) Provision(c *provisioning.Client) (sensordata.Authorizer, iotcontrol.Authorizer) {
 	c.Register(a.mux)
-	owners := a.opts.Owners
 	a.mu.Lock()
 	a.opts.Friend = func(ctx context.Context, from jid.JID) (bool, error) {
-		for _, o := range owners {
-			if o.Bare().Equal(from.Bare()) {
-				return true, nil
-			}
+		if a.isOwner(from) {
+			return true, nil
 		}
 		return c.IsFriend(ctx, from)
 	}

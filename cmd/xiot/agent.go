@@ -36,6 +36,11 @@ subscriptions from the configured owners, and answers service discovery
 readouts (XEP-0323) from the configured sensors, or from every part of the
 simulated board with --board sim. Samples are recorded in a history store
 in the state directory (state_dir, --state-dir) for historical readouts.
+SIGHUP reloads the configuration: a file that does not load is refused
+with an error and the running configuration stays; the log level, the
+owners and the presence priority apply at once, other changes at the next
+restart (a reload never cycles outputs through their failsafe states).
+
 Outputs (relays, PWM, setpoints; the simulated thermostat with --board sim)
 are controlled with XEP-0325 under their safety rules: failsafe values at
 boot, on shutdown and after a grace period offline, bounds, minimum on/off
@@ -65,14 +70,22 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if fs.NArg() > 0 {
 		return usagef(fs, "unexpected argument %q", fs.Arg(0))
 	}
-	cfg := config.Default()
-	if acct.config != "" {
-		var err error
-		if cfg, err = config.Load(acct.config); err != nil {
-			return err
+	// load reads the file and applies the flags; SIGHUP calls it again.
+	load := func() (*config.Config, error) {
+		cfg := config.Default()
+		if acct.config != "" {
+			var err error
+			if cfg, err = config.Load(acct.config); err != nil {
+				return nil, err
+			}
 		}
+		if err := cfg.ApplyFlags(acct.o); err != nil {
+			return nil, err
+		}
+		return cfg, nil
 	}
-	if err := cfg.ApplyFlags(acct.o); err != nil {
+	cfg, err := load()
+	if err != nil {
 		return err
 	}
 	board, err := openBoard(cfg.Board)
@@ -94,10 +107,12 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	log := cfg.Log.NewLogger(stderr)
+	level := new(slog.LevelVar)
+	level.Set(cfg.Log.SlogLevel())
 	if acct.verbose {
-		log = config.Log{Level: "debug", Format: cfg.Log.Format}.NewLogger(stderr)
+		level.Set(slog.LevelDebug)
 	}
+	log := cfg.Log.NewLoggerLevel(stderr, level)
 	xc, err := cfg.XMPPClient("", log)
 	if err != nil {
 		return err
@@ -112,6 +127,14 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	rl := &reloader{cur: cfg, level: level, fixedLevel: acct.verbose, agent: a, log: log, load: func() (*config.Config, error) {
+		next, err := load()
+		if err == nil {
+			err = next.Preflight()
+		}
+		return next, err
+	}}
+	go rl.watch(ctx)
 	log.Info("xiot agent starting", "jid", xc.JID.String(), "board", board.report.Name(), "server", serverOrSRV(xc.Server))
 	if !board.report.Hardware() && board.sim == nil {
 		log.Warn("no sensor hardware: the agent runs with XMPP features only; use --board sim (or board: sim) for a simulated board",

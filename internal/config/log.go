@@ -30,7 +30,13 @@ func (l Log) SlogLevel() slog.Level {
 // NewLogger returns a logger writing to w in the configured format and at
 // the configured level.
 func (l Log) NewLogger(w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: l.SlogLevel()}
+	return l.NewLoggerLevel(w, l.SlogLevel())
+}
+
+// NewLoggerLevel is NewLogger with the level given by lvl, which may be a
+// *slog.LevelVar that changes at run time (a configuration reload).
+func (l Log) NewLoggerLevel(w io.Writer, lvl slog.Leveler) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: lvl}
 	if l.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
