@@ -247,3 +247,54 @@ func checkMetrics(t *testing.T, agentLog, readout string) {
 		t.Errorf("only %d readout fields matched gauges:\n%s", checked, body)
 	}
 }
+
+func TestInstallUninstallBelowRoot(t *testing.T) {
+	root := t.TempDir()
+	code, out, errOut := runXiot(t, "install", "--root", root)
+	if code != exitOK {
+		t.Fatalf("install: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, f := range []struct {
+		path string
+		mode os.FileMode
+	}{{"usr/local/bin/xiot", 0o755}, {"etc/systemd/system/xiot.service", 0o644}, {"etc/xiot/xiot.yaml", 0o640}} {
+		st, err := os.Stat(filepath.Join(root, f.path))
+		if err != nil {
+			t.Errorf("%s: %v", f.path, err)
+			continue
+		}
+		if st.Mode().Perm() != f.mode {
+			t.Errorf("%s: mode %v, want %v", f.path, st.Mode().Perm(), f.mode)
+		}
+	}
+	unit, _ := os.ReadFile(filepath.Join(root, "etc/systemd/system/xiot.service"))
+	if !strings.Contains(string(unit), "ExecStart=/usr/local/bin/xiot agent --config /etc/xiot/xiot.yaml") {
+		t.Errorf("unit:\n%s", unit)
+	}
+	if !strings.Contains(out, "skipped (--root): systemctl enable xiot.service") {
+		t.Errorf("install output:\n%s", out)
+	}
+	// A second install keeps an edited configuration.
+	cfg := filepath.Join(root, "etc/xiot/xiot.yaml")
+	if err := os.WriteFile(cfg, []byte("board: sim\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ := runXiot(t, "install", "--root", root); code != exitOK || !strings.Contains(out, "kept the existing") {
+		t.Errorf("reinstall: %d\n%s", code, out)
+	}
+	if b, _ := os.ReadFile(cfg); string(b) != "board: sim\n" {
+		t.Errorf("configuration overwritten: %q", b)
+	}
+	code, out, errOut = runXiot(t, "uninstall", "--root", root)
+	if code != exitOK {
+		t.Fatalf("uninstall: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, gone := range []string{"usr/local/bin/xiot", "etc/systemd/system/xiot.service"} {
+		if _, err := os.Stat(filepath.Join(root, gone)); !os.IsNotExist(err) {
+			t.Errorf("%s still there after uninstall", gone)
+		}
+	}
+	if _, err := os.Stat(cfg); err != nil {
+		t.Errorf("uninstall removed the configuration: %v", err)
+	}
+}

@@ -45,6 +45,8 @@ var commands = []command{
 	{"form", "print the control form of a device (XEP-0325)", runForm},
 	{"exi", "encode XML to EXI or decode EXI to XML (W3C EXI 1.0)", runEXI},
 	{"doctor", "check the board, buses, clock and XMPP account, with hints", runDoctor},
+	{"install", "install the agent as a systemd service (binary, unit, user, config)", runInstall},
+	{"uninstall", "remove the systemd service and binary (keeps config and state)", runUninstall},
 	{"config", "check a configuration file or print the commented example", runConfig},
 	{"version", "print version, commit, Go version and board support", runVersion},
 }
