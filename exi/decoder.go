@@ -1,6 +1,7 @@
 package exi
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/xml"
 	"fmt"
@@ -68,12 +69,13 @@ type Decoder struct {
 	nsScope []nsDecl     // namespace declarations in scope (NS events)
 
 	// pre-compression and compression
-	raw     *bytes.Reader // compressed input
 	nvalues int
 	chans   []*channel
 
-	zr   io.ReadCloser // reused DEFLATE decompressor
-	zbuf bytes.Buffer
+	zr    io.ReadCloser // reused DEFLATE decompressor
+	zbuf  bytes.Buffer
+	zin   *countReader // compressed input after the header
+	zrest []byte       // header-read bytes that belong to the body
 
 	trace func(ev *event, bitOffset int64) // debugging hook, nil normally
 }
@@ -98,7 +100,7 @@ func (d *Decoder) Reset(r io.Reader, opts Options) {
 	d.stack, d.saved, d.q, d.qpos = d.stack[:0], d.saved[:0], d.q[:0], 0
 	d.started, d.done, d.err = false, false, nil
 	d.events, d.output = 0, 0
-	d.raw, d.nvalues, d.chans = nil, 0, d.chans[:0]
+	d.nvalues, d.chans = 0, d.chans[:0]
 	d.names, d.nsScope = d.names[:0], d.nsScope[:0]
 }
 
@@ -156,12 +158,14 @@ func (d *Decoder) begin() error {
 	}
 	d.r.aligned = d.opts.Alignment != BitPacked
 	if d.opts.Alignment == Compression {
-		rest := d.r.buf[d.r.pos:]
-		all, err := io.ReadAll(io.LimitReader(d.src, d.lim.MaxOutput))
-		if err != nil {
-			return d.setErr(fmt.Errorf("exi: read: %w", err))
+		// The DEFLATE streams are read one at a time from the rest of the
+		// input; a byte reader keeps the decompressor from reading ahead.
+		d.zrest = append(d.zrest[:0], d.r.buf[d.r.pos:]...)
+		if d.zin == nil {
+			d.zin = &countReader{r: bufio.NewReader(nil)}
 		}
-		d.raw = bytes.NewReader(append(append([]byte(nil), rest...), all...))
+		d.zin.r.Reset(io.MultiReader(bytes.NewReader(d.zrest), d.src))
+		d.zin.n = d.r.off + int64(d.r.pos)
 		d.r.reset(nil, nil)
 	}
 	return nil

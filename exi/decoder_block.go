@@ -1,6 +1,7 @@
 package exi
 
 import (
+	"bufio"
 	"compress/flate"
 	"fmt"
 	"io"
@@ -39,13 +40,16 @@ func (d *Decoder) fill() error {
 
 // inflate decompresses the next DEFLATE stream of a compressed body.
 func (d *Decoder) inflate() error {
-	if d.raw.Len() == 0 {
-		d.r.reset(nil, nil)
-		return nil
+	if _, err := d.zin.r.Peek(1); err != nil {
+		if err == io.EOF {
+			d.r.reset(nil, nil) // no more streams: reads fail at the end
+			return nil
+		}
+		return &Error{BitOffset: d.zin.n * 8, Err: fmt.Errorf("read: %w", err)}
 	}
 	if d.zr == nil {
-		d.zr = flate.NewReader(d.raw)
-	} else if err := d.zr.(flate.Resetter).Reset(d.raw, nil); err != nil {
+		d.zr = flate.NewReader(d.zin)
+	} else if err := d.zr.(flate.Resetter).Reset(d.zin, nil); err != nil {
 		return fmt.Errorf("inflate: %w", err)
 	}
 	limit := d.lim.MaxOutput - d.output
@@ -53,7 +57,7 @@ func (d *Decoder) inflate() error {
 	_, err := d.zbuf.ReadFrom(io.LimitReader(d.zr, limit+1))
 	buf := d.zbuf.Bytes()
 	if err != nil {
-		return &Error{BitOffset: (d.raw.Size() - int64(d.raw.Len())) * 8, Err: fmt.Errorf("inflate: %w", err)}
+		return &Error{BitOffset: d.zin.n * 8, Err: fmt.Errorf("inflate: %w", err)}
 	}
 	if int64(len(buf)) > limit {
 		return &LimitError{Limit: "MaxOutput", Value: d.output + int64(len(buf)), Max: d.lim.MaxOutput}
@@ -157,4 +161,25 @@ func (d *Decoder) block() error {
 	}
 	d.chans = d.chans[:0]
 	return nil
+}
+
+// countReader counts the bytes read through it; as an io.ByteReader it
+// keeps compress/flate from reading past the end of a DEFLATE stream.
+type countReader struct {
+	r *bufio.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countReader) ReadByte() (byte, error) {
+	b, err := c.r.ReadByte()
+	if err == nil {
+		c.n++
+	}
+	return b, err
 }

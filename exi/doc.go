@@ -45,10 +45,10 @@
 //
 // Decoder.Token boxes each token in an interface, as encoding/xml does, so
 // a decode allocates for start elements and character data; EndElement
-// tokens and string-table strings are reused across streams. With
-// compression the decoder reads its whole input before the first token
-// (the stream must end, as an EXI body in an XMPP session does when the
-// negotiated stream closes); the other alignments decode incrementally.
+// tokens and string-table strings are reused across streams. The decoder
+// reads its input incrementally; with pre-compression and compression it
+// needs a whole block (and, compressed, its complete DEFLATE streams)
+// before the block's first token, as EXI lays values out per block.
 // The encoder expands entity references (it never writes ER events) and
 // reads no external DTD.
 package exi

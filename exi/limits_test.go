@@ -1,9 +1,13 @@
 package exi
 
 import (
+	"bytes"
+	"encoding/xml"
 	"errors"
+	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // TestLimits feeds streams that exceed each limit and checks that the
@@ -85,5 +89,47 @@ func TestHostile(t *testing.T) {
 				t.Fatalf("err = %v, want %v", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestStreamingInput decodes every alignment from a reader that returns
+// one byte per Read, as a network connection may: the result must not
+// depend on how the input arrives.
+func TestStreamingInput(t *testing.T) {
+	var doc strings.Builder
+	doc.WriteString("<r>")
+	for i := 0; i < 300; i++ {
+		doc.WriteString("<v n='" + strings.Repeat("k", i%5) + "'>" + strings.Repeat("x", i%13) + "</v>")
+	}
+	doc.WriteString("</r>")
+	for _, al := range []Alignment{BitPacked, ByteAligned, PreCompression, Compression} {
+		o := DefaultOptions()
+		o.Alignment, o.BlockSize = al, 150
+		o.Header.Options = true
+		b, err := EncodeXML([]byte(doc.String()), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := DecodeToXML(b, DefaultOptions())
+		if err != nil {
+			t.Fatalf("%v: %v", al, err)
+		}
+		d := NewDecoder(iotest.OneByteReader(bytes.NewReader(b)), DefaultOptions())
+		var got []string
+		for {
+			tok, err := d.Token()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%v: %v", al, err)
+			}
+			if s, ok := tok.(xml.StartElement); ok {
+				got = append(got, s.Name.Local)
+			}
+		}
+		if len(got) != 301 || !bytes.Contains(want, []byte("<v n=\"kkkk\">xxxx</v>")) {
+			t.Errorf("%v: %d start elements, want 301", al, len(got))
+		}
 	}
 }
