@@ -53,13 +53,13 @@
 // Verified: the §8.5.4.4.2 ProductType example (grammar and TypeEmpty),
 // hand-derived undeclared-production tables, loading of every schema the
 // test vectors use, and byte-for-byte agreement with EXIficient through
-// package exi on every xiot schema-informed vector and most W3C ones.
-// Missing: xs:redefine/override (rejected with an error); chameleon
-// includes only rename the target namespace, not unprefixed references;
-// the ElementFragment grammar of §8.5.3 is not built
-// ([Grammars.FragmentElements] only reports which names need it);
-// datatypeRepresentationMap is left to the codec (Datatype.Builtin names
-// the built-in type to match); enumeration values are matched lexically
-// after whitespace collapsing, not by typed value; identity constraints
-// and notations are ignored; union member types are not interpreted.
+// package exi on every schema-informed vector of the shared set.
+// Left to the codec: the ElementFragment grammar of §8.5.3 (package exi
+// builds it from [Grammars.FragmentElements]), datatypeRepresentationMap
+// (Datatype.Builtin names the built-in type to match) and matching
+// enumeration values by typed value ([Datatype.EnumIndex] compares
+// lexically after whitespace collapsing). Missing: xs:redefine/override
+// (rejected with an error); chameleon includes only rename the target
+// namespace, not unprefixed references; identity constraints and
+// notations are ignored; union member types are not interpreted.
 package schema
