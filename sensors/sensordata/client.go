@@ -72,9 +72,31 @@ type Readout struct {
 // The client chooses r.SeqNr. A refusal is returned as the device's
 // *xmpp.StanzaError, or a Rejected from a device of the older draft.
 func (c *Client) Request(ctx context.Context, s *xmpp.Session, to string, r Request) (*Readout, error) {
+	ro, iq, err := c.prepare(s, to, r)
+	if err != nil {
+		return nil, err
+	}
+	// The answer is awaited on this goroutine, off the session's reader:
+	// results that come before it (XEP-0323 §3 lets a device send them
+	// first) are collected meanwhile.
+	if err := ro.await(ctx, s, iq); err != nil {
+		select {
+		case <-ro.done:
+			// Complete already; the answer was lost or late.
+			return ro, nil
+		default:
+		}
+		ro.finish(err)
+		return nil, err
+	}
+	return ro, nil
+}
+
+// prepare registers a readout for r and builds its request IQ.
+func (c *Client) prepare(s *xmpp.Session, to string, r Request) (*Readout, *xmpp.Element, error) {
 	peer, err := jid.Parse(to)
 	if err != nil {
-		return nil, fmt.Errorf("sensordata: device address %q: %w", to, err)
+		return nil, nil, fmt.Errorf("sensordata: device address %q: %w", to, err)
 	}
 	c.mu.Lock()
 	for {
@@ -93,20 +115,7 @@ func (c *Client) Request(ctx context.Context, s *xmpp.Session, to string, r Requ
 	c.mu.Unlock()
 
 	iq := xmpp.NewElement("", "iq", "type", "get", "to", to).Add(r.Element())
-	// The answer is awaited on this goroutine, off the session's reader:
-	// results that come before it (XEP-0323 §3 lets a device send them
-	// first) are collected meanwhile.
-	if err := ro.await(ctx, s, iq); err != nil {
-		select {
-		case <-ro.done:
-			// Complete already; the answer was lost or late.
-			return ro, nil
-		default:
-		}
-		ro.finish(err)
-		return nil, err
-	}
-	return ro, nil
+	return ro, iq, nil
 }
 
 // await sends the request IQ and reads the answer: accepted, or a refusal
@@ -139,10 +148,30 @@ func (r *Readout) await(ctx context.Context, s *xmpp.Session, iq *xmpp.Element) 
 }
 
 // Read requests r from the device at to and waits for the whole result.
+//
+// A device may send its results before it answers the request (XEP-0323
+// §3: the client may then infer acceptance), so Read returns as soon as
+// the readout is done, without waiting for that answer; a refusal that
+// comes first is returned as Request returns it.
 func (c *Client) Read(ctx context.Context, s *xmpp.Session, to string, r Request) (Result, error) {
-	ro, err := c.Request(ctx, s, to, r)
+	ro, iq, err := c.prepare(s, to, r)
 	if err != nil {
 		return Result{}, err
+	}
+	answered := make(chan error, 1)
+	go func() { answered <- ro.await(ctx, s, iq) }()
+	select {
+	case <-ro.done:
+	case err := <-answered:
+		if err != nil {
+			select {
+			case <-ro.done:
+			default:
+				ro.finish(err)
+				return Result{}, err
+			}
+		}
+	case <-ctx.Done():
 	}
 	return ro.Wait(ctx)
 }
