@@ -96,8 +96,24 @@ func (w *bitWriter) writeUint(v uint64) {
 
 // writeChars writes the code points of s without a length prefix.
 func (w *bitWriter) writeChars(s string) {
-	for _, r := range s {
-		w.writeUint(uint64(r))
+	// ASCII characters are one-byte unsigned integers: shift them in
+	// without a call per character.
+	sh := w.n
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if b >= 0x80 {
+			w.n = sh
+			for _, r := range s[i:] {
+				w.writeUint(uint64(r))
+			}
+			return
+		}
+		if sh == 0 {
+			w.buf = append(w.buf, b)
+			continue
+		}
+		w.buf = append(w.buf, w.cur|b>>sh)
+		w.cur = b << (8 - sh)
 	}
 }
 
@@ -289,6 +305,21 @@ func (r *bitReader) readCharBytes(n uint64) ([]byte, error) {
 	}
 	r.scratch = r.scratch[:0]
 	for i := uint64(0); i < n; i++ {
+		// ASCII characters are one-byte unsigned integers: take them
+		// straight from the buffer.
+		if r.pos < len(r.buf) {
+			nb := r.buf[r.pos]
+			b := nb
+			if r.n != 0 {
+				b = r.cur<<(8-r.n) | nb>>r.n
+			}
+			if b < 0x80 {
+				r.cur = nb
+				r.pos++
+				r.scratch = append(r.scratch, b)
+				continue
+			}
+		}
 		c, err := r.readUint()
 		if err != nil {
 			return nil, err
