@@ -103,14 +103,16 @@ func (e *Encoder) startElement(t *xml.StartElement, prefixes []string) error {
 	}
 	e.ns = append(e.ns, e.decls...)
 	var prefix string
-	if prefixes != nil {
-		prefix = prefixes[0]
-	} else {
-		prefix = e.lookupPrefix(t.Name.Space, false)
-	}
-	for i := range e.attrs {
-		if e.attrs[i].prefix == "\x00" {
-			e.attrs[i].prefix = e.lookupPrefix(e.attrs[i].uri, true)
+	if e.opts.Preserve.Prefixes { // prefixes are only encoded when preserved
+		if prefixes != nil {
+			prefix = prefixes[0]
+		} else {
+			prefix = e.lookupPrefix(t.Name.Space, false)
+		}
+		for i := range e.attrs {
+			if e.attrs[i].prefix == "\x00" {
+				e.attrs[i].prefix = e.lookupPrefix(e.attrs[i].uri, true)
+			}
 		}
 	}
 	if err := e.pushElement(t.Name.Space, t.Name.Local, prefix, mark, space); err != nil {
