@@ -21,6 +21,7 @@ import (
 	"github.com/xiot/xiot/provisioning"
 	"github.com/xiot/xiot/sensors"
 	"github.com/xiot/xiot/sensors/history"
+	"github.com/xiot/xiot/sensors/pep"
 	"github.com/xiot/xiot/sensors/sensordata"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpioreg"
@@ -210,6 +211,20 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = rec.Run(rctx) }()
 	}
+	if cfg.Push.Enabled {
+		pub := pep.NewPublisher(a.Session(), pushOptions(cfg.Push))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case <-a.Session().Online():
+			case <-rctx.Done():
+				return
+			}
+			log.Info("push: publishing readings on change", "node", pep.NodeName, "interval", cfg.Push.Interval, "access_model", cfg.Push.AccessModel)
+			pub.Poll(rctx, ss, cfg.Push.Interval, func(err error) { log.Warn("push", "err", err) })
+		}()
+	}
 	readouts := a.ServeSensors(ss, store, sensordata.Options{CanRead: canRead})
 	defer readouts.Close()
 	names := make([]string, 0, len(ss))
@@ -223,6 +238,18 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	wg.Wait()
 	log.Info("xiot agent stopped")
 	return err
+}
+
+// pushOptions maps the push section to the publisher's rules.
+func pushOptions(p config.Push) pep.Options {
+	rule := func(r config.PushRule) pep.Rule {
+		return pep.Rule{Threshold: r.Threshold, MinInterval: r.MinInterval, MaxInterval: r.MaxInterval}
+	}
+	opts := pep.Options{Default: rule(p.Default), AccessModel: p.AccessModel, Rules: map[string]pep.Rule{}}
+	for k, r := range p.Fields {
+		opts.Rules[k] = rule(r)
+	}
+	return opts
 }
 
 // openHistory opens the history store in the state directory. An

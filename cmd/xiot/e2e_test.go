@@ -15,7 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"mellium.im/xmpp/jid"
+
 	"github.com/xiot/xiot/internal/testserver"
+	"github.com/xiot/xiot/internal/xmpp"
+	"github.com/xiot/xiot/sensors"
+	"github.com/xiot/xiot/sensors/pep"
 )
 
 // syncBuffer is a bytes.Buffer safe for a writer and a concurrent reader.
@@ -296,5 +301,82 @@ func TestInstallUninstallBelowRoot(t *testing.T) {
 	}
 	if _, err := os.Stat(cfg); err != nil {
 		t.Errorf("uninstall removed the configuration: %v", err)
+	}
+}
+
+// TestAgentPushesReadings: with push enabled, a subscriber to the agent's
+// PEP node receives XEP-0323 fields without asking.
+func TestAgentPushesReadings(t *testing.T) {
+	p := testserver.StartProsody(t, testserver.ProsodyOptions{})
+	dir := t.TempDir()
+	pass := map[string]string{}
+	for _, u := range []string{"device", "client"} {
+		if err := p.Register(u, u+"-secret"); err != nil {
+			t.Fatal(err)
+		}
+		pass[u] = filepath.Join(dir, u+".pass")
+		if err := os.WriteFile(pass[u], []byte(u+"-secret"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfgFile := filepath.Join(dir, "xiot.yaml")
+	cfg := "account:\n  jid: device@localhost/agent\n  password_file: " + pass["device"] + "\n  server: " + p.C2SAddr + "\n  ca_file: " + p.CAFile +
+		"\nboard: sim\nstate_dir: " + filepath.Join(dir, "state") +
+		"\npush:\n  enabled: true\n  interval: 200ms\n  access_model: open\n  default: {min_interval: 100ms}\n"
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var agentErr syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"agent", "--config", cfgFile}, io.Discard, &agentErr) }()
+	defer func() { cancel(); <-done }()
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(agentErr.String(), "push: publishing"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("agent did not start publishing:\n%s", agentErr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	mux := &xmpp.Mux{}
+	got := make(chan []sensors.Field, 16)
+	pep.Listen(mux, func(from jid.JID, fields []sensors.Field) {
+		if from.Bare().String() == "device@localhost" {
+			got <- fields
+		}
+	})
+	cli := xmpp.New(xmpp.Config{JID: jid.MustParse("client@localhost/sub"), Password: "client-secret", Server: p.C2SAddr, TLS: p.TLSConfig(), Keepalive: -1}, mux)
+	cctx, ccancel := context.WithTimeout(ctx, 20*time.Second)
+	defer ccancel()
+	if err := cli.Connect(cctx); err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	// Prosody delivers notifications to available resources.
+	if err := cli.Send(cctx, xmpp.NewElement("", "presence")); err != nil {
+		t.Fatal(err)
+	}
+	// The node exists (with its access model) after the first publication.
+	for {
+		err := pep.Subscribe(cctx, cli, jid.MustParse("device@localhost"))
+		if err == nil {
+			break
+		}
+		if cctx.Err() != nil {
+			t.Fatalf("subscribe to the device's readings: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	names := map[string]bool{}
+	for !names["Temperature"] || !names["Energy"] {
+		select {
+		case fs := <-got:
+			for _, f := range fs {
+				names[f.Name] = true
+			}
+		case <-cctx.Done():
+			t.Fatalf("pushed fields so far: %v\n%s", names, agentErr.String())
+		}
 	}
 }

@@ -47,6 +47,7 @@ type Config struct {
 	MQTT    MQTT     `yaml:"mqtt"`    // the concentrator's MQTT bridge; see mqtt.go
 	Metrics Metrics  `yaml:"metrics"` // Prometheus endpoint; see metrics.go
 	History History  `yaml:"history"` // retention of sensor samples; see history.go
+	Push    Push     `yaml:"push"`    // publishing readings on change; see push.go
 	// Provisioning is the XEP-0324 trust delegation; see provisioning.go.
 	Provisioning Provisioning `yaml:"provisioning"`
 
@@ -153,6 +154,11 @@ func Default() *Config {
 			ResumeTimeout:    300 * time.Second,
 		},
 		StateDir: "/var/lib/xiot",
+		Push: Push{
+			Interval:    30 * time.Second,
+			AccessModel: "presence",
+			Default:     PushRule{MinInterval: 30 * time.Second},
+		},
 	}
 }
 

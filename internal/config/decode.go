@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -280,6 +281,15 @@ func (d *decoder) value(n *yaml.Node, key string, v reflect.Value, isPath bool) 
 			}
 			v.SetInt(i)
 		}
+	case v.CanFloat():
+		if _, ok := d.scalar(n, key); ok {
+			var f float64
+			if (n.Tag != "!!float" && n.Tag != "!!int") || n.Decode(&f) != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+				d.errorf(n, key, "expected a number, got %q", n.Value)
+				return
+			}
+			v.SetFloat(f)
+		}
 	default:
 		// A schema field of a type this decoder does not know is a bug in
 		// the schema, reported like any other error rather than a panic.
@@ -320,6 +330,9 @@ func (d *decoder) stringMap(n *yaml.Node, key string, v reflect.Value, isPath bo
 	if n.Kind != yaml.MappingNode {
 		d.errorf(n, key, "expected a mapping, got %s", kindName(n))
 		return
+	}
+	if len(n.Content) == 0 {
+		return // an empty mapping leaves v nil, as an empty list does
 	}
 	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {

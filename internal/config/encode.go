@@ -110,6 +110,12 @@ func encodeValue(v reflect.Value) (*yaml.Node, error) {
 		return scalar("!!bool", strconv.FormatBool(v.Bool())), nil
 	case v.CanInt():
 		return scalar("!!int", strconv.FormatInt(v.Int(), 10)), nil
+	case v.CanFloat():
+		f := strconv.FormatFloat(v.Float(), 'g', -1, 64)
+		if !strings.ContainsAny(f, ".eE") {
+			f += ".0" // so that YAML reads a float, not an int
+		}
+		return scalar("!!float", f), nil
 	}
 	return nil, fmt.Errorf("cannot encode %s", t)
 }

@@ -67,6 +67,7 @@ func (c *Config) checks() []error {
 	errs = append(errs, c.checkSensors()...)
 	errs = append(errs, c.checkOutputs()...)
 	errs = append(errs, c.checkMQTT()...)
+	errs = append(errs, c.checkPush()...)
 	if c.Provisioning.Timeout < 0 {
 		add("provisioning.timeout", "must not be negative, not %v", c.Provisioning.Timeout)
 	}
