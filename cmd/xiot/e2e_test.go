@@ -215,10 +215,10 @@ func checkMetrics(t *testing.T, agentLog, readout string) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	gauges := map[string]float64{}
-	re := regexp.MustCompile(`(?m)^xiot_sensor_value\{field="([^"]*)",node="([^"]*)",unit="([^"]*)"\} (\S+)$`)
+	re := regexp.MustCompile(`(?m)^xiot_sensor_value\{node="([^"]*)",field="([^"]*)",unit="([^"]*)"\} (\S+)$`)
 	for _, g := range re.FindAllStringSubmatch(string(body), -1) {
 		v, _ := strconv.ParseFloat(g[4], 64)
-		gauges[g[2]+"/"+g[1]] = v
+		gauges[g[1]+"/"+g[2]] = v
 	}
 	checked := 0
 	for _, line := range strings.Split(readout, "\n") {

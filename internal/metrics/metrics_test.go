@@ -67,10 +67,10 @@ func TestObserveUpdatesGauges(t *testing.T) {
 	}
 	body := scrape(t, m)
 	for _, want := range []string{
-		`xiot_sensor_value{field="Temperature",node="n1",unit="°C"} 21.25`,
-		`xiot_sensor_value{field="Relay",node="n1",unit=""} 1`,
-		`xiot_sensor_value{field="Count",node="n1",unit=""} 42`,
-		`xiot_sensor_timestamp_seconds{field="Temperature",node="n1"} 1.7e+09`,
+		`xiot_sensor_value{node="n1",field="Temperature",unit="°C"} 21.25`,
+		`xiot_sensor_value{node="n1",field="Relay",unit=""} 1`,
+		`xiot_sensor_value{node="n1",field="Count",unit=""} 42`,
+		`xiot_sensor_timestamp_seconds{node="n1",field="Temperature"} 1700000000`,
 		`xiot_sensor_reads_total{node="n1"} 2`,
 		`xiot_sensor_read_errors_total{node="n1"} 1`,
 		`xiot_xmpp_online 1`,
@@ -78,6 +78,9 @@ func TestObserveUpdatesGauges(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+	if !strings.Contains(body, `xiot_sensor_read_seconds_bucket{node="n1",le="0.001"}`) || !strings.Contains(body, "process_resident_memory_bytes") {
+		t.Error("no read histogram or process metrics")
 	}
 	if strings.Contains(body, `field="Label"`) {
 		t.Error("a string field became a gauge")
@@ -115,7 +118,13 @@ func TestObservePassesOnServesAndSample(t *testing.T) {
 	}).Sample(context.Background()); err != nil || c.sampled != 1 {
 		t.Errorf("Sample: %v, sampled %d", err, c.sampled)
 	}
-	if !strings.Contains(scrape(t, m), `xiot_sensor_value{field="V",node="n1",unit=""} 3`) {
+	if !strings.Contains(scrape(t, m), `xiot_sensor_value{node="n1",field="V",unit=""} 3`) {
 		t.Error("a sample did not update the gauge")
+	}
+}
+
+func TestLabelEscaping(t *testing.T) {
+	if got := name("m", "a", `x"y\z`+"\n"); got != `m{a="x\"y\\z\n"}` {
+		t.Errorf("%s", got)
 	}
 }
