@@ -154,10 +154,7 @@ func Describe(p Probe) *Report {
 		r.OneWire = append(r.OneWire, Bus{Name: ref.Name, Aliases: ref.Aliases, Number: ref.Number})
 	}
 	for _, g := range p.GPIO {
-		pn := Pin{Name: g.Name(), Number: g.Number(), Function: g.Function()}
-		if pf, ok := g.(pin.PinFunc); ok {
-			pn.Function = string(pf.Func())
-		}
+		pn := Pin{Name: g.Name(), Number: g.Number(), Function: pinFunction(g)}
 		r.GPIO = append(r.GPIO, pn)
 	}
 	sort.Slice(r.GPIO, func(i, j int) bool { return r.GPIO[i].Number < r.GPIO[j].Number })
@@ -209,4 +206,13 @@ func (r *Report) Name() string {
 		return r.Model
 	}
 	return string(r.Family)
+}
+
+// pinFunction is the pin's current function, through pin.PinFunc (the
+// Function method of gpio.PinIO is deprecated).
+func pinFunction(p gpio.PinIO) string {
+	if pf, ok := p.(pin.PinFunc); ok {
+		return string(pf.Func())
+	}
+	return ""
 }

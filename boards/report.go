@@ -114,7 +114,7 @@ func SimReport(b *sim.Board) *Report {
 	r.Devices = append(r.Devices, fmt.Sprintf("relay on pin %s and setpoint (node %s)", sim.RelayPin, sim.NodeThermostat))
 	for _, name := range b.PinNames() {
 		p := b.Pin(name)
-		r.GPIO = append(r.GPIO, Pin{Name: p.Name(), Number: p.Number(), Function: p.Function()})
+		r.GPIO = append(r.GPIO, Pin{Name: p.Name(), Number: p.Number(), Function: pinFunction(p)})
 	}
 	return r
 }
