@@ -1,0 +1,49 @@
+// Package component is the XMPP side of the MQTT concentrator: a XEP-0114
+// external component (e.g. mqtt.example.org) that gives every device of an
+// mqttbridge.Bridge its own JID, <device>@<component domain>.
+//
+// Each device JID has its own xmpp.Mux (xmpp.Mux.Route), so what its
+// handlers send comes from the device JID, and answers:
+//
+//   - XEP-0030 service discovery (identity client/bot named after the
+//     device; features ping, sensor data, and control when the device has
+//     writable fields) and XEP-0199 ping;
+//   - presence: subscription requests from the owners are accepted and
+//     remembered in a subscription store (concentrator-subscriptions.json
+//     in the state directory, written atomically), others are refused;
+//     probes are answered; subscribers get available or unavailable
+//     presence as the device's availability (LWT, Homie $state, broker
+//     connection) changes;
+//   - XEP-0323 readouts from the bridge's registry: momentary values are
+//     the last retained or received values with their timestamps, one
+//     readout node per field node ("" is the device itself); an
+//     unavailable device gives a failure for each node read;
+//   - XEP-0325 control of the writable fields through a control.Controller
+//     whose outputs publish with Bridge.Publish: a set succeeds only after
+//     the device's state echo, and is refused with an error naming the
+//     cause otherwise (remote-server-timeout with no echo,
+//     service-unavailable while the broker is away).
+//
+// # Device ids and JIDs
+//
+// A device id becomes a localpart by XEP-0106 escaping (space, ", &, ', /,
+// :, <, >, @ and \ become \20, \22, …) and the case folding of the PRECIS
+// UsernameCaseMapped profile that servers apply: "Kitchen Plug" is
+// kitchen\20plug@mqtt.example.org. Two ids that fold to the same localpart
+// ("Plug" and "plug") collide: the first one seen keeps the JID, the
+// other is logged and not reachable over XMPP. An id that is no valid
+// localpart even escaped gets "mqtt-" and 16 hex digits of its SHA-256.
+//
+// # Control
+//
+// The controller has no safety rules: no failsafe (writing a value of our
+// choosing to someone else's MQTT device at start-up or when XMPP goes away
+// would be wrong), no interlocks. A Controller is built for each request
+// from the device's current fields, so forms show the device's actual
+// state, and its boot writes are not published. Timed overrides (the
+// OverrideDuration parameter) are refused with feature-not-implemented:
+// reverting later would need a controller that outlives the request.
+// Sets wait for the device's echo on goroutines of their own (at most
+// Options.MaxSets at once; more are refused with resource-constraint), not
+// on the session's reading goroutine.
+package component

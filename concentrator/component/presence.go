@@ -1,0 +1,172 @@
+package component
+
+import (
+	"context"
+	"time"
+
+	"mellium.im/xmpp/jid"
+
+	"github.com/xiot/xiot/concentrator/mqttbridge"
+	"github.com/xiot/xiot/internal/xmpp"
+)
+
+// resyncEvery is how often the watcher checks whether the bridge dropped
+// events, in which case it compares every device with what subscribers
+// were last told.
+const resyncEvery = 5 * time.Second
+
+// handlePresence answers subscription requests, unsubscriptions and
+// probes addressed to the device.
+func (d *device) handlePresence(ctx context.Context, s *xmpp.Session, st *xmpp.Element) error {
+	from, err := jid.Parse(st.Get("from"))
+	if err != nil {
+		return nil
+	}
+	bare := from.Bare().String()
+	c := d.c
+	switch st.Get("type") {
+	case "subscribe":
+		if !c.owners[bare] {
+			c.log.Info("presence subscription refused: not an owner", "device", d.id, "from", bare)
+			return s.Send(ctx, xmpp.NewElement("", "presence", "type", "unsubscribed", "to", bare))
+		}
+		if err := c.subs.add(d.id, bare); err != nil {
+			c.log.Error("presence subscription not saved", "device", d.id, "from", bare, "err", err)
+			return s.Send(ctx, xmpp.ErrorReply(st, xmpp.NewStanzaError("wait", "internal-server-error", "subscription not saved")))
+		}
+		c.log.Info("presence subscription accepted", "device", d.id, "from", bare)
+		if err := s.Send(ctx, xmpp.NewElement("", "presence", "type", "subscribed", "to", bare)); err != nil {
+			return err
+		}
+		return s.Send(ctx, d.presence(bare))
+	case "unsubscribe":
+		if err := c.subs.remove(d.id, bare); err != nil {
+			c.log.Error("presence unsubscription not saved", "device", d.id, "from", bare, "err", err)
+		}
+		c.log.Info("presence subscription cancelled", "device", d.id, "from", bare)
+		return s.Send(ctx, xmpp.NewElement("", "presence", "type", "unavailable", "to", bare))
+	case "probe":
+		if !c.subs.has(d.id, bare) {
+			return s.Send(ctx, xmpp.NewElement("", "presence", "type", "unsubscribed", "to", bare))
+		}
+		return s.Send(ctx, d.presence(bare))
+	}
+	return nil
+}
+
+// presence returns the device's current presence addressed to to, with
+// 'from' set, so that it can be sent outside a handler too.
+func (d *device) presence(to string) *xmpp.Element {
+	dev, ok := d.snapshot()
+	return presenceOf(d.jid, to, ok && dev.Available, dev)
+}
+
+// presenceOf builds the presence of a device JID.
+func presenceOf(from, to string, available bool, dev mqttbridge.Device) *xmpp.Element {
+	p := xmpp.NewElement("", "presence", "from", from, "to", to)
+	if !available {
+		p.Set("type", "unavailable")
+		if dev.ID != "" && dev.Reported == mqttbridge.AvailabilityOffline {
+			p.Add(xmpp.NewElement("", "status").AddText("offline (reported by the device)"))
+		} else {
+			p.Add(xmpp.NewElement("", "status").AddText("not reachable over MQTT"))
+		}
+	}
+	return p
+}
+
+// watch follows the bridge's events and sends presence to subscribers when
+// a device's availability changes, and again after every (re)connection.
+func (c *Component) watch(ctx context.Context) {
+	events, cancel := c.b.Subscribe(4096)
+	defer cancel()
+	tick := time.NewTicker(resyncEvery)
+	defer tick.Stop()
+	dropped := c.b.Stats().EventsDropped
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.onlineC:
+			c.mu.Lock()
+			clear(c.sent)
+			c.mu.Unlock()
+			c.syncAll(ctx)
+		case e := <-events:
+			if e.Kind == mqttbridge.EventAvailability || e.Kind == mqttbridge.EventDevice {
+				c.syncDevice(ctx, e.Device)
+			}
+		case <-tick.C:
+			if n := c.b.Stats().EventsDropped; n != dropped {
+				dropped = n
+				c.syncAll(ctx)
+			}
+		}
+	}
+}
+
+// syncAll compares every device with what its subscribers were told.
+func (c *Component) syncAll(ctx context.Context) {
+	for _, dev := range c.b.Devices() {
+		c.sync(ctx, dev, true)
+	}
+}
+
+// syncDevice compares one device with what its subscribers were told.
+func (c *Component) syncDevice(ctx context.Context, id string) {
+	dev, ok := c.b.Device(id)
+	c.sync(ctx, dev, ok)
+}
+
+// sync sends the device's presence to its subscribers when its
+// availability differs from what they were last sent.
+func (c *Component) sync(ctx context.Context, dev mqttbridge.Device, ok bool) {
+	if !ok {
+		return
+	}
+	subs := c.subs.subscribers(dev.ID)
+	if len(subs) == 0 {
+		return
+	}
+	c.mu.Lock()
+	last, known := c.sent[dev.ID]
+	c.sent[dev.ID] = dev.Available
+	c.mu.Unlock()
+	if known && last == dev.Available {
+		return
+	}
+	d := c.deviceByID(dev.ID)
+	if d == nil {
+		return
+	}
+	c.log.Info("device presence", "device", dev.ID, "jid", d.jid, "available", dev.Available, "subscribers", len(subs))
+	for _, to := range subs {
+		if err := c.sess.Send(ctx, presenceOf(d.jid, to, dev.Available, dev)); err != nil {
+			c.log.Warn("sending presence", "device", dev.ID, "to", to, "err", err)
+		}
+	}
+}
+
+// goodbye tells every subscriber of an available device that it is gone,
+// before the component disconnects.
+func (c *Component) goodbye() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c.mu.Lock()
+	var ids []string
+	for id, avail := range c.sent {
+		if avail {
+			ids = append(ids, id)
+		}
+	}
+	c.mu.Unlock()
+	for _, id := range ids {
+		d := c.deviceByID(id)
+		if d == nil {
+			continue
+		}
+		for _, to := range c.subs.subscribers(id) {
+			_ = c.sess.Send(ctx, presenceOf(d.jid, to, false, mqttbridge.Device{}))
+		}
+	}
+}
