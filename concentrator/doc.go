@@ -12,9 +12,10 @@
 //     writable fields with Publish, which succeeds only on the device's
 //     state echo.
 //
-// The XMPP side (a XEP-0114 component giving each bridged device a JID with
-// XEP-0323 readouts and XEP-0325 control, and the XEP-0326 node tree) builds
-// on mqttbridge.Bridge: Devices and Device for readouts, Subscribe for
-// presence and pushes, Publish for control. See the mqttbridge package
-// documentation for the details of that API.
+// The XMPP side is concentrator/component: a XEP-0114 component that
+// gives each bridged device a JID (<device>@<component domain>, the id
+// escaped per XEP-0106) with its own presence, XEP-0030 disco, XEP-0323
+// readouts and XEP-0325 control, built on mqttbridge.Bridge: Devices and
+// Device for readouts, Subscribe for presence, Publish for control.
+// "xiot concentrator --config FILE" runs both.
 package concentrator

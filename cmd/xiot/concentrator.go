@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/xiot/xiot/concentrator/component"
+	"github.com/xiot/xiot/concentrator/mqttbridge"
+	"github.com/xiot/xiot/internal/config"
+)
+
+const concentratorUsage = `Usage: xiot concentrator --config FILE [flags]
+
+Runs the MQTT concentrator: connects to the MQTT broker of the mqtt:
+section (topic mappings, Homie discovery, retained state) and to the XMPP
+server as the XEP-0114 component of the component: section, and gives every
+MQTT device its own JID, <device>@<component domain>. Each device JID
+answers service discovery (XEP-0030), ping, sensor data readouts (XEP-0323,
+from the last retained or received values) and control (XEP-0325: a set
+publishes the device's command and succeeds only after its state echo).
+Presence subscriptions from account.owners are accepted and kept in the
+state directory; subscribers see each device available or unavailable as
+its LWT, Homie $state or the broker connection says.
+
+Device ids become JID localparts by XEP-0106 escaping and lower-casing:
+"Kitchen Plug" is kitchen\20plug@<domain>.
+
+SIGINT or SIGTERM sends unavailable presence for every device and closes
+the stream and the broker connection.
+
+Examples:
+  xiot concentrator --config /etc/xiot/concentrator.yaml
+  xiot concentrator --config concentrator.yaml --state-dir ./state --verbose
+  xiot concentrator --config concentrator.yaml --check-config
+`
+
+// runConcentrator implements "xiot concentrator".
+func runConcentrator(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("concentrator", concentratorUsage)
+	file := fs.String("config", "", "configuration `file` (YAML) with the mqtt: and component: sections (required)")
+	stateDir := fs.String("state-dir", "", "`directory` for the subscription store (overrides state_dir)")
+	verbose := fs.Bool("verbose", false, "log debug events to stderr")
+	check := fs.Bool("check-config", false, "check the configuration (file, flags, secret files) and exit")
+	connectTimeout := fs.Duration("connect-timeout", 30*time.Second, "wait this long for the first broker connection before going on (the bridge keeps retrying)")
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef(fs, "unexpected argument %q", fs.Arg(0))
+	}
+	if *file == "" {
+		return usagef(fs, "--config is required")
+	}
+	cfg, err := config.Load(*file)
+	if err != nil {
+		return err
+	}
+	if err := cfg.ApplyFlags(config.Overrides{StateDir: *stateDir}); err != nil {
+		return err
+	}
+	if !cfg.MQTT.Enabled() {
+		return fmt.Errorf("%s: mqtt.brokers is empty: the concentrator needs an MQTT broker", *file)
+	}
+	if !cfg.Component.Enabled() {
+		return fmt.Errorf("%s: the component section is empty: the concentrator runs as a XEP-0114 component (component.domain, component.server, component.secret_file)", *file)
+	}
+	if err := cfg.Preflight(); err != nil {
+		return err
+	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintln(stderr, "xiot concentrator: warning: "+w)
+	}
+	if *check {
+		_, err := fmt.Fprintln(stdout, "configuration ok")
+		return err
+	}
+
+	log := cfg.Log.NewLogger(stderr)
+	if *verbose {
+		log = config.Log{Level: "debug", Format: cfg.Log.Format}.NewLogger(stderr)
+	}
+	xc, err := cfg.XMPPComponent(log)
+	if err != nil {
+		return err
+	}
+	b, err := mqttbridge.New(cfg.MQTT, mqttbridge.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := b.Close(); err != nil {
+			log.Error("closing the MQTT bridge", "err", err)
+		}
+	}()
+	if len(cfg.Account.Owners) == 0 {
+		log.Warn("no account.owners: every presence subscription to a device will be refused")
+	}
+	log.Info("xiot concentrator starting", "domain", xc.JID.String(), "xmpp", xc.Server,
+		"brokers", strings.Join(cfg.MQTT.Brokers, ","), "mappings", len(cfg.MQTT.Mappings),
+		"homie", cfg.MQTT.Homie.Enabled, "owners", len(cfg.Account.Owners), "state_dir", cfg.StateDir)
+	sctx, cancel := context.WithTimeout(ctx, *connectTimeout)
+	err = b.Start(sctx)
+	cancel()
+	switch {
+	case err == nil:
+		log.Info("MQTT broker connected", "devices", len(b.Devices()))
+	case ctx.Err() != nil:
+		return nil
+	case sctx.Err() != nil:
+		log.Warn("MQTT broker not reachable yet; the bridge keeps trying, devices are unavailable until then", "err", err)
+	default:
+		return err
+	}
+	c, err := component.New(component.Options{
+		Session: xc, Bridge: b, Owners: cfg.Account.Owners, StateDir: cfg.StateDir, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	go func() {
+		select {
+		case <-c.Online():
+			log.Info("XMPP component online", "domain", c.Domain(), "devices", len(b.Devices()))
+		case <-ctx.Done():
+		}
+	}()
+	err = c.Run(ctx)
+	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+		s := b.Stats()
+		log.Info("xiot concentrator stopped", "messages", s.Messages, "decode_errors", s.DecodeErrors,
+			"commands", s.Commands, "command_errors", s.CommandErrors)
+		return nil
+	}
+	return fmt.Errorf("concentrator: XMPP component %s: %w", c.Domain(), err)
+}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"mellium.im/xmpp/jid"
+
+	"github.com/xiot/xiot/internal/testserver"
+	"github.com/xiot/xiot/internal/xmpp"
+	"github.com/xiot/xiot/sensors"
+	"github.com/xiot/xiot/sensors/sensordata"
+)
+
+// TestConcentratorCommand runs "xiot concentrator" between a real
+// mosquitto and a real Prosody, reads a bridged device through Prosody,
+// and stops it as SIGINT would.
+func TestConcentratorCommand(t *testing.T) {
+	p := testserver.StartProsody(t, testserver.ProsodyOptions{})
+	m := testserver.StartMosquitto(t, testserver.MosquittoOptions{})
+	if err := p.Register("owner", "owner-pass"); err != nil {
+		t.Fatal(err)
+	}
+	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + m.Addr).SetClientID("sim"))
+	if tok := pub.Connect(); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer pub.Disconnect(0)
+	if tok := pub.Publish("plain/thermo1/Temperature", 1, true, "21.5 °C"); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte(p.ComponentSecret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgFile := filepath.Join(dir, "concentrator.yaml")
+	yaml := fmt.Sprintf(`state_dir: %s
+account:
+  owners: [owner@%s]
+component:
+  domain: %s
+  server: %s
+  secret_file: %s
+mqtt:
+  brokers: [tcp://%s]
+  client_id: concentrator-test
+  mappings:
+    - topic: "plain/{device}/{field}"
+`, filepath.Join(dir, "state"), p.Domain, p.ComponentDomain, p.ComponentAddr, secret, m.Addr)
+	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	var out, errOut syncBuffer
+	if err := runConcentrator(t.Context(), []string{"--config", cfgFile, "--check-config"}, &out, &errOut); err != nil || !strings.Contains(out.String(), "configuration ok") {
+		t.Fatalf("--check-config: %v\n%s", err, errOut.String())
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- runConcentrator(ctx, []string{"--config", cfgFile}, &out, &errOut) }()
+
+	j, _ := jid.Parse("owner@" + p.Domain + "/test")
+	mux := &xmpp.Mux{}
+	sd := sensordata.NewClient(mux)
+	s := xmpp.New(xmpp.Config{JID: j, Password: "owner-pass", Server: p.C2SAddr, TLS: p.TLSConfig(), Keepalive: -1}, mux)
+	cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Connect(cctx); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var res sensordata.Result
+	var err error
+	for {
+		// Polls until the component is connected and the device known.
+		rctx, rcancel := context.WithTimeout(cctx, time.Second)
+		res, err = sd.Read(rctx, s, "thermo1@"+p.ComponentDomain, sensordata.Request{})
+		rcancel()
+		if err == nil && len(res.Fields) > 0 {
+			break
+		}
+		if cctx.Err() != nil {
+			t.Fatalf("no readout of thermo1 through the concentrator: %v %v\n%s", err, res, errOut.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if f := res.Fields[0]; f.Name != "Temperature" || !f.Value.Equal(sensors.Numeric(21.5)) || f.Unit != "°C" {
+		t.Errorf("readout %v", res.Fields)
+	}
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("concentrator ended with %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("concentrator did not stop")
+	}
+	for _, want := range []string{"xiot concentrator starting", "MQTT broker connected", "XMPP component online", "xiot concentrator stopped"} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, errOut.String())
+		}
+	}
+}
+
+func TestConcentratorUsage(t *testing.T) {
+	var out, errOut syncBuffer
+	if err := runConcentrator(t.Context(), []string{"--help"}, &out, &errOut); !errors.Is(err, errHelp) || !strings.Contains(out.String(), "Examples:") {
+		t.Errorf("--help: %v\n%s", err, out.String())
+	}
+	var ue *usageError
+	if err := runConcentrator(t.Context(), nil, &out, &errOut); !errors.As(err, &ue) || !strings.Contains(err.Error(), "--config") {
+		t.Errorf("no --config: %v", err)
+	}
+	dir := t.TempDir()
+	f := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(f, []byte("state_dir: "+dir+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := runConcentrator(t.Context(), []string{"--config", f}, &out, &errOut); err == nil || !strings.Contains(err.Error(), "mqtt.brokers") {
+		t.Errorf("no broker configured: %v", err)
+	}
+}
