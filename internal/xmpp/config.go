@@ -59,6 +59,9 @@ type Config struct {
 	// disconnected (default 10,000).
 	MaxQueue int
 
+	// EXI selects XEP-0322 EXI for the stream (client sessions only).
+	EXI EXIConfig
+
 	// Dial opens the network connection; nil means a net.Dialer. Tests use
 	// it to cut connections underneath the session.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)

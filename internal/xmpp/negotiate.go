@@ -101,6 +101,11 @@ func (s *Session) negotiateClient(ctx context.Context, conn net.Conn, secure boo
 		}
 		return nil, false, err
 	}
+	if s.cfg.EXI.Mode == EXIAlternative {
+		if err := s.startEXIAlternative(st); err != nil {
+			return fail(err)
+		}
+	}
 	features, err := st.open(domain, true)
 	if err != nil {
 		return fail(err)
@@ -140,6 +145,11 @@ func (s *Session) negotiateClient(ctx context.Context, conn net.Conn, secure boo
 	st.reset()
 	if features, err = st.open(domain, true); err != nil {
 		return fail(err)
+	}
+	if s.cfg.EXI.Mode == EXINegotiate {
+		if features, err = s.negotiateEXI(st, features); err != nil {
+			return fail(err)
+		}
 	}
 	smOffered := features.Child(NSSM, "sm") != nil
 

@@ -29,6 +29,7 @@ type stream struct {
 	closed  bool
 	lastIn  time.Time // time of the last byte read (guarded by wmu)
 	onWrite func(n int)
+	x       *exiStream // non-nil once the stream speaks EXI (XEP-0322)
 }
 
 // budgetReader stops reading when a stanza grows beyond its budget, so that
@@ -77,6 +78,9 @@ func (s *stream) reset() {
 	s.budget = &budgetReader{r: s.conn, left: s.max + 8192, onRead: s.touch}
 	s.dec = xml.NewDecoder(s.budget)
 	s.dec.Strict = true
+	if s.x != nil {
+		s.x.r = NewEXIReader(s.budget, s.x.opts)
+	}
 }
 
 func (s *stream) touch() {
@@ -94,6 +98,9 @@ func (s *stream) idle() time.Duration {
 // open writes our stream header and reads the peer's, then (for version 1.0
 // streams) the stream features.
 func (s *stream) open(to string, wantFeatures bool) (*Element, error) {
+	if s.x != nil {
+		return s.openEXI(to, wantFeatures)
+	}
 	version := " version='1.0'"
 	if !wantFeatures {
 		version = "" // XEP-0114 streams have no features
@@ -148,6 +155,9 @@ func (s *stream) open(to string, wantFeatures bool) (*Element, error) {
 // returned as *StreamError with remote set; input that breaks the rules is
 // returned as a *StreamError for us to send.
 func (s *stream) next() (*Element, error) {
+	if s.x != nil {
+		return s.nextEXI()
+	}
 	for {
 		s.budget.left = s.max + 8192
 		startOff := s.dec.InputOffset()
@@ -231,6 +241,9 @@ func (s *stream) writeRaw(data []byte) error {
 
 // writeElements serializes elements and writes them in one write.
 func (s *stream) writeElements(els ...*Element) error {
+	if s.x != nil {
+		return s.writeEXI(false, els...)
+	}
 	var b bytes.Buffer
 	for _, el := range els {
 		el.WriteXML(&b, s.ns)
@@ -240,6 +253,11 @@ func (s *stream) writeElements(els ...*Element) error {
 
 // fail sends a stream error and closes the stream.
 func (s *stream) fail(se *StreamError) {
+	if s.x != nil {
+		_ = s.writeEXI(false, se.element(), NewElement(NSEXI, "streamEnd"))
+		s.close()
+		return
+	}
 	var b bytes.Buffer
 	se.element().WriteXML(&b, s.ns)
 	b.WriteString("</stream:stream>")
@@ -249,6 +267,11 @@ func (s *stream) fail(se *StreamError) {
 
 // closeGracefully ends the stream with </stream:stream> and closes.
 func (s *stream) closeGracefully() {
+	if s.x != nil {
+		_ = s.writeEXI(false, NewElement(NSEXI, "streamEnd"))
+		s.close()
+		return
+	}
 	_ = s.writeRaw([]byte("</stream:stream>"))
 	s.close()
 }

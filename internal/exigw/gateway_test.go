@@ -1,0 +1,238 @@
+package exigw
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"mellium.im/xmpp/jid"
+
+	"github.com/xiot/xiot/exi"
+	"github.com/xiot/xiot/internal/testserver"
+	"github.com/xiot/xiot/internal/xmpp"
+)
+
+// syncBuffer is a log sink shared by goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func testLogger(t *testing.T, w *syncBuffer) *slog.Logger {
+	if os.Getenv("XIOT_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
+	}
+	if w != nil {
+		return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return nil
+}
+
+// env is a Prosody with a gateway in front of it.
+type env struct {
+	p        *testserver.Prosody
+	g        *Gateway
+	neg, alt string // gateway addresses
+}
+
+func startEnv(t *testing.T) *env {
+	t.Helper()
+	p := testserver.StartProsody(t, testserver.ProsodyOptions{})
+	for _, u := range []string{"device", "client"} {
+		if err := p.Register(u, u+"-pass"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The gateway uses a certificate for the same domain, which the
+	// devices verify like any server certificate.
+	cert, err := tls.LoadX509KeyPair(filepath.Join(p.Dir, "certs", p.Domain+".crt"), filepath.Join(p.Dir, "certs", p.Domain+".key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := New(Config{
+		Upstream: p.C2SAddr, UpstreamTLS: p.TLSConfig(),
+		TLS:            &tls.Config{Certificates: []tls.Certificate{cert}},
+		MaxStanzaBytes: 64 << 10, HandshakeTimeout: 5 * time.Second,
+		Logger: testLogger(t, nil),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	e := &env{p: p, g: g}
+	for _, alt := range []bool{false, true} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if alt {
+			e.alt = ln.Addr().String()
+			go func() { _ = g.ServeAlternative(ctx, ln) }()
+		} else {
+			e.neg = ln.Addr().String()
+			go func() { _ = g.ServeNegotiated(ctx, ln) }()
+		}
+	}
+	return e
+}
+
+func (e *env) config(t *testing.T, user, resource, server string, x xmpp.EXIConfig, log *syncBuffer) xmpp.Config {
+	t.Helper()
+	j, err := jid.Parse(user + "@" + e.p.Domain + "/" + resource)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return xmpp.Config{JID: j, Password: user + "-pass", Server: server, TLS: e.p.TLSConfig(), EXI: x,
+		Logger: testLogger(t, log), Keepalive: -1}
+}
+
+func connect(t *testing.T, cfg xmpp.Config, mux *xmpp.Mux) *xmpp.Session {
+	t.Helper()
+	s := xmpp.New(cfg, mux)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := s.Connect(ctx); err != nil {
+		t.Fatalf("connect %s: %v", cfg.JID, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+const nsSensor = "urn:xmpp:iot:sensordata"
+
+// readout is a XEP-0323 momentary readout as a device sends it.
+func readout(seq int) *xmpp.Element {
+	fields := xmpp.NewElement(nsSensor, "resp", "id", fmt.Sprint(seq)).Add(
+		xmpp.NewElement(nsSensor, "nd", "id", "dev").Add(
+			xmpp.NewElement(nsSensor, "ts", "v", "2026-12-01T10:00:00Z").Add(
+				xmpp.NewElement(nsSensor, "q", "n", "temperature", "v", "21.5", "u", "°C", "m", "true", "ar", "true"),
+				xmpp.NewElement(nsSensor, "b", "n", "relay", "v", "true", "m", "true"),
+				xmpp.NewElement(nsSensor, "s", "n", "name", "v", "boiler room", "id", "true"),
+				xmpp.NewElement(nsSensor, "i", "n", "count", "v", fmt.Sprint(1000+seq), "m", "true"))))
+	return fields
+}
+
+// exchange checks stanzas both ways between the device (behind the
+// gateway) and a plain client on Prosody.
+func exchange(t *testing.T, dev, cli *xmpp.Session, got <-chan *xmpp.Element) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := xmpp.Ping(ctx, cli, dev.LocalJID().String()); err != nil {
+		t.Fatalf("client pings device: %v", err)
+	}
+	if _, err := xmpp.Ping(ctx, dev, cli.LocalJID().String()); err != nil {
+		t.Fatalf("device pings client: %v", err)
+	}
+	for i := range 3 {
+		msg := xmpp.NewElement("", "message", "to", cli.LocalJID().String(), "id", fmt.Sprint("m", i)).Add(readout(i))
+		if err := dev.Send(ctx, msg); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case m := <-got:
+			r := m.Child(nsSensor, "resp")
+			if r == nil || r.Get("id") != fmt.Sprint(i) || !strings.Contains(m.String(), `v="boiler room"`) || !strings.Contains(m.String(), "°C") {
+				t.Fatalf("client got %s", m)
+			}
+		case <-ctx.Done():
+			t.Fatal("client got no readout")
+		}
+	}
+}
+
+func TestGatewayWithProsody(t *testing.T) {
+	e := startEnv(t)
+	got := make(chan *xmpp.Element, 10)
+	cmux := &xmpp.Mux{}
+	xmpp.HandlePing(cmux)
+	cmux.Message(nsSensor, "resp", xmpp.HandlerFunc(func(_ context.Context, _ *xmpp.Session, st *xmpp.Element) error {
+		got <- st
+		return nil
+	}))
+	cli := connect(t, e.config(t, "client", "cli", e.p.C2SAddr, xmpp.EXIConfig{}, nil), cmux)
+
+	for _, tc := range []struct {
+		name string
+		x    xmpp.EXIConfig
+	}{
+		{"negotiated/schema-less", xmpp.EXIConfig{Mode: xmpp.EXINegotiate}},
+		{"negotiated/schema-less/compression", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, Alignment: exi.Compression}},
+		{"negotiated/schema-informed", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true}},
+		{"negotiated/schema-informed/compression", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, Alignment: exi.Compression}},
+		{"alternative/schema-less", xmpp.EXIConfig{Mode: xmpp.EXIAlternative}},
+		{"alternative/schema-less/compression", xmpp.EXIConfig{Mode: xmpp.EXIAlternative, Alignment: exi.Compression}},
+		{"alternative/schema-informed", xmpp.EXIConfig{Mode: xmpp.EXIAlternative, SchemaInformed: true}},
+		{"alternative/schema-informed/byte-aligned", xmpp.EXIConfig{Mode: xmpp.EXIAlternative, SchemaInformed: true, Alignment: exi.ByteAligned}},
+		{"alternative/schema-informed/compression", xmpp.EXIConfig{Mode: xmpp.EXIAlternative, SchemaInformed: true, Alignment: exi.Compression}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			server := e.neg
+			if tc.x.Mode == xmpp.EXIAlternative {
+				server = e.alt
+			}
+			var log syncBuffer
+			before := e.g.Stats().EXIStreams
+			dmux := &xmpp.Mux{}
+			xmpp.HandlePing(dmux)
+			dev := connect(t, e.config(t, "device", strings.ReplaceAll(tc.name, "/", "-"), server, tc.x, &log), dmux)
+			if dev.LocalJID().Localpart() != "device" {
+				t.Fatalf("bound %s", dev.LocalJID())
+			}
+			if tc.x.Mode == xmpp.EXINegotiate && !strings.Contains(log.String(), "stream switched to EXI") {
+				t.Fatalf("no switch to EXI in the log:\n%s", log.String())
+			}
+			if e.g.Stats().EXIStreams != before+1 {
+				t.Fatalf("gateway counted %d EXI streams, want %d", e.g.Stats().EXIStreams, before+1)
+			}
+			exchange(t, dev, cli, got)
+			dev.Close()
+		})
+	}
+	st := e.g.Stats()
+	if st.DeviceBytesIn == 0 || st.UpstreamBytesOut == 0 || st.Ratio == 0 || st.Total < 9 {
+		t.Fatalf("stats %+v", st)
+	}
+	t.Logf("gateway stats: %+v", st)
+}
+
+// A device configured for negotiated EXI that reaches a server without it
+// stays in XML and says so.
+func TestFallbackToXML(t *testing.T) {
+	e := startEnv(t)
+	var log syncBuffer
+	mux := &xmpp.Mux{}
+	xmpp.HandlePing(mux)
+	dev := connect(t, e.config(t, "device", "fb", e.p.C2SAddr, xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true}, &log), mux)
+	cli := connect(t, e.config(t, "client", "cli", e.p.C2SAddr, xmpp.EXIConfig{}, nil), nil)
+	if !strings.Contains(log.String(), "does not offer it") || !strings.Contains(log.String(), "continuing in XML") {
+		t.Fatalf("no fallback line in the log:\n%s", log.String())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := xmpp.Ping(ctx, cli, dev.LocalJID().String()); err != nil {
+		t.Fatalf("ping over XML: %v", err)
+	}
+}

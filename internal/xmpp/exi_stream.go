@@ -1,0 +1,215 @@
+package xmpp
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/xiot/xiot/exi"
+	"github.com/xiot/xiot/exi/xmppschema"
+)
+
+// exiStream is the EXI side of a stream that speaks XEP-0322.
+type exiStream struct {
+	w    *EXIWriter
+	r    *EXIReader
+	opts exi.Options
+	alt  bool // alternative binding: streamStart bodies carry the cookie and options
+}
+
+// useEXI switches the stream to EXI with opts in both directions.
+func (s *stream) useEXI(opts exi.Options, alt bool) {
+	s.x = &exiStream{w: NewEXIWriter(opts, s.ns), opts: opts, alt: alt}
+	s.x.r = NewEXIReader(s.budget, opts)
+}
+
+// openEXI is open for an EXI stream: streamStart both ways, then features.
+func (s *stream) openEXI(to string, wantFeatures bool) (*Element, error) {
+	attrs := []string{"to", to}
+	if wantFeatures {
+		attrs = append(attrs, "version", "1.0")
+	}
+	if err := s.writeEXI(s.x.alt, EXIStreamStart(s.ns, attrs...)); err != nil {
+		return nil, err
+	}
+	el, err := s.nextEXI()
+	if err != nil {
+		return nil, err
+	}
+	if !IsEXI(el, "streamStart") {
+		return nil, &StreamError{Condition: "invalid-xml", Text: "expected EXI streamStart, got " + el.Name.Local}
+	}
+	s.id = el.Get("id")
+	if !wantFeatures {
+		return nil, nil
+	}
+	el, err = s.nextEXI()
+	if err != nil {
+		return nil, err
+	}
+	if el.Name.Space != NSStream || el.Name.Local != "features" {
+		return nil, &StreamError{Condition: "invalid-xml", Text: "expected stream features, got " + el.Name.Local}
+	}
+	return el, nil
+}
+
+// nextEXI reads the next EXI body; streamEnd is the end of the stream.
+func (s *stream) nextEXI() (*Element, error) {
+	s.budget.left = s.max + 8192
+	el, _, err := s.x.r.Next()
+	if err != nil {
+		if errors.Is(err, errBudget) {
+			return nil, &StreamError{Condition: "policy-violation", Text: fmt.Sprintf("stanza exceeds the limit of %d bytes", s.max)}
+		}
+		return nil, s.readErr(err)
+	}
+	switch {
+	case IsEXI(el, "streamEnd"):
+		return nil, io.EOF
+	case el.Name.Space == NSStream && el.Name.Local == "error":
+		return nil, &remoteStreamError{parseStreamError(el)}
+	}
+	return el, nil
+}
+
+// writeEXI encodes els as EXI bodies and writes them in one write.
+func (s *stream) writeEXI(header bool, els ...*Element) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closed {
+		return net.ErrClosed
+	}
+	var b bytes.Buffer
+	for _, el := range els {
+		if err := s.x.w.Append(&b, el, header); err != nil {
+			return err
+		}
+	}
+	_ = s.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+	n, err := s.conn.Write(b.Bytes())
+	if s.onWrite != nil {
+		s.onWrite(n)
+	}
+	return err
+}
+
+// startEXIAlternative prepares a fresh connection for the XEP-0322
+// alternative binding: EXI from the first byte.
+func (s *Session) startEXIAlternative(st *stream) error {
+	set, err := s.exiSchemas()
+	if err != nil {
+		return err
+	}
+	opts, err := s.cfg.EXI.Params(set).Options(set, st.max)
+	if err != nil {
+		return fmt.Errorf("EXI options: %w", err)
+	}
+	st.useEXI(opts, true)
+	return nil
+}
+
+func (s *Session) exiSchemas() (*xmppschema.Set, error) {
+	if s.cfg.EXI.Schemas != nil {
+		return s.cfg.EXI.Schemas, nil
+	}
+	set, err := xmppschema.New()
+	if err != nil {
+		return nil, fmt.Errorf("EXI schemas: %w", err)
+	}
+	s.cfg.EXI.Schemas = set
+	return set, nil
+}
+
+// negotiateEXI switches an authenticated XML stream to EXI through
+// XEP-0138 compression with the XEP-0322 setup, when the server offers it.
+// It returns the features of the restarted stream, or features unchanged
+// when the session stays in XML.
+func (s *Session) negotiateEXI(st *stream, features *Element) (*Element, error) {
+	domain := s.cfg.JID.Domainpart()
+	offered := false
+	if comp := features.Child(NSCompressFeature, "compression"); comp != nil {
+		for _, m := range comp.Children() {
+			if m.Name.Local == "method" && m.Text() == "exi" {
+				offered = true
+			}
+		}
+	}
+	if !offered {
+		s.log.Warn("EXI requested but the server does not offer it (no XEP-0322 compression method \"exi\"); continuing in XML", "server", domain)
+		return features, nil
+	}
+	set, err := s.exiSchemas()
+	if err != nil {
+		return nil, err
+	}
+	prop := s.cfg.EXI.Params(set)
+	resp, err := s.exiSetup(st, prop)
+	if err != nil {
+		return nil, err
+	}
+	if !resp.Agreement && len(resp.Missing) > 0 {
+		// Upload what the server lacks, then propose again.
+		for _, m := range resp.Missing {
+			data, ok := set.Data(m)
+			if !ok {
+				continue
+			}
+			up := NewElement(NSEXI, "uploadSchema", "contentType", "Text").AddText(base64.StdEncoding.EncodeToString(data))
+			if err := st.writeElements(up); err != nil {
+				return nil, err
+			}
+		}
+		s.log.Info("uploaded EXI schemas the server lacked", "count", len(resp.Missing))
+		if resp, err = s.exiSetup(st, prop); err != nil {
+			return nil, err
+		}
+	}
+	if !resp.Agreement {
+		s.log.Warn("server did not agree to the EXI setup; continuing in XML", "server", domain, "missing_schemas", len(resp.Missing))
+		return features, nil
+	}
+	if resp.Strict && !prop.Strict {
+		resp.Strict = false // the server may lower, never raise
+	}
+	opts, err := resp.Options(set, st.max)
+	if err != nil {
+		return nil, fmt.Errorf("EXI setup: %w", err)
+	}
+	if err := st.writeElements(NewElement(NSCompress, "compress").Add(NewElement(NSCompress, "method").AddText("exi"))); err != nil {
+		return nil, err
+	}
+	el, err := st.next()
+	if err != nil {
+		return nil, err
+	}
+	if el.Name.Space != NSCompress || el.Name.Local != "compressed" {
+		s.log.Warn("server refused EXI compression; continuing in XML", "server", domain, "condition", firstChildName(el))
+		return features, nil
+	}
+	st.useEXI(opts, false)
+	s.log.Info("stream switched to EXI (XEP-0322)", "server", domain, "schemas", len(resp.Schemas), "alignment", opts.Alignment.String(), "strict", opts.Strict)
+	return st.open(domain, true)
+}
+
+// exiSetup sends a setup proposal and reads the setupResponse.
+func (s *Session) exiSetup(st *stream, prop EXIParams) (EXIParams, error) {
+	if err := st.writeElements(prop.Element("setup")); err != nil {
+		return EXIParams{}, err
+	}
+	el, err := st.next()
+	if err != nil {
+		return EXIParams{}, err
+	}
+	if !IsEXI(el, "setupResponse") {
+		return EXIParams{}, fmt.Errorf("EXI setup: expected setupResponse, got <%s/>", el.Name.Local)
+	}
+	resp, err := ParseEXIParams(el)
+	if err != nil {
+		return EXIParams{}, fmt.Errorf("EXI setup: %w", err)
+	}
+	return resp, nil
+}
