@@ -1,0 +1,29 @@
+// Package registry is the fleet side of XEP-0347 (Internet of Things -
+// Discovery, v0.5.1, urn:xmpp:iot:discovery) and XEP-0324 (Internet of
+// Things - Provisioning, v0.5.1, urn:xmpp:iot:provisioning): a thing
+// registry that is also the provisioning server of the things claimed in
+// it, meant to run as an XEP-0114 component ("xiot registry").
+//
+// # Thing registry (XEP-0347)
+//
+// Things register their meta tags (with a secret KEY shared with their
+// owner) or register as self-owned; an owner claims a thing by presenting
+// exactly the same tags, and the thing is told it was claimed. Claimed
+// public things are found by search with every operator of §3.12 (strEq …
+// strMask, numEq … numNRange); KEY is never searchable nor returned. Owners
+// update, remove and disown their things; things update and unregister
+// themselves; the registry tells things they were claimed, removed or
+// disowned.
+//
+// # Provisioning server (XEP-0324)
+//
+// A claimed thing delegates its trust to the registry: isFriend, canRead
+// and canControl are answered from its owner's rules (the owner is always
+// a friend and may read and control everything). A question no rule
+// answers is refused and sent to the owner as a message; the owner's
+// answer (a rule set with the registry's own urn:xiot:registry protocol)
+// sticks. When a rule changes, the thing is sent clearCache (again when it
+// is next seen, if it was offline) and friend or unfriend recommendations.
+//
+// Everything is kept in a Store; boltstore provides the embedded one.
+package registry
