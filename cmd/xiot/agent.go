@@ -142,6 +142,18 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			"board", cfg.Board)
 	}
 
+	if *metricsAddr != "" {
+		cfg.Metrics.Listen = *metricsAddr
+	}
+	var m *metrics.Metrics
+	readoutOpts := sensordata.Options{}
+	controlOpts := iotcontrol.ServerOptions{Title: "xiot agent (" + board.report.Name() + ")", Logger: log}
+	if cfg.Metrics.Listen != "" {
+		m = metrics.New(a.Session(), a.Online)
+		readoutOpts.OnDone = m.Readout
+		controlOpts.OnSet = m.Set
+	}
+
 	var canRead sensordata.Authorizer
 	var canControl iotcontrol.Authorizer
 	if srv := cfg.Provisioning.Server; srv.Domainpart() != "" {
@@ -167,7 +179,8 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		go func() { _ = ctl.Run(ctx) }()
 		a.OnOnline(func(context.Context, bool) { ctl.Online() })
 		a.OnOffline(func(error) { ctl.Offline() })
-		srv := iotcontrol.NewServer(ctl, iotcontrol.ServerOptions{Title: "xiot agent (" + board.report.Name() + ")", CanControl: canControl, Logger: log})
+		controlOpts.CanControl = canControl
+		srv := iotcontrol.NewServer(ctl, controlOpts)
 		srv.Register(a.Mux())
 		a.AddFeatures(srv.Features()...)
 		log.Info("control", "parameters", len(ctl.Params()), "nodes", strings.Join(ctl.Nodes(), ","))
@@ -185,11 +198,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			_ = s.Halt()
 		}
 	}()
-	if *metricsAddr != "" {
-		cfg.Metrics.Listen = *metricsAddr
-	}
-	if cfg.Metrics.Listen != "" {
-		m := metrics.New(a.Session(), a.Online)
+	if m != nil {
 		for i, s := range ss {
 			ss[i] = m.Observe(s)
 		}
@@ -225,7 +234,8 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			pub.Poll(rctx, ss, cfg.Push.Interval, func(err error) { log.Warn("push", "err", err) })
 		}()
 	}
-	readouts := a.ServeSensors(ss, store, sensordata.Options{CanRead: canRead})
+	readoutOpts.CanRead = canRead
+	readouts := a.ServeSensors(ss, store, readoutOpts)
 	defer readouts.Close()
 	names := make([]string, 0, len(ss))
 	for _, s := range ss {

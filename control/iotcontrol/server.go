@@ -42,6 +42,9 @@ type ServerOptions struct {
 	CanControl Authorizer
 	// Logger receives protocol events; nil discards them.
 	Logger *slog.Logger
+	// OnSet, when set, is called after each set (IQ, message or form)
+	// with its duration and the refusal, if any; for metrics.
+	OnSet func(took time.Duration, err error)
 }
 
 // Server answers XEP-0325 requests for a control.Controller.
@@ -155,6 +158,16 @@ func (s *Server) handleSetMessage(ctx context.Context, _ *xmpp.Session, msg *xmp
 // *Fault saying why nothing was set. via names the transport in the audit
 // log ("iq" or "message").
 func (s *Server) Apply(ctx context.Context, from jid.JID, via string, el *xmpp.Element) (SetResponse, error) {
+	if s.opts.OnSet == nil {
+		return s.apply(ctx, from, via, el)
+	}
+	start := time.Now()
+	resp, err := s.apply(ctx, from, via, el)
+	s.opts.OnSet(time.Since(start), err)
+	return resp, err
+}
+
+func (s *Server) apply(ctx context.Context, from jid.JID, via string, el *xmpp.Element) (SetResponse, error) {
 	set, err := DecodeSet(el)
 	if err != nil {
 		s.ctl.Refuse(control.Request{From: from.String(), Via: via}, err.Error())

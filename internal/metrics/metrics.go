@@ -36,6 +36,7 @@ type Metrics struct {
 type Session interface {
 	Reconnects() int64
 	BytesOut() int64
+	Resent() int64
 }
 
 // New returns the metrics of an agent: the sensor collectors, process
@@ -46,6 +47,7 @@ func New(s Session, online func() bool) *Metrics {
 	if s != nil {
 		m.set.NewGauge("xiot_xmpp_reconnects_total", func() float64 { return float64(s.Reconnects()) })
 		m.set.NewGauge("xiot_xmpp_sent_bytes_total", func() float64 { return float64(s.BytesOut()) })
+		m.set.NewGauge("xiot_xmpp_resent_stanzas_total", func() float64 { return float64(s.Resent()) })
 	}
 	if online != nil {
 		m.set.NewGauge("xiot_xmpp_online", func() float64 {
@@ -102,6 +104,31 @@ func name(metric string, labels ...string) string {
 }
 
 func (m *Metrics) gauge(n string) *vm.Gauge { return m.set.GetOrCreateGauge(n, nil) }
+
+// durationBuckets are the upper bounds of the request duration histograms.
+var durationBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5}
+
+// Readout records one XEP-0323 readout: its duration and whether a node
+// failed. It fits sensordata.Options.OnDone.
+func (m *Metrics) Readout(took time.Duration, failed bool) {
+	m.set.GetOrCreatePrometheusHistogramExt("xiot_readout_seconds", durationBuckets).Update(took.Seconds())
+	result := "ok"
+	if failed {
+		result = "failure"
+	}
+	m.set.GetOrCreateCounter(name("xiot_readouts_total", "result", result)).Inc()
+}
+
+// Set records one XEP-0325 set: its duration and whether it was refused.
+// It fits iotcontrol.ServerOptions.OnSet.
+func (m *Metrics) Set(took time.Duration, err error) {
+	m.set.GetOrCreatePrometheusHistogramExt("xiot_set_seconds", durationBuckets).Update(took.Seconds())
+	result := "ok"
+	if err != nil {
+		result = "refused"
+	}
+	m.set.GetOrCreateCounter(name("xiot_sets_total", "result", result)).Inc()
+}
 
 // Record updates the gauges with fields.
 func (m *Metrics) Record(fields []sensors.Field) {

@@ -128,3 +128,21 @@ func TestLabelEscaping(t *testing.T) {
 		t.Errorf("%s", got)
 	}
 }
+
+func TestReadoutAndSetCounters(t *testing.T) {
+	m := New(nil, nil)
+	m.Readout(3*time.Millisecond, false)
+	m.Readout(time.Second, true)
+	m.Set(time.Millisecond, nil)
+	m.Set(time.Millisecond, errors.New("locked"))
+	body := scrape(t, m)
+	for _, want := range []string{
+		`xiot_readouts_total{result="ok"} 1`, `xiot_readouts_total{result="failure"} 1`,
+		`xiot_sets_total{result="ok"} 1`, `xiot_sets_total{result="refused"} 1`,
+		`xiot_readout_seconds_count 2`, `xiot_set_seconds_count 2`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}

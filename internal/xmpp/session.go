@@ -36,6 +36,7 @@ type Session struct {
 
 	bytesOut   atomic.Int64
 	reconnects atomic.Int64
+	resent     atomic.Int64
 }
 
 // New returns a session for cfg that routes incoming stanzas through mux
@@ -80,6 +81,11 @@ func (s *Session) BytesOut() int64 { return s.bytesOut.Load() }
 
 // Reconnects returns how many times the session has reconnected.
 func (s *Session) Reconnects() int64 { return s.reconnects.Load() }
+
+// Resent returns how many stanzas were sent again after a reconnection:
+// unacknowledged ones after a XEP-0198 resumption, and those queued while
+// offline.
+func (s *Session) Resent() int64 { return s.resent.Load() }
 
 func (s *Session) countOut(n int) { s.bytesOut.Add(int64(n)) }
 
@@ -193,6 +199,7 @@ func (s *Session) connect(ctx context.Context) (*stream, error) {
 	pending := s.sm.pending()
 	var werr error
 	if len(pending) > 0 {
+		s.resent.Add(int64(len(pending)))
 		werr = st.writeElements(pending...)
 		if !s.sm.active() {
 			s.sm.dropAll()

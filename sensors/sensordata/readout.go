@@ -26,6 +26,7 @@ type job struct {
 	dialect Dialect
 	ctx     context.Context
 	cancel  context.CancelFunc
+	start   time.Time // when the request arrived
 
 	mu        sync.Mutex // held while sending, so cancel can fence us
 	cancelled bool

@@ -86,6 +86,10 @@ type Options struct {
 	Legacy func(iq *xmpp.Element, r Request) bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// OnDone, when set, is called after each admitted readout with its
+	// duration (from the request to its last message) and whether any
+	// node failed; for metrics.
+	OnDone func(took time.Duration, failed bool)
 	// Logger receives readout errors; nil discards them.
 	Logger *slog.Logger
 }
@@ -250,7 +254,7 @@ func (s *Server) handleReq(out sender, iq *xmpp.Element) {
 		refuse(out, iq, req.SeqNr, se)
 		return
 	}
-	j := &job{srv: s, out: out, iq: iq, req: req, from: from, key: jobKey{from.String(), req.SeqNr}}
+	j := &job{srv: s, out: out, iq: iq, req: req, from: from, key: jobKey{from.String(), req.SeqNr}, start: s.opts.Now()}
 	if s.opts.Legacy(iq, req) {
 		j.dialect = Legacy
 	}
@@ -309,6 +313,9 @@ func (s *Server) admit(j *job) *xmpp.StanzaError {
 }
 
 func (s *Server) release(j *job) {
+	if f := s.opts.OnDone; f != nil {
+		f(s.opts.Now().Sub(j.start), len(j.errs) > 0)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.jobs[j.key] == j {
