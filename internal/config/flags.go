@@ -17,6 +17,8 @@ type Overrides struct {
 	Board        string // --board: board
 	Insecure     bool   // --insecure: account.insecure_skip_verify = true
 	StateDir     string // --state-dir: state_dir
+	LogFormat    string // --log-format: log.format
+	LogLevel     string // --log-level: log.level
 }
 
 // Register defines the override flags on fs with their standard names and
@@ -28,6 +30,8 @@ func (o *Overrides) Register(fs *flag.FlagSet) {
 	fs.StringVar(&o.CAFile, "ca-file", "", "PEM CA bundle replacing the system roots (overrides account.ca_file)")
 	fs.StringVar(&o.Board, "board", "", "board: auto, sim or none (overrides board)")
 	fs.StringVar(&o.StateDir, "state-dir", "", "`directory` for persisted state: history, overrides, audit log (overrides state_dir)")
+	fs.StringVar(&o.LogFormat, "log-format", "", "log format: text or json (overrides log.format)")
+	fs.StringVar(&o.LogLevel, "log-level", "", "log level: debug, info, warn or error (overrides log.level)")
 	fs.BoolVar(&o.Insecure, "insecure", false, "do NOT verify the server certificate (test servers only)")
 }
 
@@ -67,6 +71,14 @@ func (c *Config) ApplyFlags(o Overrides) error {
 	if o.StateDir != "" {
 		c.src.setFlag("state_dir", "--state-dir")
 		c.StateDir = o.StateDir
+	}
+	if o.LogFormat != "" {
+		c.src.setFlag("log.format", "--log-format")
+		c.Log.Format = o.LogFormat
+	}
+	if o.LogLevel != "" {
+		c.src.setFlag("log.level", "--log-level")
+		c.Log.Level = o.LogLevel
 	}
 	if o.Insecure {
 		c.src.setFlag("account.insecure_skip_verify", "--insecure")
