@@ -24,6 +24,12 @@
 //     cause otherwise (remote-server-timeout with no echo,
 //     service-unavailable while the broker is away).
 //
+// # Access
+//
+// Only the owners (Options.Owners, account.owners in the configuration)
+// may read and control devices and query the node tree; others get
+// forbidden. Service discovery and ping answer everybody.
+//
 // # Device ids and JIDs
 //
 // A device id becomes a localpart by XEP-0106 escaping (space, ", &, ', /,

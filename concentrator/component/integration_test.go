@@ -374,8 +374,24 @@ func TestConcentratorThroughProsody(t *testing.T) {
 			t.Errorf("timed override: %v, want feature-not-implemented", err)
 		}
 	})
+	stranger := r.login(t, "stranger")
+	t.Run("strangers", func(t *testing.T) {
+		var se *xmpp.StanzaError
+		_, err := stranger.sd.Read(ctx, stranger.s, "thermo1@"+dom, sensordata.Request{})
+		if !errors.As(err, &se) || se.Condition != "forbidden" {
+			t.Errorf("stranger's readout: %v, want forbidden", err)
+		}
+		_, err = iotcontrol.Set(ctx, stranger.s, "plug1@"+dom, iotcontrol.SetRequest{
+			Params: []iotcontrol.Param{{Type: control.TypeBoolean, Name: "Switch", Value: "false"}}})
+		if !errors.As(err, &se) || se.Condition != "forbidden" {
+			t.Errorf("stranger's set: %v, want forbidden", err)
+		}
+		d, _ := r.b.Device("plug1")
+		if f, _ := d.Field("", "Switch"); !f.Value.Equal(sensors.Boolean(true)) {
+			t.Errorf("a stranger's set changed the plug: Switch = %v", f.Value)
+		}
+	})
 	t.Run("subscriptions", func(t *testing.T) {
-		stranger := r.login(t, "stranger")
 		n := stranger.presences()
 		if err := stranger.s.Send(ctx, xmpp.NewElement("", "presence", "type", "subscribe", "to", "plug1@"+dom)); err != nil {
 			t.Fatal(err)
