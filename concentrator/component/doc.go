@@ -24,6 +24,19 @@
 //     cause otherwise (remote-server-timeout with no echo,
 //     service-unavailable while the broker is away).
 //
+// # Node tree (XEP-0326)
+//
+// The component's own JID answers a first part of XEP-0326 v0.4
+// (urn:xmpp:iot:concentrators): getCapabilities, the data sources (one,
+// SourceID "MQTT"), containsNode(s), getNode(s), getAllNodes, getRootNodes
+// (the devices) and getChildNodes (a device's field nodes, as
+// "<device>/<node>"), with parameters (node id, JID, availability) on
+// request. Every other command of the schema is answered with
+// NotImplemented, in an IQ error that also carries the RFC 6120
+// condition, as are refusals (NotFound, InsufficientPrivileges). Lists
+// longer than 1,000 nodes are refused with OtherError (the XEP has no
+// paging). Readouts and control go to the device JIDs.
+//
 // # Access
 //
 // Only the owners (Options.Owners, account.owners in the configuration)

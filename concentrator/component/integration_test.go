@@ -375,6 +375,88 @@ func TestConcentratorThroughProsody(t *testing.T) {
 		}
 	})
 	stranger := r.login(t, "stranger")
+	t.Run("XEP-0326", func(t *testing.T) {
+		query := func(u *user, payload *xmpp.Element) (*xmpp.Element, error) {
+			res, err := u.s.SendIQ(ctx, xmpp.NewElement("", "iq", "type", "get", "to", dom).Add(payload))
+			if res != nil {
+				// The response element, also beside the error of a refusal.
+				if r := res.Child(component.NSConcentrators, payload.Name.Local+"Response"); r != nil {
+					return r, err
+				}
+			}
+			return nil, err
+		}
+		ns := component.NSConcentrators
+		res, err := query(owner, xmpp.NewElement(ns, "getCapabilities"))
+		if err != nil || res.Get("result") != "OK" {
+			t.Fatalf("getCapabilities: %v %v", res, err)
+		}
+		var caps []string
+		for _, v := range res.Children() {
+			caps = append(caps, v.Text())
+		}
+		if !slices.Contains(caps, "getRootNodes") || !slices.Contains(caps, "getChildNodes") || slices.Contains(caps, "createNewNode") {
+			t.Errorf("capabilities %v", caps)
+		}
+		res, err = query(owner, xmpp.NewElement(ns, "getAllDataSources"))
+		if err != nil || res.Child(ns, "dataSource").Get("sourceId") != component.SourceID {
+			t.Fatalf("getAllDataSources: %v %v", res, err)
+		}
+		res, err = query(owner, xmpp.NewElement(ns, "getRootNodes", "sourceId", component.SourceID, "parameters", "true"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes := map[string]*xmpp.Element{}
+		for _, n := range res.Children() {
+			nodes[n.Get("nodeId")] = n
+		}
+		plug, meter := nodes["plug1"], nodes["meter1"]
+		if plug == nil || meter == nil || len(nodes) != 5 {
+			t.Fatalf("root nodes %v", res)
+		}
+		if plug.Get("isControllable") != "true" || plug.Get("hasChildren") != "false" || meter.Get("hasChildren") != "true" || meter.Get("isControllable") != "false" {
+			t.Errorf("plug1 %v, meter1 %v", plug, meter)
+		}
+		var jidParam string
+		for _, p := range plug.Children() {
+			if p.Get("id") == "jid" {
+				jidParam = p.Get("value")
+			}
+		}
+		if jidParam != "plug1@"+dom {
+			t.Errorf("plug1's jid parameter %q", jidParam)
+		}
+		res, err = query(owner, xmpp.NewElement(ns, "getChildNodes", "sourceId", component.SourceID, "nodeId", "meter1"))
+		if err != nil || len(res.Children()) != 1 || res.FirstChild().Get("nodeId") != "meter1/meter" || res.FirstChild().Get("parentId") != "meter1" {
+			t.Fatalf("getChildNodes meter1: %v %v", res, err)
+		}
+		res, err = query(owner, xmpp.NewElement(ns, "containsNodes").Add(
+			xmpp.NewElement(ns, "node", "sourceId", component.SourceID, "nodeId", "meter1/meter"),
+			xmpp.NewElement(ns, "node", "sourceId", component.SourceID, "nodeId", "nope"),
+			xmpp.NewElement(ns, "node", "sourceId", "Other", "nodeId", "plug1")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, v := range res.Children() {
+			got = append(got, v.Text())
+		}
+		if !slices.Equal(got, []string{"true", "false", "false"}) {
+			t.Errorf("containsNodes: %v", got)
+		}
+		var se *xmpp.StanzaError
+		res, err = query(owner, xmpp.NewElement(ns, "getNode", "sourceId", component.SourceID, "nodeId", "nope"))
+		if !errors.As(err, &se) || se.Condition != "item-not-found" || res == nil || res.Get("result") != "NotFound" {
+			t.Errorf("getNode of an unknown node: %v %v", res, err)
+		}
+		res, err = query(owner, xmpp.NewElement(ns, "createNewNode", "sourceId", component.SourceID))
+		if !errors.As(err, &se) || se.Condition != "feature-not-implemented" || res == nil || res.Get("result") != "NotImplemented" {
+			t.Errorf("createNewNode: %v %v", res, err)
+		}
+		if res, err = query(stranger, xmpp.NewElement(ns, "getRootNodes", "sourceId", component.SourceID)); !errors.As(err, &se) || se.Condition != "forbidden" || res == nil || res.Get("result") != "InsufficientPrivileges" {
+			t.Errorf("stranger's getRootNodes: %v", err)
+		}
+	})
 	t.Run("strangers", func(t *testing.T) {
 		var se *xmpp.StanzaError
 		_, err := stranger.sd.Read(ctx, stranger.s, "thermo1@"+dom, sensordata.Request{})

@@ -17,9 +17,10 @@ func (c *Component) setupRoot() {
 	var ds disco.Server
 	ds.SetInfo(disco.Info{
 		Identities: []disco.Identity{{Category: "gateway", Type: "mqtt", Name: "xiot MQTT concentrator"}},
-		Features:   []string{disco.NSInfo, disco.NSItems, xmpp.NSPing},
+		Features:   []string{disco.NSInfo, disco.NSItems, xmpp.NSPing, NSConcentrators},
 	})
 	ds.Register(c.root)
+	c.registerNodes()
 	c.root.IQ("get", disco.NSItems, "query", xmpp.IQFunc(c.handleItems))
 }
 
