@@ -151,11 +151,6 @@ func (r *relay) writeDeviceHeaderLocked(feats *xmpp.Element) error {
 func (r *relay) writeDeviceEnd() {
 	r.dwmu.Lock()
 	defer r.dwmu.Unlock()
-	if r.alt && r.dw == nil {
-		// Bad input before any streamStart: answer in the default EXI
-		// options, as the device expects EXI.
-		r.dw = xmpp.NewEXIWriter(r.exiReadOptions(), xmpp.NSClient)
-	}
 	if r.dw != nil {
 		_ = r.writeDeviceLocked(xmpp.NewElement(xmpp.NSEXI, "streamEnd"))
 		return

@@ -13,6 +13,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/xiot/xiot/exi"
 	"github.com/xiot/xiot/exi/xmppschema"
@@ -151,6 +152,13 @@ func (r *relay) failDevice(err error) {
 		return
 	}
 	r.g.log.Info("stream error toward device", "remote", r.raw.RemoteAddr(), "condition", se.Condition, "text", se.Text)
+	r.dwmu.Lock()
+	if r.alt && r.dw == nil {
+		// Bad input before any streamStart: answer in the default EXI
+		// options, as the device expects EXI.
+		r.dw = xmpp.NewEXIWriter(r.exiReadOptions(), xmpp.NSClient)
+	}
+	r.dwmu.Unlock()
 	_ = r.writeDevice(se.Element())
 	r.writeDeviceEnd()
 	if r.uconn != nil {
@@ -158,6 +166,13 @@ func (r *relay) failDevice(err error) {
 		_, _ = r.uconn.Write([]byte("</stream:stream>"))
 		r.uwmu.Unlock()
 	}
+	// Half-close and drain a little of what the device still sends, so
+	// that the error reaches it rather than a reset.
+	if tc, ok := r.raw.(interface{ CloseWrite() error }); ok && !r.secure {
+		_ = tc.CloseWrite()
+	}
+	_ = r.raw.SetReadDeadline(timeNow().Add(500 * time.Millisecond))
+	_, _ = io.CopyN(io.Discard, r.raw, 64<<10)
 }
 
 // handshake takes the device through stream start, STARTTLS and SASL, with

@@ -1,0 +1,219 @@
+package xmpp
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"io"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/xiot/xiot/exi"
+	"github.com/xiot/xiot/exi/xmppschema"
+)
+
+func mustParse(t *testing.T, s string) *Element {
+	t.Helper()
+	d := xml.NewDecoder(strings.NewReader(s))
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			el, err := ReadElement(d, se, Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return el
+		}
+	}
+}
+
+func TestParseEXIParams(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want EXIParams
+		err  string
+	}{
+		{in: `<setup xmlns='http://jabber.org/protocol/compress/exi' version='1' strict='true' blockSize='1024' valueMaxLength='32' valuePartitionCapacity='100'>
+			<schema ns='jabber:client' bytes='6968' md5Hash='5e2d5cbf0506e3f16336d295093d66c4'/></setup>`,
+			want: EXIParams{Strict: true, BlockSize: 1024, ValueMaxLength: 32, ValuePartitionCapacity: 100,
+				Schemas: []xmppschema.Schema{{NS: "jabber:client", Bytes: 6968, MD5: "5e2d5cbf0506e3f16336d295093d66c4"}}}},
+		{in: `<setupResponse xmlns='http://jabber.org/protocol/compress/exi' agreement='true' configurationId='c7' compression='true'>
+			<missingSchema ns='urn:x' bytes='10' md5Hash='00'/></setupResponse>`,
+			want: EXIParams{Alignment: exi.Compression, Agreement: true, ConfigurationID: "c7", ValueMaxLength: -1, ValuePartitionCapacity: -1,
+				Missing: []xmppschema.Schema{{NS: "urn:x", Bytes: 10, MD5: "00"}}}},
+		{in: `<setup xmlns='http://jabber.org/protocol/compress/exi' alignment='byte-alignment'/>`,
+			want: EXIParams{Alignment: exi.ByteAligned, ValueMaxLength: -1, ValuePartitionCapacity: -1}},
+		{in: `<setup xmlns='http://jabber.org/protocol/compress/exi' version='2'/>`, err: "version"},
+		{in: `<setup xmlns='http://jabber.org/protocol/compress/exi' alignment='diagonal'/>`, err: "alignment"},
+		{in: `<setup xmlns='http://jabber.org/protocol/compress/exi' blockSize='-4'/>`, err: "blockSize"},
+		{in: `<setup xmlns='http://jabber.org/protocol/compress/exi' strict='maybe'/>`, err: "strict"},
+		{in: `<setup xmlns='http://jabber.org/protocol/compress/exi' preservePrefixes='true'/>`, err: "not supported"},
+		{in: `<setup xmlns='http://jabber.org/protocol/compress/exi'><schema ns='a' bytes='x' md5Hash='0'/></setup>`, err: "schema"},
+	} {
+		got, err := ParseEXIParams(mustParse(t, tc.in))
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: got %v, want error with %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tc.in, err)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s:\n got %+v\nwant %+v", tc.in, got, tc.want)
+		}
+		// What Element writes parses back the same.
+		name := "setup"
+		if got.Agreement || got.ConfigurationID != "" {
+			name = "setupResponse"
+		}
+		again, err := ParseEXIParams(got.Element(name))
+		if err != nil || !reflect.DeepEqual(again, got) {
+			t.Errorf("round trip of %+v: %+v, %v", got, again, err)
+		}
+	}
+}
+
+func TestEXIBodiesRoundTrip(t *testing.T) {
+	set, err := xmppschema.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stanzas := []string{
+		`<iq xmlns='jabber:client' type='get' id='1' to='device@localhost/agent'><ping xmlns='urn:xmpp:ping'/></iq>`,
+		`<message xmlns='jabber:client' to='a@b' xml:lang='en'><body>héllo &lt;world&gt;</body></message>`,
+		`<iq xmlns='jabber:client' type='result' id='r1'><resp xmlns='urn:xmpp:iot:sensordata' id='7'><nd id='n'><ts v='2026-12-01T10:00:00Z'><q n='t' v='21.5' u='C' m='true'/><b n='on' v='true' m='true'/></ts></nd></resp></iq>`,
+		`<features xmlns='http://etherx.jabber.org/streams'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></features>`,
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  EXIConfig
+	}{
+		{"schema-less", EXIConfig{}},
+		{"schema-less compression", EXIConfig{Alignment: exi.Compression}},
+		{"schema-informed", EXIConfig{SchemaInformed: true}},
+		{"schema-informed pre-compression", EXIConfig{SchemaInformed: true, Alignment: exi.PreCompression, BlockSize: 3}},
+		{"schema-informed byte-aligned", EXIConfig{SchemaInformed: true, Alignment: exi.ByteAligned}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts, err := tc.cfg.Params(set).Options(set, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := NewEXIWriter(opts, NSClient)
+			var b bytes.Buffer
+			var els []*Element
+			for i, s := range stanzas {
+				el := mustParse(t, s)
+				els = append(els, el)
+				if err := w.Append(&b, el, i == 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := NewEXIReader(&b, opts)
+			for _, want := range els {
+				got, _, err := r.Next()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if canon(got) != canon(want) {
+					t.Errorf("got  %s\nwant %s", got, want)
+				}
+			}
+			if _, _, err := r.Next(); err != io.EOF {
+				t.Errorf("after the last body: %v, want io.EOF", err)
+			}
+		})
+	}
+}
+
+func TestEXIReaderBadInput(t *testing.T) {
+	opts, err := EXIConfig{}.Params(nil).Options(nil, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var valid bytes.Buffer
+	if err := NewEXIWriter(opts, NSClient).Append(&valid, NewElement(NSClient, "message").AddText(strings.Repeat("x", 100)), false); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		in   []byte
+		want string // stream error condition, or "" for a lost link
+	}{
+		{"garbage", []byte("hello world"), "not-well-formed"},
+		{"truncated", valid.Bytes()[:len(valid.Bytes())-10], ""},
+		{"huge length", []byte{0x80, 0xff, 0xff, 0xff, 0xff, 0x13, 0x37, 0x00, 0x01}, "policy-violation"},
+	} {
+		_, _, err := NewEXIReader(bytes.NewReader(tc.in), opts).Next()
+		var se *StreamError
+		switch {
+		case tc.want == "" && !errors.Is(err, io.ErrUnexpectedEOF):
+			t.Errorf("%s: got %v, want unexpected EOF", tc.name, err)
+		case tc.want != "" && (!errors.As(err, &se) || se.Condition != tc.want):
+			t.Errorf("%s: got %v, want stream error %s", tc.name, err, tc.want)
+		}
+	}
+}
+
+// FuzzEXIReader feeds arbitrary bytes to the EXI body reader: it must
+// return an element or an error, never panic or run away.
+func FuzzEXIReader(f *testing.F) {
+	set, err := xmppschema.New()
+	if err != nil {
+		f.Fatal(err)
+	}
+	informed, err := EXIConfig{SchemaInformed: true}.Params(set).Options(set, 4096)
+	if err != nil {
+		f.Fatal(err)
+	}
+	less, _ := EXIConfig{}.Params(nil).Options(nil, 4096)
+	for _, o := range []exi.Options{informed, less} {
+		var b bytes.Buffer
+		_ = NewEXIWriter(o, NSClient).Append(&b, EXIStreamStart(NSClient, "to", "localhost", "version", "1.0"), true)
+		_ = NewEXIWriter(o, NSClient).Append(&b, mustParseF(`<message xmlns='jabber:client' to='a@b'><body>hi</body></message>`), false)
+		f.Add(b.Bytes(), o.Schema != nil)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, schemaInformed bool) {
+		o := less
+		if schemaInformed {
+			o = informed
+		}
+		r := NewEXIReader(bytes.NewReader(data), o)
+		for range 4 {
+			if _, _, err := r.Next(); err != nil {
+				return
+			}
+		}
+	})
+}
+
+// canon serializes el with attributes sorted: schema-informed EXI orders
+// attributes by name, which XML does not care about.
+func canon(el *Element) string {
+	c := el.Copy()
+	var sortAttrs func(e *Element)
+	sortAttrs = func(e *Element) {
+		slices.SortFunc(e.Attr, func(a, b xml.Attr) int {
+			return strings.Compare(a.Name.Space+" "+a.Name.Local, b.Name.Space+" "+b.Name.Local)
+		})
+		for _, k := range e.Children() {
+			sortAttrs(k)
+		}
+	}
+	sortAttrs(c)
+	return c.String()
+}
+
+func mustParseF(s string) *Element {
+	d := xml.NewDecoder(strings.NewReader(s))
+	tok, _ := d.Token()
+	el, _ := ReadElement(d, tok.(xml.StartElement), Limits{})
+	return el
+}
