@@ -12,6 +12,7 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/fxamacker/cbor/v2"
 	"mellium.im/xmpp/jid"
 
 	"github.com/xiot/xiot/concentrator/component"
@@ -59,13 +60,31 @@ var mappings = []config.MQTTMapping{
 		PayloadOn: "ON", PayloadOff: "OFF", AvailabilityTopic: "tele/{device}/LWT",
 		PayloadAvailable: "Online", PayloadNotAvailable: "Offline"},
 	{Topic: "senml/{device}", Decoder: config.DecoderSenMLJSON, Node: "meter"},
+	{Topic: "senmlcbor/{device}", Decoder: config.DecoderSenMLCBOR},
+}
+
+// homieThermostat is a Homie v4 device: a sensor node and a switch node
+// with settable properties.
+var homieThermostat = [][2]string{
+	{"homie/thermo/$homie", "4.0.0"},
+	{"homie/thermo/$name", "Living room thermostat"},
+	{"homie/thermo/$nodes", "sensor,switch"},
+	{"homie/thermo/sensor/$properties", "temperature"},
+	{"homie/thermo/sensor/temperature/$datatype", "float"},
+	{"homie/thermo/sensor/temperature/$unit", "°C"},
+	{"homie/thermo/sensor/temperature", "21.50"},
+	{"homie/thermo/switch/$properties", "on"},
+	{"homie/thermo/switch/on/$datatype", "boolean"},
+	{"homie/thermo/switch/on/$settable", "true"},
+	{"homie/thermo/switch/on", "false"},
+	{"homie/thermo/$state", "ready"},
 }
 
 func startRig(t *testing.T) *rig {
 	t.Helper()
 	r := &rig{dir: t.TempDir()}
 	r.p = testserver.StartProsody(t, testserver.ProsodyOptions{})
-	r.m = testserver.StartMosquitto(t, testserver.MosquittoOptions{})
+	r.m = testserver.StartMosquitto(t, testserver.MosquittoOptions{Persistence: true})
 	for _, u := range []string{"owner", "stranger"} {
 		if err := r.p.Register(u, u+"-pass"); err != nil {
 			t.Fatal(err)
@@ -87,6 +106,22 @@ func startRig(t *testing.T) *rig {
 	publish(t, plug, "stat/plug1/POWER", "OFF")
 	publish(t, r.pub, "stat/dead/POWER", "OFF") // nobody echoes its commands
 	publish(t, r.pub, "senml/meter1", `[{"bn":"meter1/","bt":1767225600,"n":"energy","u":"Wh","v":1500}]`)
+	// SenML in CBOR with the RFC 8428 integer labels: bn, bt, n, u, v.
+	pack, err := cbor.Marshal([]map[int]any{{-2: "m2:", -3: 1767225600, 0: "power", 1: "W", 2: 230.5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish(t, r.pub, "senmlcbor/meter2", string(pack))
+	for _, kv := range homieThermostat {
+		publish(t, r.pub, kv[0], kv[1])
+	}
+	// The Homie device echoes its settable properties.
+	tok0 := r.pub.Subscribe("homie/thermo/+/+/set", 1, func(c mqtt.Client, msg mqtt.Message) {
+		c.Publish(strings.TrimSuffix(msg.Topic(), "/set"), 1, true, msg.Payload())
+	})
+	if !tok0.WaitTimeout(deadline) || tok0.Error() != nil {
+		t.Fatalf("subscribe: %v", tok0.Error())
+	}
 	// plug1 echoes its commands, as Tasmota does.
 	tok := plug.Subscribe("cmnd/plug1/POWER", 1, func(c mqtt.Client, msg mqtt.Message) {
 		c.Publish("stat/plug1/POWER", 1, true, msg.Payload())
@@ -95,11 +130,10 @@ func startRig(t *testing.T) *rig {
 		t.Fatalf("subscribe: %v", tok.Error())
 	}
 
-	var err error
 	r.b, err = mqttbridge.New(config.MQTT{
 		Brokers: []string{"tcp://" + r.m.Addr}, ClientID: "concentrator-" + t.Name(),
 		ReconnectMax: 200 * time.Millisecond, ConnectTimeout: 2 * time.Second, CommandTimeout: 500 * time.Millisecond,
-		Mappings: mappings,
+		Mappings: mappings, Homie: config.MQTTHomie{Enabled: true},
 	}, mqttbridge.Options{Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -110,12 +144,12 @@ func startRig(t *testing.T) *rig {
 	if err := r.b.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	r.startComponent(t)
 	return r
 }
 
-// startComponent runs a component until the test ends.
-func (r *rig) startComponent(t *testing.T) {
+// startComponent runs a component until the test ends or the returned
+// function stops it.
+func (r *rig) startComponent(t *testing.T) (stop func()) {
 	t.Helper()
 	cj, _ := jid.Parse(r.p.ComponentDomain)
 	owner, _ := jid.Parse("owner@" + r.p.Domain)
@@ -131,10 +165,16 @@ func (r *rig) startComponent(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; !errors.Is(err, context.Canceled) {
+				t.Errorf("component Run: %v, want context.Canceled", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
 	select {
 	case <-c.Online():
 	case err := <-done:
@@ -142,6 +182,7 @@ func (r *rig) startComponent(t *testing.T) {
 	case <-time.After(deadline):
 		t.Fatal("component not online")
 	}
+	return stop
 }
 
 // user is a logged-in XMPP client with the readout client and a record of
@@ -216,13 +257,16 @@ func (u *user) presences() int {
 
 func TestConcentratorThroughProsody(t *testing.T) {
 	r := startRig(t)
+	r.startComponent(t)
 	dom := r.p.ComponentDomain
 	waitFor(t, "bridged devices", func() bool {
 		d, ok := r.b.Device("meter1")
 		p, ok2 := r.b.Device("plug1")
 		_, ok3 := r.b.Device("Kitchen Sensor")
 		_, ok4 := r.b.Device("thermo1")
-		return ok && ok2 && ok3 && ok4 && len(d.Fields) > 0 && len(p.Fields) == 2 && p.Available
+		h, ok5 := r.b.Device("thermo")
+		_, ok6 := r.b.Device("meter2")
+		return ok && ok2 && ok3 && ok4 && ok5 && ok6 && len(d.Fields) > 0 && len(p.Fields) == 2 && p.Available && len(h.Fields) == 2 && h.Available
 	})
 	owner := r.login(t, "owner")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*deadline)
@@ -272,6 +316,39 @@ func TestConcentratorThroughProsody(t *testing.T) {
 		f := res.Fields[0]
 		if !f.Value.Equal(sensors.Numeric(1500)) || f.Unit != "Wh" || !f.Timestamp.Equal(time.Unix(1767225600, 0)) {
 			t.Errorf("meter1 field %v (time %v), want 1500 Wh at the SenML time 2026-01-01", f, f.Timestamp.UTC())
+		}
+	})
+	t.Run("Homie and SenML-CBOR", func(t *testing.T) {
+		res, err := owner.sd.Read(ctx, owner.s, "meter2@"+dom, sensordata.Request{})
+		if err != nil || res.Err() != nil || len(res.Fields) != 1 {
+			t.Fatalf("meter2: %v %v %v", res.Fields, err, res.Err())
+		}
+		if f := res.Fields[0]; f.Name != "power" || !f.Value.Equal(sensors.Numeric(230.5)) || f.Unit != "W" || !f.Timestamp.Equal(time.Unix(1767225600, 0)) {
+			t.Errorf("meter2 field %v at %v, want power 230.5 W at the SenML time", f, f.Timestamp.UTC())
+		}
+		res, err = owner.sd.Read(ctx, owner.s, "thermo@"+dom, sensordata.Request{})
+		if err != nil || res.Err() != nil {
+			t.Fatal(err, res.Err())
+		}
+		got := map[string]sensors.Field{}
+		for _, f := range res.Fields {
+			got[f.Node+"/"+f.Name] = f
+		}
+		if f := got["sensor/temperature"]; !f.Value.Equal(sensors.Numeric(21.5)) || f.Unit != "°C" {
+			t.Errorf("Homie temperature %v (all: %v)", f, res.Fields)
+		}
+		if f := got["switch/on"]; !f.Value.Equal(sensors.Boolean(false)) || !f.Writable {
+			t.Errorf("Homie switch %v", f)
+		}
+		_, err = iotcontrol.Set(ctx, owner.s, "thermo@"+dom, iotcontrol.SetRequest{
+			Nodes:  []iotcontrol.NodeRef{{NodeID: "switch"}},
+			Params: []iotcontrol.Param{{Type: control.TypeBoolean, Name: "on", Value: "true"}}})
+		if err != nil {
+			t.Fatalf("set switch/on: %v", err)
+		}
+		d, _ := r.b.Device("thermo")
+		if f, _ := d.Field("switch", "on"); !f.Value.Equal(sensors.Boolean(true)) {
+			t.Errorf("switch/on after the set = %v", f.Value)
 		}
 	})
 	t.Run("escaped id", func(t *testing.T) {
@@ -411,7 +488,7 @@ func TestConcentratorThroughProsody(t *testing.T) {
 			nodes[n.Get("nodeId")] = n
 		}
 		plug, meter := nodes["plug1"], nodes["meter1"]
-		if plug == nil || meter == nil || len(nodes) != 5 {
+		if plug == nil || meter == nil || len(nodes) != 7 {
 			t.Fatalf("root nodes %v", res)
 		}
 		if plug.Get("isControllable") != "true" || plug.Get("hasChildren") != "false" || meter.Get("hasChildren") != "true" || meter.Get("isControllable") != "false" {
@@ -514,4 +591,44 @@ func TestConcentratorThroughProsody(t *testing.T) {
 type killable struct {
 	mu   sync.Mutex
 	conn interface{ Close() error }
+}
+
+// TestRestarts restarts the broker (devices go unavailable and come back)
+// and the component (subscriptions survive in the state directory).
+func TestRestarts(t *testing.T) {
+	r := startRig(t)
+	stop := r.startComponent(t)
+	dom := r.p.ComponentDomain
+	waitFor(t, "thermo1", func() bool { d, ok := r.b.Device("thermo1"); return ok && d.Available })
+	owner := r.login(t, "owner")
+	ctx := t.Context()
+	n := owner.presences()
+	if err := owner.s.Send(ctx, xmpp.NewElement("", "presence", "type", "subscribe", "to", "thermo1@"+dom)); err != nil {
+		t.Fatal(err)
+	}
+	owner.waitPresence(t, "thermo1@"+dom, "", n)
+
+	n = owner.presences()
+	if err := r.m.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	owner.waitPresence(t, "thermo1@"+dom, "unavailable", n)
+	n = owner.presences()
+	if err := r.m.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	owner.waitPresence(t, "thermo1@"+dom, "", n)
+
+	// The component stops: unavailable; a new one with the same state
+	// directory knows the subscriber and tells it the device is back.
+	n = owner.presences()
+	stop()
+	owner.waitPresence(t, "thermo1@"+dom, "unavailable", n)
+	n = owner.presences()
+	r.startComponent(t)
+	owner.waitPresence(t, "thermo1@"+dom, "", n)
+	res, err := owner.sd.Read(ctx, owner.s, "thermo1@"+dom, sensordata.Request{})
+	if err != nil || res.Err() != nil || len(res.Fields) != 1 || !res.Fields[0].Value.Equal(sensors.Numeric(23.4)) {
+		t.Fatalf("readout after the restarts: %v %v %v", res.Fields, err, res.Err())
+	}
 }
