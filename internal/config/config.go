@@ -48,6 +48,7 @@ type Config struct {
 	Metrics Metrics  `yaml:"metrics"` // Prometheus endpoint; see metrics.go
 	History History  `yaml:"history"` // retention of sensor samples; see history.go
 	Push    Push     `yaml:"push"`    // publishing readings on change; see push.go
+	EXI     EXI      `yaml:"exi"`     // EXI-compressed XMPP (XEP-0322); see exi.go
 	// Provisioning is the XEP-0324 trust delegation; see provisioning.go.
 	Provisioning Provisioning `yaml:"provisioning"`
 

@@ -32,7 +32,7 @@ func (c *Config) XMPPClient(resource string, log *slog.Logger) (xmpp.Config, err
 	return xmpp.Config{
 		JID:              j,
 		Password:         pass,
-		Server:           c.Account.Server,
+		Server:           c.server(),
 		DirectTLS:        c.Account.DirectTLS,
 		TLS:              tc,
 		AllowPlain:       c.Account.AllowPlain,
@@ -42,6 +42,7 @@ func (c *Config) XMPPClient(resource string, log *slog.Logger) (xmpp.Config, err
 		ReconnectMax:     x.ReconnectMax,
 		StreamManagement: x.StreamManagement,
 		ResumeTimeout:    x.ResumeTimeout,
+		EXI:              c.EXI.session(),
 		Logger:           log,
 	}, nil
 }
