@@ -1,0 +1,385 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"mellium.im/xmpp/jid"
+
+	"github.com/xiot/xiot/internal/xmpp"
+	"github.com/xiot/xiot/provisioning"
+)
+
+// question kinds, as the elements are named.
+const (
+	kindFriend  = "isFriend"
+	kindRead    = "canRead"
+	kindControl = "canControl"
+)
+
+// verdict is the decision on one question about one thing.
+type verdict struct {
+	ok    bool
+	names []string // fields or parameters allowed; nil: all
+}
+
+// answer answers a device's XEP-0324 question from its owner's rules.
+// Only a thing registered at the sender's bare JID is asked about; the
+// requester's resource is ignored (§3.2.1).
+func (s *Server) answer(ctx context.Context, from jid.JID, v any) (*xmpp.Element, error) {
+	device := from.Bare().String()
+	switch q := v.(type) {
+	case provisioning.IsFriend:
+		who, err := bareOf(q.JID)
+		if err != nil {
+			return nil, err
+		}
+		d, err := s.decide(ctx, kindFriend, Key{JID: device}, who, nil)
+		if err != nil {
+			return nil, err
+		}
+		return provisioning.IsFriendResponse{JID: who, Result: d.ok}.Element(), nil
+	case provisioning.CanRead:
+		who, err := bareOf(q.JID)
+		if err != nil {
+			return nil, err
+		}
+		ok, nodes, names, err := s.decideNodes(ctx, kindRead, device, who, q.Nodes, q.Fields)
+		if err != nil {
+			return nil, err
+		}
+		return provisioning.CanReadResponse{JID: who, Result: ok, Types: q.Types, Nodes: nodes, Fields: names}.Element(), nil
+	case provisioning.CanControl:
+		who, err := bareOf(q.JID)
+		if err != nil {
+			return nil, err
+		}
+		ok, nodes, names, err := s.decideNodes(ctx, kindControl, device, who, q.Nodes, q.Params)
+		if err != nil {
+			return nil, err
+		}
+		return provisioning.CanControlResponse{JID: who, Result: ok, Nodes: nodes, Params: names}.Element(), nil
+	}
+	return nil, xmpp.ErrFeatureNotImplemented
+}
+
+// decideNodes decides a canRead or canControl over nodes (none: the device
+// itself). The answer lists the allowed nodes when only some are, and the
+// allowed names (the union over the allowed nodes) when restricted.
+func (s *Server) decideNodes(ctx context.Context, kind, device, who string, nodes []provisioning.NodeRef, names []string) (bool, []provisioning.NodeRef, []string, error) {
+	if len(nodes) == 0 {
+		d, err := s.decide(ctx, kind, Key{JID: device}, who, names)
+		return d.ok, nil, d.names, err
+	}
+	var allowed []provisioning.NodeRef
+	var union []string
+	unrestricted := false
+	for _, n := range nodes {
+		d, err := s.decide(ctx, kind, Key{JID: device, NodeID: n.NodeID, SourceID: n.SourceID, CacheType: n.CacheType}, who, names)
+		if err != nil {
+			return false, nil, nil, err
+		}
+		if !d.ok {
+			continue
+		}
+		allowed = append(allowed, n)
+		if d.names == nil {
+			unrestricted = true
+		}
+		for _, x := range d.names {
+			if !slices.Contains(union, x) {
+				union = append(union, x)
+			}
+		}
+	}
+	if len(allowed) == 0 {
+		return false, nil, nil, nil
+	}
+	if len(allowed) == len(nodes) {
+		allowed = nil
+	}
+	if unrestricted {
+		union = nil
+	}
+	return true, allowed, union, nil
+}
+
+// decide answers one question about thing k (a node falls back to its
+// device's record when it has none of its own). The owner, the thing
+// itself and the registry are always allowed; otherwise the requester's
+// rule (exact JID first, then its domain) decides, and without one the
+// question is refused and sent to the owner.
+func (s *Server) decide(ctx context.Context, kind string, k Key, who string, names []string) (verdict, error) {
+	t, err := s.store.Thing(ctx, k)
+	if errors.Is(err, ErrNotFound) && k.NodeID != "" {
+		t, err = s.store.Thing(ctx, Key{JID: k.JID})
+	}
+	if errors.Is(err, ErrNotFound) {
+		return verdict{}, nil // not ours to govern: refuse
+	}
+	if err != nil {
+		return verdict{}, err
+	}
+	if !t.Claimed() {
+		return verdict{}, nil
+	}
+	if who == t.Owner || who == t.JID || who == s.sess.LocalJID().Bare().String() {
+		return verdict{ok: true}, nil
+	}
+	rules, err := s.store.Rules(ctx, t.Key)
+	if err != nil {
+		return verdict{}, err
+	}
+	r, found := ruleFor(rules, who)
+	var dec Decision
+	var allowed []string
+	if found {
+		switch kind {
+		case kindFriend:
+			dec = r.Friend
+		case kindRead:
+			dec, allowed = r.Read, r.Fields
+		case kindControl:
+			dec, allowed = r.Control, r.Params
+		}
+	}
+	switch dec {
+	case Allow:
+		return restrict(names, allowed), nil
+	case Deny:
+		return verdict{}, nil
+	}
+	s.askOwner(ctx, t, kind, who, names)
+	return verdict{}, nil
+}
+
+// ruleFor returns the rule for the bare JID who: its own, else its
+// domain's.
+func ruleFor(rules []Rule, who string) (Rule, bool) {
+	domain := who
+	if i := strings.IndexByte(who, '@'); i >= 0 {
+		domain = who[i+1:]
+	}
+	var dr *Rule
+	for i := range rules {
+		switch rules[i].Requester {
+		case who:
+			return rules[i], true
+		case domain:
+			dr = &rules[i]
+		}
+	}
+	if dr != nil {
+		return *dr, true
+	}
+	return Rule{}, false
+}
+
+// restrict applies a rule's allowed names to the requested ones: no
+// allowed list allows everything; otherwise the intersection (or the
+// allowed list when nothing in particular was asked for), and nothing
+// left is a refusal.
+func restrict(requested, allowed []string) verdict {
+	if len(allowed) == 0 {
+		return verdict{ok: true}
+	}
+	if len(requested) == 0 {
+		return verdict{ok: true, names: slices.Clone(allowed)}
+	}
+	var out []string
+	for _, n := range requested {
+		if slices.Contains(allowed, n) {
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		return verdict{}
+	}
+	return verdict{ok: true, names: out}
+}
+
+// maxAsked bounds the questions remembered as sent to owners.
+const maxAsked = 10000
+
+// askOwner sends the owner of t a question no rule answered, at most once
+// per Options.AskEvery for the same thing, requester and kind. The owner
+// answers by setting a rule.
+func (s *Server) askOwner(ctx context.Context, t Thing, kind, who string, names []string) {
+	key := t.Key.String() + sep + kind + sep + who
+	now := s.opts.Now()
+	s.amu.Lock()
+	if last, ok := s.asked[key]; ok && now.Sub(last) < s.opts.AskEvery {
+		s.amu.Unlock()
+		return
+	}
+	if len(s.asked) >= maxAsked {
+		s.asked = map[string]time.Time{}
+	}
+	s.asked[key] = now
+	s.amu.Unlock()
+
+	q := xmpp.NewElement(NSRules, "question", "kind", kind, "jid", t.JID, "requester", who)
+	nodeOf(t.Key).set(q)
+	child := "field"
+	if kind == kindControl {
+		child = "parameter"
+	}
+	for _, n := range names {
+		q.Add(xmpp.NewElement(NSRules, child, "name", n))
+	}
+	what := map[string]string{kindFriend: "befriend", kindRead: "read", kindControl: "control"}[kind]
+	body := fmt.Sprintf("%s asks to %s your thing %s", who, what, t.JID)
+	if t.NodeID != "" {
+		body += " node " + t.NodeID
+	}
+	if len(names) > 0 {
+		body += " (" + strings.Join(names, ", ") + ")"
+	}
+	body += fmt.Sprintf(". Answer with: xiot rules allow|deny %s %s %s", t.JID, who, what)
+	msg := xmpp.NewElement("", "message", "to", t.Owner, "from", s.sess.LocalJID().String(), "type", "normal").
+		Add(xmpp.NewElement("", "body").AddText(body), q)
+	if err := s.sess.Send(ctx, msg); err != nil {
+		s.log.Info("registry: question not sent to the owner", "owner", t.Owner, "err", err)
+	}
+}
+
+// rules lists the rules of an owner's thing.
+func (s *Server) rules(ctx context.Context, owner string, q RulesQuery) (*xmpp.Element, error) {
+	t, err := s.owned(ctx, owner, q.Thing.JID, nodeOf(q.Thing))
+	if err != nil {
+		return nil, err
+	}
+	rules, err := s.store.Rules(ctx, t.Key)
+	if err != nil {
+		return nil, err
+	}
+	out := xmpp.NewElement(NSRules, "rules", "jid", t.JID)
+	nodeOf(t.Key).set(out)
+	for _, r := range rules {
+		out.Add(RuleElement(r))
+	}
+	return out, nil
+}
+
+// setRule sets (or, with del, deletes) an owner's rule, then tells the
+// thing: clearCache, and friend or unfriend when the friendship decision
+// changed.
+func (s *Server) setRule(ctx context.Context, owner string, r Rule, del bool) error {
+	s.mu.Lock()
+	t, err := s.owned(ctx, owner, r.Thing.JID, nodeOf(r.Thing))
+	if err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	r.Thing = t.Key
+	if r.Requester, err = requesterOf(r.Requester); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	old, _ := ruleFor(mustRules(ctx, s.store, t.Key), r.Requester)
+	if old.Requester != r.Requester {
+		old = Rule{}
+	}
+	if del {
+		err = s.store.DeleteRule(ctx, t.Key, r.Requester)
+	} else {
+		r.Updated = s.now()
+		err = s.store.PutRule(ctx, r)
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	s.amu.Lock()
+	for _, kind := range []string{kindFriend, kindRead, kindControl} {
+		delete(s.asked, t.Key.String()+sep+kind+sep+r.Requester)
+	}
+	s.amu.Unlock()
+	s.log.Info("rule changed", "thing", t.JID, "node", t.NodeID, "requester", r.Requester, "deleted", del,
+		"friend", r.Friend, "read", r.Read, "control", r.Control)
+
+	s.clearCacheLater(t.JID)
+	if strings.Contains(r.Requester, "@") && t.NodeID == "" && old.Friend != r.Friend {
+		switch {
+		case r.Friend == Allow:
+			s.recommend(ctx, t, provisioning.Friend{JID: r.Requester}.Element())
+		case old.Friend == Allow:
+			s.recommend(ctx, t, provisioning.Unfriend{JID: r.Requester}.Element())
+		}
+	}
+	return nil
+}
+
+// mustRules returns the rules of k, none on error.
+func mustRules(ctx context.Context, st Store, k Key) []Rule {
+	rules, _ := st.Rules(ctx, k)
+	return rules
+}
+
+// requesterOf normalises a rule's requester: a bare JID, or a domain.
+func requesterOf(s string) (string, error) {
+	j, err := jid.Parse(s)
+	if err != nil || j.Resourcepart() != "" {
+		return "", xmpp.NewStanzaError("modify", "jid-malformed", fmt.Sprintf("requester %.60q is not a bare JID or a domain", s))
+	}
+	return j.String(), nil
+}
+
+// recommend sends the thing a friend or unfriend message (§3.2.3, §3.2.4).
+func (s *Server) recommend(ctx context.Context, t Thing, payload *xmpp.Element) {
+	to := t.Address
+	if to == "" {
+		to = t.JID
+	}
+	msg := xmpp.NewElement("", "message", "to", to, "from", s.sess.LocalJID().String()).Add(payload)
+	if err := s.sess.Send(ctx, msg); err != nil {
+		s.log.Info("registry: recommendation not sent", "jid", t.JID, "err", err)
+	}
+}
+
+// clearCacheLater sends clearCache to the thing at the bare JID device in
+// the background; when it cannot be reached, every record of it is marked
+// so that clearCache is sent when it is next seen (§5.2).
+func (s *Server) clearCacheLater(device string) {
+	mark := func(ctx context.Context, pending bool) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		var ts []Thing
+		_ = s.store.Things(ctx, JIDPrefix(device), func(t Thing) bool {
+			if t.ClearCache != pending {
+				ts = append(ts, t)
+			}
+			return true
+		})
+		for _, t := range ts {
+			t.ClearCache = pending
+			if err := s.store.PutThing(ctx, t); err != nil {
+				s.log.Warn("registry: saving clearCache state", "jid", device, "err", err)
+			}
+		}
+	}
+	started := s.spawn(func(ctx context.Context) {
+		t, err := s.store.Thing(ctx, Key{JID: device})
+		if err != nil {
+			// A concentrator registered only nodes: any record has the address.
+			_ = s.store.Things(ctx, JIDPrefix(device), func(x Thing) bool { t, err = x, nil; return false })
+		}
+		if err != nil {
+			return
+		}
+		if err := s.notify(ctx, t, provisioning.ClearCache{}.Element()); err != nil {
+			s.log.Info("registry: clearCache not delivered; will resend when the thing is seen", "jid", device, "err", err)
+			mark(ctx, true)
+			return
+		}
+		s.log.Debug("clearCache delivered", "jid", device)
+		mark(ctx, false)
+	})
+	if !started {
+		mark(s.ctx, true)
+	}
+}
