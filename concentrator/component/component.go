@@ -12,7 +12,6 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/xiot/xiot/concentrator/mqttbridge"
-	"github.com/xiot/xiot/internal/disco"
 	"github.com/xiot/xiot/internal/xmpp"
 )
 
@@ -51,6 +50,7 @@ type Component struct {
 	subs    *store
 	sess    *xmpp.Session
 	root    *xmpp.Mux
+	devMux  *xmpp.Mux // shared by every device JID
 	unknown *xmpp.Mux
 	sets    chan struct{} // one token per set in progress
 	onlineC chan struct{} // a session came online: resend presence
@@ -69,8 +69,6 @@ type device struct {
 	id    string
 	local string
 	jid   string
-	mux   *xmpp.Mux
-	disco disco.Server
 
 	mu     sync.Mutex
 	nodes  []string // readout nodes of reader
@@ -108,7 +106,7 @@ func New(opts Options) (*Component, error) {
 	}
 	c := &Component{
 		opts: opts, b: opts.Bridge, log: opts.Logger, domain: opts.Session.JID.Domainpart(),
-		owners: map[string]bool{}, subs: subs, root: &xmpp.Mux{}, unknown: &xmpp.Mux{},
+		owners: map[string]bool{}, subs: subs, root: &xmpp.Mux{}, devMux: &xmpp.Mux{}, unknown: &xmpp.Mux{},
 		sets: make(chan struct{}, opts.MaxSets), onlineC: make(chan struct{}, 1),
 		byLocal: map[string]*device{}, byID: map[string]*device{}, sent: map[string]bool{}, refused: map[string]bool{},
 	}
@@ -116,6 +114,7 @@ func New(opts Options) (*Component, error) {
 		c.owners[o.Bare().String()] = true
 	}
 	c.setupRoot()
+	c.setupDevices()
 	c.unknown.Presence(xmpp.HandlerFunc(c.handleUnknownPresence))
 	c.root.Route(c.route)
 	sc := opts.Session
@@ -205,7 +204,7 @@ func (c *Component) route(to string) *xmpp.Mux {
 		return nil
 	}
 	if d := c.deviceByLocal(j.Localpart()); d != nil {
-		return d.mux
+		return c.devMux
 	}
 	return c.unknown
 }
@@ -247,8 +246,7 @@ func (c *Component) deviceByID(id string) *device {
 		}
 		return nil
 	}
-	d := &device{c: c, id: id, local: local, jid: deviceJID(local, c.domain), mux: &xmpp.Mux{}}
-	d.setup()
+	d := &device{c: c, id: id, local: local, jid: deviceJID(local, c.domain)}
 	c.byLocal[local] = d
 	c.byID[id] = d
 	return d

@@ -3,6 +3,8 @@ package component
 import (
 	"context"
 
+	"mellium.im/xmpp/jid"
+
 	"github.com/xiot/xiot/concentrator/mqttbridge"
 	"github.com/xiot/xiot/control/iotcontrol"
 	"github.com/xiot/xiot/internal/disco"
@@ -10,32 +12,49 @@ import (
 	"github.com/xiot/xiot/sensors/sensordata"
 )
 
-// setup registers the device's handlers on its mux.
-func (d *device) setup() {
-	xmpp.HandlePing(d.mux)
-	d.refreshInfo()
-	// disco#info reflects the device as it is now (its fields and name
-	// arrive after the JID exists).
-	info := &xmpp.Mux{}
-	d.disco.Register(info)
-	d.mux.IQ("get", disco.NSInfo, "query", xmpp.HandlerFunc(func(ctx context.Context, s *xmpp.Session, iq *xmpp.Element) error {
-		d.refreshInfo()
-		return info.HandleStanza(ctx, s, iq)
-	}))
-	d.mux.IQ("get", disco.NSItems, "query", info)
-	d.mux.Presence(xmpp.HandlerFunc(d.handlePresence))
-	d.mux.IQ("get", sensordata.NS, "req", xmpp.HandlerFunc(d.handleReadout))
-	d.mux.IQ("get", sensordata.NS, "cancel", xmpp.HandlerFunc(d.handleReadout))
-	d.mux.IQ("set", iotcontrol.NS, "set", xmpp.HandlerFunc(d.handleSetIQ))
-	d.mux.IQ("get", iotcontrol.NS, "getForm", xmpp.HandlerFunc(d.handleGetForm))
-	d.mux.Message(iotcontrol.NS, "set", xmpp.HandlerFunc(d.handleSetMessage))
+// deviceFunc handles a stanza addressed to a device JID (a method
+// expression of device).
+type deviceFunc func(d *device, ctx context.Context, s *xmpp.Session, st *xmpp.Element) error
+
+// onDevice adapts f to a handler of the device mux: it finds the device
+// the stanza is addressed to.
+func (c *Component) onDevice(f deviceFunc) xmpp.Handler {
+	return xmpp.HandlerFunc(func(ctx context.Context, s *xmpp.Session, st *xmpp.Element) error {
+		to, err := jid.Parse(st.Get("to"))
+		if err != nil {
+			return xmpp.ErrServiceUnavailable
+		}
+		d := c.deviceByLocal(to.Localpart())
+		if d == nil {
+			return xmpp.ErrServiceUnavailable
+		}
+		return f(d, ctx, s, st)
+	})
+}
+
+// setupDevices registers the handlers of the device JIDs. All device JIDs
+// share one mux (Route hands it every stanza to a device JID, and stamps
+// what its handlers send with that JID): a mux per device would cost
+// about 3 KB per device, most of the 4 KB budget at 10,000 devices.
+func (c *Component) setupDevices() {
+	m := c.devMux
+	xmpp.HandlePing(m)
+	m.IQ("get", disco.NSInfo, "query", c.onDevice((*device).handleInfo))
+	m.IQ("get", disco.NSItems, "query", c.onDevice((*device).handleItems))
+	m.Presence(c.onDevice((*device).handlePresence))
+	m.IQ("get", sensordata.NS, "req", c.onDevice((*device).handleReadout))
+	m.IQ("get", sensordata.NS, "cancel", c.onDevice((*device).handleReadout))
+	m.IQ("set", iotcontrol.NS, "set", c.onDevice((*device).handleSetIQ))
+	m.IQ("get", iotcontrol.NS, "getForm", c.onDevice((*device).handleGetForm))
+	m.Message(iotcontrol.NS, "set", c.onDevice((*device).handleSetMessage))
 }
 
 // snapshot returns the device's current state in the bridge.
 func (d *device) snapshot() (mqttbridge.Device, bool) { return d.c.b.Device(d.id) }
 
-// refreshInfo sets the device's disco#info from its current fields.
-func (d *device) refreshInfo() {
+// info returns the device's disco#info from its current fields: the
+// control feature only when it has writable fields.
+func (d *device) info() disco.Info {
 	dev, _ := d.snapshot()
 	name := dev.Name
 	if name == "" {
@@ -49,8 +68,25 @@ func (d *device) refreshInfo() {
 	if writable {
 		features = append(features, iotcontrol.NS)
 	}
-	d.disco.SetInfo(disco.Info{
+	return disco.Info{
 		Identities: []disco.Identity{{Category: "client", Type: "bot", Name: name + " (MQTT)"}},
 		Features:   features,
-	})
+	}
+}
+
+// handleInfo answers disco#info of a device (no nodes).
+func (d *device) handleInfo(ctx context.Context, s *xmpp.Session, iq *xmpp.Element) error {
+	if iq.FirstChild().Get("node") != "" {
+		return xmpp.ErrItemNotFound
+	}
+	info := d.info()
+	return s.Send(ctx, xmpp.ResultIQ(iq, info.Element("")))
+}
+
+// handleItems answers disco#items of a device: it has none.
+func (d *device) handleItems(ctx context.Context, s *xmpp.Session, iq *xmpp.Element) error {
+	if iq.FirstChild().Get("node") != "" {
+		return xmpp.ErrItemNotFound
+	}
+	return s.Send(ctx, xmpp.ResultIQ(iq, xmpp.NewElement(disco.NSItems, "query")))
 }

@@ -2,8 +2,10 @@
 // external component (e.g. mqtt.example.org) that gives every device of an
 // mqttbridge.Bridge its own JID, <device>@<component domain>.
 //
-// Each device JID has its own xmpp.Mux (xmpp.Mux.Route), so what its
-// handlers send comes from the device JID, and answers:
+// xmpp.Mux.Route hands every stanza to a device JID to the devices' mux,
+// whose handlers find the device by the 'to' address and whose replies
+// come from the device JID (one mux shared by all devices rather than one
+// each: that would cost about 3 KB per device). Each device JID answers:
 //
 //   - XEP-0030 service discovery (identity client/bot named after the
 //     device; features ping, sensor data, and control when the device has

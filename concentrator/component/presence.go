@@ -77,13 +77,17 @@ func presenceOf(from, to string, available bool, dev mqttbridge.Device) *xmpp.El
 
 // watch follows the bridge's events and sends presence to subscribers when
 // a device's availability changes, and again after every (re)connection.
+// Events that are already waiting are handled together and their presence
+// sent in one write.
 func (c *Component) watch(ctx context.Context) {
 	events, cancel := c.b.Subscribe(4096)
 	defer cancel()
 	tick := time.NewTicker(resyncEvery)
 	defer tick.Stop()
 	dropped := c.b.Stats().EventsDropped
+	var out []any
 	for {
+		out = out[:0]
 		select {
 		case <-ctx.Done():
 			return
@@ -91,60 +95,81 @@ func (c *Component) watch(ctx context.Context) {
 			c.mu.Lock()
 			clear(c.sent)
 			c.mu.Unlock()
-			c.syncAll(ctx)
+			out = c.syncAll(out)
 		case e := <-events:
-			if e.Kind == mqttbridge.EventAvailability || e.Kind == mqttbridge.EventDevice {
-				c.syncDevice(ctx, e.Device)
+			out = c.syncEvent(out, e)
+		drain:
+			for len(out) < maxBatch {
+				select {
+				case e := <-events:
+					out = c.syncEvent(out, e)
+				default:
+					break drain
+				}
 			}
 		case <-tick.C:
 			if n := c.b.Stats().EventsDropped; n != dropped {
 				dropped = n
-				c.syncAll(ctx)
+				out = c.syncAll(out)
 			}
+		}
+		for len(out) > 0 {
+			n := min(len(out), maxBatch)
+			if err := c.sess.SendAll(ctx, out[:n]...); err != nil {
+				c.log.Warn("sending presence", "stanzas", n, "err", err)
+			}
+			out = out[n:]
 		}
 	}
 }
 
-// syncAll compares every device with what its subscribers were told.
-func (c *Component) syncAll(ctx context.Context) {
-	for _, dev := range c.b.Devices() {
-		c.sync(ctx, dev, true)
+// maxBatch bounds the presence stanzas sent in one write.
+const maxBatch = 256
+
+// syncEvent appends the presence an availability event calls for.
+func (c *Component) syncEvent(out []any, e mqttbridge.Event) []any {
+	if e.Kind != mqttbridge.EventAvailability && e.Kind != mqttbridge.EventDevice {
+		return out
 	}
-}
-
-// syncDevice compares one device with what its subscribers were told.
-func (c *Component) syncDevice(ctx context.Context, id string) {
-	dev, ok := c.b.Device(id)
-	c.sync(ctx, dev, ok)
-}
-
-// sync sends the device's presence to its subscribers when its
-// availability differs from what they were last sent.
-func (c *Component) sync(ctx context.Context, dev mqttbridge.Device, ok bool) {
+	dev, ok := c.b.Device(e.Device)
 	if !ok {
-		return
+		return out
 	}
+	return c.sync(out, dev)
+}
+
+// syncAll appends the presence of every device whose subscribers were not
+// told its availability.
+func (c *Component) syncAll(out []any) []any {
+	for _, dev := range c.b.Devices() {
+		out = c.sync(out, dev)
+	}
+	return out
+}
+
+// sync appends the device's presence for each subscriber when its
+// availability differs from what they were last sent.
+func (c *Component) sync(out []any, dev mqttbridge.Device) []any {
 	subs := c.subs.subscribers(dev.ID)
 	if len(subs) == 0 {
-		return
+		return out
 	}
 	c.mu.Lock()
 	last, known := c.sent[dev.ID]
 	c.sent[dev.ID] = dev.Available
 	c.mu.Unlock()
 	if known && last == dev.Available {
-		return
+		return out
 	}
 	d := c.deviceByID(dev.ID)
 	if d == nil {
-		return
+		return out
 	}
-	c.log.Info("device presence", "device", dev.ID, "jid", d.jid, "available", dev.Available, "subscribers", len(subs))
+	c.log.Debug("device presence", "device", dev.ID, "jid", d.jid, "available", dev.Available, "subscribers", len(subs))
 	for _, to := range subs {
-		if err := c.sess.Send(ctx, presenceOf(d.jid, to, dev.Available, dev)); err != nil {
-			c.log.Warn("sending presence", "device", dev.ID, "to", to, "err", err)
-		}
+		out = append(out, presenceOf(d.jid, to, dev.Available, dev))
 	}
+	return out
 }
 
 // goodbye tells every subscriber of an available device that it is gone,
