@@ -197,7 +197,12 @@ type user struct {
 
 func (r *rig) login(t *testing.T, name string) *user {
 	t.Helper()
-	j, _ := jid.Parse(name + "@" + r.p.Domain + "/test")
+	return r.loginAs(t, name, "test")
+}
+
+func (r *rig) loginAs(t *testing.T, name, resource string) *user {
+	t.Helper()
+	j, _ := jid.Parse(name + "@" + r.p.Domain + "/" + resource)
 	mux := &xmpp.Mux{}
 	u := &user{sd: sensordata.NewClient(mux)}
 	mux.Presence(xmpp.HandlerFunc(func(_ context.Context, _ *xmpp.Session, st *xmpp.Element) error {
@@ -583,6 +588,10 @@ func TestConcentratorThroughProsody(t *testing.T) {
 		n = owner.presences()
 		publish(t, r.pub, "tele/plug1/LWT", "Online")
 		owner.waitPresence(t, "plug1@"+dom, "", n)
+		// Another session of the owner logs in: the server probes the
+		// device, which answers with its presence.
+		second := r.loginAs(t, "owner", "second")
+		second.waitPresence(t, "plug1@"+dom, "", 0)
 	})
 }
 
