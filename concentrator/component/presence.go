@@ -172,26 +172,33 @@ func (c *Component) sync(out []any, dev mqttbridge.Device) []any {
 	return out
 }
 
-// goodbye tells every subscriber of an available device that it is gone,
-// before the component disconnects.
+// goodbye tells every subscriber of a device that may have been announced
+// available that it is gone, before the component disconnects.
 func (c *Component) goodbye() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c.mu.Lock()
-	var ids []string
-	for id, avail := range c.sent {
-		if avail {
-			ids = append(ids, id)
+	var out []any
+	for _, id := range c.subs.devices() {
+		c.mu.Lock()
+		sent := c.sent[id]
+		c.mu.Unlock()
+		if dev, ok := c.b.Device(id); !sent && (!ok || !dev.Available) {
+			continue
 		}
-	}
-	c.mu.Unlock()
-	for _, id := range ids {
 		d := c.deviceByID(id)
 		if d == nil {
 			continue
 		}
 		for _, to := range c.subs.subscribers(id) {
-			_ = c.sess.Send(ctx, presenceOf(d.jid, to, false, mqttbridge.Device{}))
+			out = append(out, presenceOf(d.jid, to, false, mqttbridge.Device{}))
 		}
+	}
+	for len(out) > 0 {
+		n := min(len(out), maxBatch)
+		if err := c.sess.SendAll(ctx, out[:n]...); err != nil {
+			c.log.Warn("sending unavailable presence on shutdown", "err", err)
+			return
+		}
+		out = out[n:]
 	}
 }

@@ -65,6 +65,17 @@ func (s *store) subscribers(dev string) []string {
 	return slices.Clone(s.subs[dev])
 }
 
+// devices returns the ids of the devices that have subscribers.
+func (s *store) devices() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]string, 0, len(s.subs))
+	for id := range s.subs {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
 // has reports whether bare is subscribed to dev.
 func (s *store) has(dev, bare string) bool {
 	s.mu.Lock()
