@@ -98,17 +98,26 @@ func run(nRead, nSet int) error {
 	}
 	gctx, stop := context.WithCancel(ctx)
 	defer stop()
+	// A second gateway gives devices no TLS, to show the stanza bytes
+	// without TLS records.
+	gPlain, err := exigw.New(exigw.Config{Upstream: p.C2SAddr, UpstreamTLS: p.TLSConfig()})
+	if err != nil {
+		return err
+	}
 	addrs := map[string]string{"": p.C2SAddr}
-	for _, form := range []string{"neg", "alt"} {
+	for _, form := range []string{"neg", "alt", "neg-plain"} {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return err
 		}
 		addrs[form] = ln.Addr().String()
-		if form == "alt" {
+		switch form {
+		case "alt":
 			go func() { _ = g.ServeAlternative(gctx, ln) }()
-		} else {
+		case "neg":
 			go func() { _ = g.ServeNegotiated(gctx, ln) }()
+		default:
+			go func() { _ = gPlain.ServeNegotiated(gctx, ln) }()
 		}
 	}
 
@@ -144,7 +153,7 @@ func run(nRead, nSet int) error {
 
 	cmux := &xmpp.Mux{}
 	reader := sensordata.NewClient(cmux)
-	cli, err := session(ctx, p, "client", "bench", p.C2SAddr, xmpp.EXIConfig{}, cmux, nil)
+	cli, err := session(ctx, p, "client", "bench", p.C2SAddr, false, xmpp.EXIConfig{}, cmux, nil)
 	if err != nil {
 		return err
 	}
@@ -159,11 +168,17 @@ func run(nRead, nSet int) error {
 		{"EXI schema-informed + compression", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, Alignment: exi.Compression}},
 		{"EXI schema-informed, alt. binding", "alt", xmpp.EXIConfig{Mode: xmpp.EXIAlternative, SchemaInformed: true}},
 		{"EXI s.-informed + compr., alt. binding", "alt", xmpp.EXIConfig{Mode: xmpp.EXIAlternative, SchemaInformed: true, Alignment: exi.Compression}},
+		{"no TLS: XML", "neg-plain", xmpp.EXIConfig{}},
+		{"no TLS: EXI schema-less", "neg-plain", xmpp.EXIConfig{Mode: xmpp.EXINegotiate}},
+		{"no TLS: EXI schema-less + compression", "neg-plain", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, Alignment: exi.Compression}},
+		{"no TLS: EXI schema-informed", "neg-plain", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true}},
+		{"no TLS: EXI schema-informed + compr.", "neg-plain", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, Alignment: exi.Compression}},
 	}
+	plainBase := 8 // index of the XML variant without TLS
 	results := make([]result, len(variants))
 	for i, v := range variants {
 		var in, out atomic.Int64
-		dev, err := session(ctx, p, "device", fmt.Sprint("bench", i), addrs[v.server], v.x, dmux, func(c net.Conn) net.Conn {
+		dev, err := session(ctx, p, "device", fmt.Sprint("bench", i), addrs[v.server], v.server == "neg-plain", v.x, dmux, func(c net.Conn) net.Conn {
 			return &countConn{Conn: c, in: &in, out: &out}
 		})
 		if err != nil {
@@ -203,11 +218,15 @@ func run(nRead, nSet int) error {
 
 	fmt.Printf("== bytes on the device's link (TCP payload incl. TLS, both ways): login + %d momentary readouts + %d sets ==\n", nRead, nSet)
 	fmt.Printf("  %-40s %9s %9s %8s %11s %11s\n", "", "login", "session", "vs XML", "readout p50", "p90")
-	base := float64(results[0].total)
 	for i, v := range variants {
 		r := results[i]
+		base := float64(results[0].total)
+		if i >= plainBase {
+			base = float64(results[plainBase].total)
+		}
 		fmt.Printf("  %-40s %9d %9d %7.1f%% %11v %11v\n", v.name, r.login, r.total, 100*float64(r.total)/base, r.p50.Round(time.Microsecond), r.p90.Round(time.Microsecond))
 	}
+	fmt.Printf("  (\"no TLS\" rows: device link without TLS, against the XML row without TLS)\n")
 	fmt.Printf("  goal: schema-informed EXI <= 25%% of the XML bytes\n")
 	fmt.Printf("== gateway's added latency on a readout round trip (p50) ==\n")
 	fmt.Printf("  XML through the gateway vs straight: %+v\n", (results[1].p50 - results[0].p50).Round(time.Microsecond))
@@ -218,12 +237,12 @@ func run(nRead, nSet int) error {
 	return nil
 }
 
-func session(ctx context.Context, p *testserver.Prosody, user, res, server string, x xmpp.EXIConfig, mux *xmpp.Mux, wrap func(net.Conn) net.Conn) (*xmpp.Session, error) {
+func session(ctx context.Context, p *testserver.Prosody, user, res, server string, plain bool, x xmpp.EXIConfig, mux *xmpp.Mux, wrap func(net.Conn) net.Conn) (*xmpp.Session, error) {
 	j, err := jid.Parse(user + "@" + p.Domain + "/" + res)
 	if err != nil {
 		return nil, err
 	}
-	cfg := xmpp.Config{JID: j, Password: user + "-bench-pass", Server: server, TLS: p.TLSConfig(), Keepalive: -1, EXI: x, StreamManagement: true}
+	cfg := xmpp.Config{JID: j, Password: user + "-bench-pass", Server: server, TLS: p.TLSConfig(), Keepalive: -1, EXI: x, StreamManagement: true, NoTLS: plain}
 	if wrap != nil {
 		cfg.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
 			var d net.Dialer
