@@ -32,6 +32,13 @@ var files embed.FS
 // CanonicalNS is the target namespace of canonical schemas.
 const CanonicalNS = "urn:xmpp:exi:cs"
 
+// Bounds on what peers can make a Set hold.
+const (
+	maxCached   = 16      // compiled canonical schemas kept
+	maxUploaded = 32      // schemas added by Add
+	maxUpload   = 1 << 20 // bytes of one added schema
+)
+
 // Schema identifies one schema file as XEP-0322 does.
 type Schema struct {
 	NS    string // target namespace
@@ -43,10 +50,11 @@ type Schema struct {
 // Set is the collection of schemas one party holds, with a cache of the
 // canonical grammars compiled from them. It is safe for concurrent use.
 type Set struct {
-	mu      sync.Mutex
-	schemas []Schema
-	data    map[string][]byte // file name -> content
-	cache   map[string]*schema.Grammars
+	mu       sync.Mutex
+	uploaded int
+	schemas  []Schema
+	data     map[string][]byte // file name -> content
+	cache    map[string]*schema.Grammars
 }
 
 // New returns the set of the embedded XMPP and IoT schemas.
@@ -181,6 +189,13 @@ func (s *Set) Grammars(list []Schema) (*schema.Grammars, error) {
 	if err != nil {
 		return nil, fmt.Errorf("xmppschema: compile canonical schema: %w", err)
 	}
+	if len(s.cache) >= maxCached {
+		// Peers choose the schema lists: keep the cache bounded.
+		for k := range s.cache {
+			delete(s.cache, k)
+			break
+		}
+	}
 	s.cache[id] = g
 	return g, nil
 }
@@ -216,6 +231,9 @@ func (s *Set) Data(sc Schema) ([]byte, bool) {
 // the set and returns its identity. Its imports must name, by file name,
 // schemas the set already holds.
 func (s *Set) Add(data []byte) (Schema, error) {
+	if len(data) > maxUpload {
+		return Schema{}, fmt.Errorf("xmppschema: uploaded schema of %d bytes exceeds %d", len(data), maxUpload)
+	}
 	ns, err := targetNamespace(data)
 	if err != nil {
 		return Schema{}, fmt.Errorf("xmppschema: uploaded schema: %w", err)
@@ -228,6 +246,10 @@ func (s *Set) Add(data []byte) (Schema, error) {
 	sc.File = "uploaded-" + sc.MD5 + ".xsd"
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.uploaded >= maxUploaded {
+		return Schema{}, fmt.Errorf("xmppschema: already %d uploaded schemas", s.uploaded)
+	}
+	s.uploaded++
 	s.data[sc.File] = slices.Clone(data)
 	s.schemas = append(s.schemas, sc)
 	slices.SortFunc(s.schemas, func(a, b Schema) int { return strings.Compare(a.NS, b.NS) })

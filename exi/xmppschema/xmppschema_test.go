@@ -1,6 +1,7 @@
 package xmppschema
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -87,5 +88,35 @@ func TestAdd(t *testing.T) {
 	}
 	if _, err := s.Add([]byte("not xml")); err == nil {
 		t.Fatal("garbage accepted as a schema")
+	}
+}
+
+// Peers choose what a Set compiles and holds: both stay bounded.
+func TestBounds(t *testing.T) {
+	s, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range maxUploaded + 1 {
+		xsd := fmt.Appendf(nil, "<xs:schema xmlns:xs='http://www.w3.org/2001/XMLSchema' targetNamespace='urn:example:%d'><xs:element name='v'/></xs:schema>", i)
+		sc, err := s.Add(xsd)
+		if i == maxUploaded {
+			if err == nil {
+				t.Fatal("upload beyond the bound accepted")
+			}
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Grammars([]Schema{sc}); err != nil {
+			t.Fatal(err)
+		}
+		if len(s.cache) > maxCached {
+			t.Fatalf("%d compiled schemas cached", len(s.cache))
+		}
+	}
+	if _, err := s.Add(make([]byte, maxUpload+1)); err == nil {
+		t.Fatal("oversized upload accepted")
 	}
 }

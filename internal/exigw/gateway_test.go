@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/xiot/xiot/exi"
+	"github.com/xiot/xiot/exi/xmppschema"
 	"github.com/xiot/xiot/internal/testserver"
 	"github.com/xiot/xiot/internal/xmpp"
 )
@@ -234,5 +236,34 @@ func TestFallbackToXML(t *testing.T) {
 	defer cancel()
 	if _, err := xmpp.Ping(ctx, cli, dev.LocalJID().String()); err != nil {
 		t.Fatalf("ping over XML: %v", err)
+	}
+}
+
+// A device whose schema set holds a schema the gateway lacks uploads it
+// (XEP-0322 uploadSchema) and then agrees on the setup.
+func TestUploadSchema(t *testing.T) {
+	e := startEnv(t)
+	set, err := xmppschema.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := set.Add([]byte(`<xs:schema xmlns:xs='http://www.w3.org/2001/XMLSchema' targetNamespace='urn:example:vendor' elementFormDefault='qualified'><xs:element name='reading' type='xs:double'/></xs:schema>`)); err != nil {
+		t.Fatal(err)
+	}
+	var log syncBuffer
+	mux := &xmpp.Mux{}
+	xmpp.HandlePing(mux)
+	dev := connect(t, e.config(t, "device", "up", e.neg, xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, Schemas: set}, &log), mux)
+	if !strings.Contains(log.String(), "uploaded EXI schemas") || !strings.Contains(log.String(), "stream switched to EXI") {
+		t.Fatalf("no upload and switch in the log:\n%s", log.String())
+	}
+	cli := connect(t, e.config(t, "client", "cli", e.p.C2SAddr, xmpp.EXIConfig{}, nil), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := xmpp.Ping(ctx, cli, dev.LocalJID().String()); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(e.g.cfg.Schemas.All(), func(s xmppschema.Schema) bool { return s.NS == "urn:example:vendor" }) {
+		t.Fatal("gateway does not hold the uploaded schema")
 	}
 }

@@ -32,12 +32,14 @@ func (r *relay) readDevice() (int, *xmpp.Element, error) {
 			if r.alt {
 				// Alternative binding: the options of the stream come in
 				// the header of its streamStart; answer with the same.
+				r.dwmu.Lock()
 				if r.dw == nil {
 					r.g.exiStreams.Add(1)
 				}
 				r.dw = xmpp.NewEXIWriter(opts, xmpp.NSClient)
-				r.dexi.SetOptions(opts)
 				r.dhdr = true
+				r.dwmu.Unlock()
+				r.dexi.SetOptions(opts)
 			}
 			return evStreamStart, el, nil
 		case xmpp.IsEXI(el, "streamEnd"):
