@@ -509,3 +509,22 @@ func TestDirectTLSAndSCRAM(t *testing.T) {
 		t.Fatalf("ping the server over direct TLS: %v", err)
 	}
 }
+
+func TestRunReturnsWhenContextEnds(t *testing.T) {
+	p := testserver.StartProsody(t, testserver.ProsodyOptions{})
+	register(t, p, "device")
+	s := xmpp.New(clientConfig(t, p, "device", "device-pass", "agent"), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	waitOnline(t, s)
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Run returned %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after its context ended while connected")
+	}
+}

@@ -115,6 +115,10 @@ func (s *Session) Connect(ctx context.Context) error {
 // an *AuthError when the server refuses the credentials (retrying would not
 // help).
 func (s *Session) Run(ctx context.Context) error {
+	// The reading loop blocks on the network: ending ctx closes the
+	// session so that it returns.
+	stop := context.AfterFunc(ctx, func() { s.Close() })
+	defer stop()
 	delay := s.cfg.ReconnectMin
 	for attempt := 0; ; attempt++ {
 		st, err := s.connect(ctx)
