@@ -51,6 +51,7 @@ type Config struct {
 	EXI     EXI      `yaml:"exi"`     // EXI-compressed XMPP (XEP-0322); see exi.go
 	// Provisioning is the XEP-0324 trust delegation; see provisioning.go.
 	Provisioning Provisioning `yaml:"provisioning"`
+	Registry     Registry     `yaml:"registry"` // "xiot registry"; see registry.go
 
 	// src records where each key came from, for error messages.
 	src sources

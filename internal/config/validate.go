@@ -69,6 +69,7 @@ func (c *Config) checks() []error {
 	errs = append(errs, c.checkMQTT()...)
 	errs = append(errs, c.checkPush()...)
 	errs = append(errs, c.checkEXI()...)
+	errs = append(errs, c.checkRegistry()...)
 	if c.Provisioning.Timeout < 0 {
 		add("provisioning.timeout", "must not be negative, not %v", c.Provisioning.Timeout)
 	}
