@@ -97,6 +97,15 @@ mqtt:
 	if f := res.Fields[0]; f.Name != "Temperature" || !f.Value.Equal(sensors.Numeric(21.5)) || f.Unit != "°C" {
 		t.Errorf("readout %v", res.Fields)
 	}
+	// xiot nodes browses the concentrator's tree (XEP-0326).
+	ownerPass := filepath.Join(dir, "owner.pass")
+	if err := os.WriteFile(ownerPass, []byte("owner-pass"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, nodesOut, nodesErr := runXiot(t, "nodes", "--jid", "owner@"+p.Domain, "--password-file", ownerPass, "--server", p.C2SAddr, "--ca-file", p.CAFile, p.ComponentDomain)
+	if code != exitOK || !strings.Contains(nodesOut, "thermo1") || !strings.Contains(nodesOut, "MQTT") {
+		t.Errorf("xiot nodes: exit %d\n%s\n%s", code, nodesOut, nodesErr)
+	}
 	stop()
 	select {
 	case err := <-done:

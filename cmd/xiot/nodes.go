@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/xiot/xiot/internal/xmpp"
+)
+
+// nsConcentrators is the XEP-0326 namespace.
+const nsConcentrators = "urn:xmpp:iot:concentrators"
+
+const nodesUsage = `Usage: xiot nodes [flags] JID
+
+Browses the node tree of the concentrator at JID (XEP-0326): its data
+sources, then in each the root nodes and their children, and prints one
+line per node (source, node id, type, parent, state, readable,
+controllable) or one JSON object per line with --json.
+
+Examples:
+  xiot nodes --config client.yaml mqtt.example.org
+  xiot nodes --source MQTT --json mqtt.example.org
+`
+
+// nodeInfo is one node of a concentrator's tree.
+type nodeInfo struct {
+	Source       string `json:"sourceId"`
+	ID           string `json:"nodeId"`
+	Type         string `json:"nodeType,omitempty"`
+	Parent       string `json:"parentId,omitempty"`
+	State        string `json:"state,omitempty"`
+	HasChildren  bool   `json:"hasChildren"`
+	Readable     bool   `json:"isReadable"`
+	Controllable bool   `json:"isControllable"`
+}
+
+// runNodes implements "xiot nodes".
+func runNodes(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("nodes", nodesUsage)
+	var acct accountFlags
+	acct.register(fs)
+	source := fs.String("source", "", "browse only this data source")
+	asJSON := fs.Bool("json", false, "print JSON lines")
+	maxDepth := fs.Int("depth", 8, "deepest level of child nodes fetched")
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef(fs, "want exactly one JID, got %d arguments", fs.NArg())
+	}
+	to := fs.Arg(0)
+	ctx, cancel := context.WithTimeout(ctx, acct.timeout)
+	defer cancel()
+	s, err := acct.connect(ctx, stderr, nil)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	sources := []string{*source}
+	if *source == "" {
+		res, err := concentratorIQ(ctx, s, to, xmpp.NewElement(nsConcentrators, "getAllDataSources"))
+		if err != nil {
+			return err
+		}
+		sources = nil
+		for _, ds := range res.Children() {
+			if ds.Name.Local == "dataSource" {
+				sources = append(sources, ds.Get("sourceId"))
+			}
+		}
+	}
+	var nodes []nodeInfo
+	for _, src := range sources {
+		res, err := concentratorIQ(ctx, s, to, xmpp.NewElement(nsConcentrators, "getRootNodes", "sourceId", src))
+		if err != nil {
+			return err
+		}
+		level := parseNodes(src, res)
+		for depth := 0; len(level) > 0; depth++ {
+			nodes = append(nodes, level...)
+			if depth >= *maxDepth {
+				break
+			}
+			var next []nodeInfo
+			for _, n := range level {
+				if !n.HasChildren {
+					continue
+				}
+				res, err := concentratorIQ(ctx, s, to, xmpp.NewElement(nsConcentrators, "getChildNodes", "sourceId", src, "nodeId", n.ID))
+				if err != nil {
+					return err
+				}
+				next = append(next, parseNodes(src, res)...)
+			}
+			level = next
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		for _, n := range nodes {
+			if err := enc.Encode(n); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SOURCE\tNODE\tTYPE\tPARENT\tSTATE\tREADABLE\tCONTROLLABLE")
+	for _, n := range nodes {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\t%v\n", n.Source, n.ID, n.Type, n.Parent, n.State, n.Readable, n.Controllable)
+	}
+	return tw.Flush()
+}
+
+// concentratorIQ sends a XEP-0326 request and returns its response
+// element, or an error for an IQ error or a result other than OK.
+func concentratorIQ(ctx context.Context, s *xmpp.Session, to string, req *xmpp.Element) (*xmpp.Element, error) {
+	res, err := s.SendIQ(ctx, xmpp.NewElement("", "iq", "type", "get", "to", to).Add(req))
+	if err != nil {
+		return nil, fmt.Errorf("%s to %s: %w", req.Name.Local, to, err)
+	}
+	resp := res.Child(nsConcentrators, req.Name.Local+"Response")
+	if resp == nil {
+		return nil, fmt.Errorf("%s to %s: no %sResponse in the answer", req.Name.Local, to, req.Name.Local)
+	}
+	if r := resp.Get("result"); r != "" && r != "OK" {
+		return nil, fmt.Errorf("%s to %s: result %s", req.Name.Local, to, r)
+	}
+	return resp, nil
+}
+
+func parseNodes(source string, resp *xmpp.Element) []nodeInfo {
+	var out []nodeInfo
+	for _, n := range resp.Children() {
+		if n.Name.Local != "node" {
+			continue
+		}
+		out = append(out, nodeInfo{
+			Source: source, ID: n.Get("nodeId"), Type: n.Get("nodeType"), Parent: n.Get("parentId"), State: n.Get("state"),
+			HasChildren: n.Get("hasChildren") == "true", Readable: n.Get("isReadable") == "true", Controllable: n.Get("isControllable") == "true",
+		})
+	}
+	return out
+}
