@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"mellium.im/xmpp/jid"
+
+	"github.com/xiot/xiot/internal/testserver"
+	"github.com/xiot/xiot/internal/xmpp"
+)
+
+func TestEXIGWUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{},
+		{"--upstream", "x:5222", "extra"},
+		{"--upstream", "x:5222", "--listen", "", "--alt-listen", ""},
+		{"--upstream", "x:5222", "--cert", "a.pem"},
+	} {
+		err := runEXIGW(context.Background(), args, io.Discard, io.Discard)
+		var ue *usageError
+		if !errors.As(err, &ue) {
+			t.Errorf("%q: got %v, want a usage error", args, err)
+		}
+	}
+}
+
+// lockedBuffer collects a log written from several goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// xiot exigw in front of Prosody: a device on the alternative binding logs
+// in through it and answers a ping from a plain client.
+func TestEXIGWRelays(t *testing.T) {
+	p := testserver.StartProsody(t, testserver.ProsodyOptions{})
+	for _, u := range []string{"device", "client"} {
+		if err := p.Register(u, u+"-pass"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	neg, alt := freeAddr(t), freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- runEXIGW(ctx, []string{"--upstream", p.C2SAddr, "--ca", p.CAFile,
+			"--cert", filepath.Join(p.Dir, "certs", p.Domain+".crt"), "--key", filepath.Join(p.Dir, "certs", p.Domain+".key"),
+			"--listen", neg, "--alt-listen", alt, "--stats", "50ms"}, io.Discard, &stderr)
+	}()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		c, err := net.Dial("tcp", alt)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway not listening: %v\n%s", err, stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	session := func(user, server string, x xmpp.EXIConfig, mux *xmpp.Mux) *xmpp.Session {
+		s := xmpp.New(xmpp.Config{JID: jid.MustParse(user + "@" + p.Domain + "/t"), Password: user + "-pass", Server: server,
+			TLS: p.TLSConfig(), EXI: x, Keepalive: -1}, mux)
+		lctx, lcancel := context.WithTimeout(ctx, 15*time.Second)
+		defer lcancel()
+		if err := s.Connect(lctx); err != nil {
+			t.Fatalf("%s: %v\n%s", user, err, stderr.String())
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	mux := &xmpp.Mux{}
+	xmpp.HandlePing(mux)
+	dev := session("device", alt, xmpp.EXIConfig{Mode: xmpp.EXIAlternative, SchemaInformed: true}, mux)
+	cli := session("client", p.C2SAddr, xmpp.EXIConfig{}, nil)
+	pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer pcancel()
+	if _, err := xmpp.Ping(pctx, cli, dev.LocalJID().String()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(120 * time.Millisecond) // a round of counters
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exigw ended with %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("exigw did not stop")
+	}
+	if log := stderr.String(); !strings.Contains(log, "EXI gateway counters") || !strings.Contains(log, "exi_streams=1") {
+		t.Fatalf("no counters in the log:\n%s", log)
+	}
+}
