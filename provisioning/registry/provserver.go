@@ -342,8 +342,10 @@ func (s *Server) recommend(ctx context.Context, t Thing, payload *xmpp.Element) 
 }
 
 // clearCacheLater sends clearCache to the thing at the bare JID device in
-// the background; when it cannot be reached, every record of it is marked
-// so that clearCache is sent when it is next seen (§5.2).
+// the background. Every record of the thing is first marked as owing a
+// clearCache, and unmarked once the thing acknowledged: a thing that is
+// offline (or a registry that stops meanwhile) gets it when the thing is
+// next seen (§5.2).
 func (s *Server) clearCacheLater(device string) {
 	mark := func(ctx context.Context, pending bool) {
 		s.mu.Lock()
@@ -362,24 +364,56 @@ func (s *Server) clearCacheLater(device string) {
 			}
 		}
 	}
+	mark(context.WithoutCancel(s.ctx), true)
+	s.amu.Lock()
+	if _, running := s.clearing[device]; running {
+		s.clearing[device] = true // send again when the one in flight is done
+		s.amu.Unlock()
+		return
+	}
+	s.clearing[device] = false
+	s.amu.Unlock()
+	// again reports (and resets) whether another clearCache was asked for
+	// meanwhile; when not, the thing is no longer being cleared.
+	again := func() bool {
+		s.amu.Lock()
+		defer s.amu.Unlock()
+		if s.clearing[device] {
+			s.clearing[device] = false
+			return true
+		}
+		delete(s.clearing, device)
+		return false
+	}
 	started := s.spawn(func(ctx context.Context) {
-		t, err := s.store.Thing(ctx, Key{JID: device})
-		if err != nil {
-			// A concentrator registered only nodes: any record has the address.
-			_ = s.store.Things(ctx, JIDPrefix(device), func(x Thing) bool { t, err = x, nil; return false })
+		for {
+			t, err := s.store.Thing(ctx, Key{JID: device})
+			if err != nil {
+				// A concentrator registered only nodes: any record has the address.
+				_ = s.store.Things(ctx, JIDPrefix(device), func(x Thing) bool { t, err = x, nil; return false })
+			}
+			if err != nil {
+				again()
+				return
+			}
+			if err := s.notify(ctx, t, provisioning.ClearCache{}.Element()); err != nil {
+				s.log.Info("registry: clearCache not delivered; will resend when the thing is seen", "jid", device, "err", err)
+				again()
+				return
+			}
+			s.log.Debug("clearCache delivered", "jid", device)
+			s.amu.Lock()
+			more := s.clearing[device]
+			s.amu.Unlock()
+			if !more {
+				mark(context.WithoutCancel(ctx), false)
+			}
+			if !again() {
+				return
+			}
 		}
-		if err != nil {
-			return
-		}
-		if err := s.notify(ctx, t, provisioning.ClearCache{}.Element()); err != nil {
-			s.log.Info("registry: clearCache not delivered; will resend when the thing is seen", "jid", device, "err", err)
-			mark(ctx, true)
-			return
-		}
-		s.log.Debug("clearCache delivered", "jid", device)
-		mark(ctx, false)
 	})
 	if !started {
-		mark(s.ctx, true)
+		again()
 	}
 }

@@ -60,8 +60,9 @@ type Server struct {
 
 	claims *limiter
 
-	amu   sync.Mutex
-	asked map[string]time.Time // questions sent to owners
+	amu      sync.Mutex
+	asked    map[string]time.Time // questions sent to owners
+	clearing map[string]bool      // things being sent clearCache: true if asked again meanwhile
 
 	ctx    context.Context // notifications; cancelled by Close
 	cancel context.CancelFunc
@@ -102,8 +103,8 @@ func New(sess *xmpp.Session, opts Options) (*Server, error) {
 	return &Server{
 		sess: sess, store: opts.Store, opts: opts, log: opts.Logger,
 		claims: newLimiter(opts.ClaimBurst, opts.ClaimEvery, opts.Now),
-		asked:  map[string]time.Time{},
-		ctx:    ctx, cancel: cancel, sem: make(chan struct{}, 64),
+		asked:  map[string]time.Time{}, clearing: map[string]bool{},
+		ctx: ctx, cancel: cancel, sem: make(chan struct{}, 64),
 	}, nil
 }
 
@@ -255,7 +256,13 @@ func (s *Server) seen(ctx context.Context, from jid.JID) {
 		}
 	}
 	s.mu.Unlock()
-	if clear {
+	if !clear {
+		return
+	}
+	s.amu.Lock()
+	_, running := s.clearing[from.Bare().String()]
+	s.amu.Unlock()
+	if !running { // one in flight: its acknowledgement settles it
 		s.clearCacheLater(from.Bare().String())
 	}
 }
