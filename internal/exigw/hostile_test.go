@@ -125,7 +125,52 @@ func TestHostileEXIInput(t *testing.T) {
 	if _, err := xmpp.Ping(ctx, cli, dev.LocalJID().String()); err != nil {
 		t.Fatalf("device behind the gateway after hostile input: %v", err)
 	}
-	if st := e.g.Stats(); st.Failed < 4 || st.Active != 1 {
-		t.Fatalf("stats %+v", st)
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if st := e.g.Stats(); st.Failed >= 5 && st.Active == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v, want the 5 refused connections failed and the device's active", e.g.Stats())
+		}
+	}
+}
+
+// A device that connects and says nothing gets connection-timeout after
+// the handshake timeout, whatever the (longer) idle timeout.
+func TestTimeouts(t *testing.T) {
+	g, err := New(Config{Upstream: "127.0.0.1:1", HandshakeTimeout: 200 * time.Millisecond, IdleTimeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = g.ServeAlternative(ctx, ln) }()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	t0 := time.Now()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	data, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	el, _, err := xmpp.NewEXIReader(bytes.NewReader(data), defaultEXI(t)).Next()
+	if err != nil || el.Child(xmpp.NSStreamErr, "connection-timeout") == nil {
+		t.Fatalf("answer %v %v, want connection-timeout", el, err)
+	}
+	if d := time.Since(t0); d > 2*time.Second {
+		t.Fatalf("silent device kept %v", d)
+	}
+	// The gateway drains the link briefly before it counts the failure.
+	for deadline := time.Now().Add(3 * time.Second); g.Stats().Failed != 1; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v", g.Stats())
+		}
 	}
 }

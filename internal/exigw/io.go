@@ -83,7 +83,10 @@ func (r *relay) readDevice() (int, *xmpp.Element, error) {
 func deviceErr(err error) error {
 	var se *xmpp.StreamError
 	var syn *xml.SyntaxError
+	var ne net.Error
 	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		return &xmpp.StreamError{Condition: "connection-timeout", Text: "the device sent nothing in time"}
 	case errors.Is(err, errBudget):
 		return &xmpp.StreamError{Condition: "policy-violation", Text: "element too large"}
 	case errors.As(err, &se):
@@ -213,7 +216,6 @@ func (r *relay) dialUpstream(ctx context.Context) error {
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return fmt.Errorf("TLS with upstream: %w", err)
 	}
-	_ = c.SetDeadline(zeroTime)
 	r.uconn = &countConn{Conn: tc, in: &r.g.upIn, out: &r.g.upOut}
 	return r.openUpstream()
 }

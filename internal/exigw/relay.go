@@ -56,6 +56,7 @@ type relay struct {
 	// device side
 	raw    net.Conn // the accepted connection
 	dconn  net.Conn // raw or its TLS server side, counted
+	dcc    *countConn
 	dbud   *budget
 	dbr    *bufio.Reader
 	dxml   *xml.Decoder
@@ -89,7 +90,10 @@ func (r *relay) max() int64 { return r.g.cfg.MaxStanzaBytes }
 
 // setDeviceConn starts reading the device from c (after accept or TLS).
 func (r *relay) setDeviceConn(c net.Conn) {
-	r.dconn = &countConn{Conn: c, in: &r.g.devIn, out: &r.g.devOut, idle: r.g.cfg.IdleTimeout}
+	// The idle timeout starts after the handshake, which has its own
+	// deadline.
+	r.dcc = &countConn{Conn: c, in: &r.g.devIn, out: &r.g.devOut}
+	r.dconn = r.dcc
 	r.dbud = &budget{r: r.dconn, left: r.max() + 8192}
 	r.dbr = bufio.NewReader(r.dbud)
 	r.dxml = xml.NewDecoder(r.dbr)
@@ -129,6 +133,9 @@ func (r *relay) run(ctx context.Context) error {
 		return err
 	}
 	_ = r.raw.SetWriteDeadline(zeroTime)
+	if r.uraw != nil {
+		_ = r.uraw.SetDeadline(zeroTime)
+	}
 	upDone := make(chan error, 1)
 	go func() { upDone <- r.pumpUp() }()
 	err = r.pumpDevice()
@@ -305,6 +312,7 @@ func (r *relay) deviceFeatures(offerEXI bool) *xmpp.Element {
 // negotiation itself.
 func (r *relay) pumpDevice() error {
 	_ = r.raw.SetDeadline(zeroTime)
+	r.dcc.idle = r.g.cfg.IdleTimeout
 	for {
 		ev, el, err := r.readDevice()
 		if err != nil {
