@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -236,6 +237,13 @@ func TestFallbackToXML(t *testing.T) {
 	defer cancel()
 	if _, err := xmpp.Ping(ctx, cli, dev.LocalJID().String()); err != nil {
 		t.Fatalf("ping over XML: %v", err)
+	}
+	// The alternative binding pointed at an XML port gives up with a
+	// clear error instead of exchanging garbage.
+	alt := xmpp.New(e.config(t, "device", "alt", e.p.C2SAddr, xmpp.EXIConfig{Mode: xmpp.EXIAlternative}, nil), nil)
+	err := alt.Connect(ctx)
+	if !errors.Is(err, xmpp.ErrNoEXI) || !strings.Contains(err.Error(), "answered in XML") {
+		t.Fatalf("alternative binding against XML: got %v, want ErrNoEXI", err)
 	}
 }
 

@@ -378,6 +378,13 @@ func NewEXIReader(r io.Reader, opts exi.Options) *EXIReader {
 	return x
 }
 
+// StartsWithXML reports whether the next input byte is '<': a peer that
+// answers in XML where EXI was expected. It waits for that byte.
+func (x *EXIReader) StartsWithXML() bool {
+	b, err := x.br.Peek(1)
+	return err == nil && b[0] == '<'
+}
+
 // SetOptions changes the options of the following bodies.
 func (x *EXIReader) SetOptions(opts exi.Options) { x.opts = opts }
 

@@ -13,6 +13,10 @@ import (
 	"github.com/xiot/xiot/exi/xmppschema"
 )
 
+// ErrNoEXI reports a server that does not speak EXI where the alternative
+// binding was asked for.
+var ErrNoEXI = errors.New("xmpp: no EXI on this port")
+
 // exiStream is the EXI side of a stream that speaks XEP-0322.
 type exiStream struct {
 	w    *EXIWriter
@@ -35,6 +39,10 @@ func (s *stream) openEXI(to string, wantFeatures bool) (*Element, error) {
 	}
 	if err := s.writeEXI(s.x.alt, EXIStreamStart(s.ns, attrs...)); err != nil {
 		return nil, err
+	}
+	if s.x.alt && s.x.r.StartsWithXML() {
+		// XEP-0322 §fallback: give up rather than retry on this port.
+		return nil, fmt.Errorf("%w: the server at %s answered in XML, so it does not speak the EXI alternative binding there (use the EXI port, or EXI mode negotiate)", ErrNoEXI, s.conn.RemoteAddr())
 	}
 	el, err := s.nextEXI()
 	if err != nil {
