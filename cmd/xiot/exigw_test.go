@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -123,5 +124,81 @@ func TestEXIGWRelays(t *testing.T) {
 	}
 	if log := stderr.String(); !strings.Contains(log, "EXI gateway counters") || !strings.Contains(log, "exi_streams=1") {
 		t.Fatalf("no counters in the log:\n%s", log)
+	}
+}
+
+// The agent configured with exi: (negotiated, schema-informed, compressed)
+// runs behind xiot exigw; a plain client reads it and sets a parameter
+// through Prosody.
+func TestAgentBehindEXIGW(t *testing.T) {
+	p := testserver.StartProsody(t, testserver.ProsodyOptions{ExtraModules: []string{"smacks"}})
+	dir := t.TempDir()
+	pass := map[string]string{}
+	for _, u := range []string{"device", "client"} {
+		if err := p.Register(u, u+"-secret"); err != nil {
+			t.Fatal(err)
+		}
+		pass[u] = filepath.Join(dir, u+".pass")
+		if err := os.WriteFile(pass[u], []byte(u+"-secret\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	neg := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var gwLog, agentOut, agentErr lockedBuffer
+	gwDone := make(chan error, 1)
+	go func() {
+		gwDone <- runEXIGW(ctx, []string{"--upstream", p.C2SAddr, "--ca", p.CAFile,
+			"--cert", filepath.Join(p.Dir, "certs", p.Domain+".crt"), "--key", filepath.Join(p.Dir, "certs", p.Domain+".key"),
+			"--listen", neg, "--alt-listen", ""}, io.Discard, &gwLog)
+	}()
+	cfg := filepath.Join(dir, "agent.yaml")
+	yaml := "account:\n  jid: device@localhost/agent\n  password_file: " + pass["device"] + "\n  server: " + neg + "\n  ca_file: " + p.CAFile + "\n" +
+		"board: sim\nstate_dir: " + filepath.Join(dir, "state") + "\n" +
+		"exi:\n  mode: negotiate\n  schema_informed: true\n  alignment: compression\n"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	agentDone := make(chan int, 1)
+	go func() { agentDone <- run(ctx, []string{"agent", "--config", cfg}, &agentOut, &agentErr) }()
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(agentErr.String(), "agent online"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("agent not online after 20 s:\n%s\ngateway:\n%s", agentErr.String(), gwLog.String())
+		}
+	}
+	if !strings.Contains(agentErr.String(), "stream switched to EXI") {
+		t.Fatalf("agent did not switch to EXI:\n%s", agentErr.String())
+	}
+	acct := []string{"--jid", "client@localhost", "--password-file", pass["client"], "--server", p.C2SAddr, "--ca-file", p.CAFile}
+	code, out, errOut := runXiot(t, append(append([]string{"read", "--types", "momentary,status"}, acct...), "device@localhost/agent")...)
+	if code != exitOK {
+		t.Fatalf("read: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"Temperature", "°C", "Energy", "kWh", "Relay", "Setpoint"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("read output lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, errOut = runXiot(t, append(append([]string{"set"}, acct...), "device@localhost/agent", "Setpoint=22.5", "--node", "thermostat")...)
+	if code != exitOK {
+		t.Fatalf("set: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = runXiot(t, append(append([]string{"read", "--types", "status", "--node", "thermostat"}, acct...), "device@localhost/agent")...)
+	if code != exitOK || !strings.Contains(out, "22.5") {
+		t.Fatalf("read after set: exit %d\n%s\n%s", code, out, errOut)
+	}
+	cancel()
+	for _, c := range []<-chan int{agentDone} {
+		select {
+		case <-c:
+		case <-time.After(10 * time.Second):
+			t.Fatal("agent did not stop")
+		}
+	}
+	select {
+	case <-gwDone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("gateway did not stop")
 	}
 }
