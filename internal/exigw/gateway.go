@@ -24,7 +24,9 @@ package exigw
 
 import (
 	"context"
+	"crypto/md5"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,6 +36,7 @@ import (
 	"time"
 
 	"github.com/xiot/xiot/exi/xmppschema"
+	"github.com/xiot/xiot/internal/xmpp"
 )
 
 // Config configures a Gateway.
@@ -75,6 +78,9 @@ type Gateway struct {
 	devIn, devOut, upIn, upOut atomic.Int64
 	active, total, failed      atomic.Int64
 	exiStreams                 atomic.Int64
+
+	cmu     sync.Mutex
+	configs map[string]xmpp.EXIParams // agreed setups by configurationId
 
 	wg sync.WaitGroup
 }
@@ -120,7 +126,36 @@ func New(cfg Config) (*Gateway, error) {
 		}
 		cfg.Schemas = set
 	}
-	return &Gateway{cfg: cfg, log: cfg.Logger, slots: make(chan struct{}, cfg.MaxConns)}, nil
+	return &Gateway{cfg: cfg, log: cfg.Logger, slots: make(chan struct{}, cfg.MaxConns), configs: map[string]xmpp.EXIParams{}}, nil
+}
+
+// maxConfigs bounds the remembered setups (XEP-0322 quick configuration).
+const maxConfigs = 1024
+
+// remember stores an agreed setup and returns its configuration ID.
+func (g *Gateway) remember(p xmpp.EXIParams) string {
+	p.Agreement, p.ConfigurationID, p.Missing = true, "", nil
+	sum := md5.Sum([]byte(p.Element("setupResponse").String()))
+	id := hex.EncodeToString(sum[:])
+	g.cmu.Lock()
+	defer g.cmu.Unlock()
+	if _, ok := g.configs[id]; !ok && len(g.configs) >= maxConfigs {
+		for k := range g.configs {
+			delete(g.configs, k)
+			break
+		}
+	}
+	p.ConfigurationID = id
+	g.configs[id] = p
+	return id
+}
+
+// recall returns the setup of a configuration ID.
+func (g *Gateway) recall(id string) (xmpp.EXIParams, bool) {
+	g.cmu.Lock()
+	defer g.cmu.Unlock()
+	p, ok := g.configs[id]
+	return p, ok
 }
 
 // Stats returns the current counters.

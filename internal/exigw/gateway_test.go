@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -274,4 +275,91 @@ func TestUploadSchema(t *testing.T) {
 	if !slices.ContainsFunc(e.g.cfg.Schemas.All(), func(s xmppschema.Schema) bool { return s.NS == "urn:example:vendor" }) {
 		t.Fatal("gateway does not hold the uploaded schema")
 	}
+}
+
+// countedConn counts the bytes of one device connection.
+type countedConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c *countedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func (c *countedConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// After a dropped link the device reconnects with the XEP-0322 quick
+// configuration (setup by configurationId) and spends fewer bytes.
+func TestQuickConfiguration(t *testing.T) {
+	e := startEnv(t)
+	var log syncBuffer
+	var mu sync.Mutex
+	var conns []net.Conn
+	var counts []*atomic.Int64
+	cfg := e.config(t, "device", "quick", e.neg, xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true}, &log)
+	cfg.ReconnectMin, cfg.ReconnectMax = 20*time.Millisecond, 50*time.Millisecond
+	cfg.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		n := new(atomic.Int64)
+		mu.Lock()
+		defer mu.Unlock()
+		conns, counts = append(conns, c), append(counts, n)
+		return &countedConn{Conn: c, n: n}, nil
+	}
+	mux := &xmpp.Mux{}
+	xmpp.HandlePing(mux)
+	dev := xmpp.New(cfg, mux)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	go func() { _ = dev.Run(ctx) }()
+	defer dev.Close()
+	cli := connect(t, e.config(t, "client", "cli", e.p.C2SAddr, xmpp.EXIConfig{}, nil), nil)
+	waitPing := func() {
+		t.Helper()
+		for {
+			<-dev.Online()
+			pctx, pcancel := context.WithTimeout(ctx, 2*time.Second)
+			_, err := xmpp.Ping(pctx, cli, dev.LocalJID().String())
+			pcancel()
+			if err == nil {
+				return
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("device not reachable: %v\n%s", err, log.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitPing()
+	time.Sleep(100 * time.Millisecond)
+	mu.Lock()
+	first := counts[0].Load()
+	conns[0].Close() // the link drops
+	mu.Unlock()
+	for !strings.Contains(log.String(), "EXI quick configuration accepted") {
+		if ctx.Err() != nil {
+			t.Fatalf("no quick configuration on reconnection:\n%s", log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	waitPing()
+	time.Sleep(100 * time.Millisecond)
+	mu.Lock()
+	second := counts[len(counts)-1].Load()
+	mu.Unlock()
+	if second >= first {
+		t.Fatalf("reconnection cost %d bytes, the first connection %d", second, first)
+	}
+	t.Logf("login bytes: first %d, with quick configuration %d", first, second)
 }

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/xiot/xiot/exi"
-	"github.com/xiot/xiot/exi/xmppschema"
 	"github.com/xiot/xiot/internal/xmpp"
 )
 
@@ -344,12 +343,20 @@ func (r *relay) handleEXI(el *xmpp.Element) error {
 	switch {
 	case xmpp.IsEXI(el, "setup"):
 		p, err := xmpp.ParseEXIParams(el)
-		if err != nil || el.Get("configurationId") != "" || el.Get("configurationLocation") != "" {
-			// Unknown options and quick configurations: no agreement; the
-			// device proposes again or stays in XML.
-			resp := xmpp.EXIParams{ConfigurationID: el.Get("configurationId")}
+		if id := el.Get("configurationId"); err == nil && id != "" {
+			// Quick configuration: a setup agreed before, by its ID.
+			if known, ok := r.g.recall(id); ok {
+				r.params = &known
+				return r.writeDevice(xmpp.EXIParams{Agreement: true, ConfigurationID: id}.Element("setupResponse"))
+			}
 			r.params = nil
-			return r.writeDevice(resp.Element("setupResponse"))
+			return r.writeDevice(xmpp.EXIParams{ConfigurationID: id}.Element("setupResponse"))
+		}
+		if err != nil || el.Get("configurationLocation") != "" {
+			// Options we do not support, and configuration locations: no
+			// agreement; the device proposes again or stays in XML.
+			r.params = nil
+			return r.writeDevice(xmpp.EXIParams{}.Element("setupResponse"))
 		}
 		resp := p
 		resp.Schemas, resp.Missing = nil, nil
@@ -368,7 +375,7 @@ func (r *relay) handleEXI(el *xmpp.Element) error {
 			}
 		}
 		if resp.Agreement {
-			resp.ConfigurationID = xmppschema.ID(resp.Schemas)
+			resp.ConfigurationID = r.g.remember(resp)
 			r.params = &resp
 		} else {
 			r.params = nil

@@ -69,6 +69,8 @@ type EXIConfig struct {
 	ValuePartitionCapacity int
 	// Schemas is the schema set; nil means the embedded xmppschema set.
 	Schemas *xmppschema.Set
+
+	quick *exiQuick // the last agreed setup, kept by the session
 }
 
 // EXIParams are the options of one EXI stream as XEP-0322's setup and

@@ -155,9 +155,30 @@ func (s *Session) negotiateEXI(st *stream, features *Element) (*Element, error) 
 		return nil, err
 	}
 	prop := s.cfg.EXI.Params(set)
-	resp, err := s.exiSetup(st, prop)
-	if err != nil {
-		return nil, err
+	var resp EXIParams
+	if q := s.cfg.EXI.quick; q != nil && q.id != "" {
+		// XEP-0322 quick configuration: the setup agreed on an earlier
+		// connection, by its configuration ID.
+		if err := st.writeElements(NewElement(NSEXI, "setup", "configurationId", q.id)); err != nil {
+			return nil, err
+		}
+		el, err := st.next()
+		if err != nil {
+			return nil, err
+		}
+		if qr, err := ParseEXIParams(el); err == nil && IsEXI(el, "setupResponse") && qr.Agreement && qr.ConfigurationID == q.id {
+			resp = q.params
+			s.log.Info("EXI quick configuration accepted", "configurationId", q.id)
+		} else {
+			s.log.Info("EXI quick configuration refused; proposing the full setup", "configurationId", q.id)
+			q.id = ""
+		}
+	}
+	if !resp.Agreement {
+		var err error
+		if resp, err = s.exiSetup(st, prop); err != nil {
+			return nil, err
+		}
 	}
 	if !resp.Agreement && len(resp.Missing) > 0 {
 		// Upload what the server lacks, then propose again.
@@ -183,6 +204,12 @@ func (s *Session) negotiateEXI(st *stream, features *Element) (*Element, error) 
 	if resp.Strict && !prop.Strict {
 		resp.Strict = false // the server may lower, never raise
 	}
+	if resp.ConfigurationID != "" {
+		if s.cfg.EXI.quick == nil {
+			s.cfg.EXI.quick = &exiQuick{}
+		}
+		s.cfg.EXI.quick.id, s.cfg.EXI.quick.params = resp.ConfigurationID, resp
+	}
 	opts, err := resp.Options(set, st.max)
 	if err != nil {
 		return nil, fmt.Errorf("EXI setup: %w", err)
@@ -201,6 +228,13 @@ func (s *Session) negotiateEXI(st *stream, features *Element) (*Element, error) 
 	st.useEXI(opts, false)
 	s.log.Info("stream switched to EXI (XEP-0322)", "server", domain, "schemas", len(resp.Schemas), "alignment", opts.Alignment.String(), "strict", opts.Strict)
 	return st.open(domain, true)
+}
+
+// exiQuick remembers the setup agreed with the server, for XEP-0322 quick
+// configuration on the next connection.
+type exiQuick struct {
+	id     string
+	params EXIParams
 }
 
 // exiSetup sends a setup proposal and reads the setupResponse.
