@@ -115,6 +115,30 @@ func TestClearCacheWhenBackOnline(t *testing.T) {
 	}
 
 	dev = newDevice(t, p, "device", "dev2")
+	// Befriending the registry is accepted.
+	subscribed := make(chan string, 4)
+	pmux := &xmpp.Mux{}
+	pmux.Presence(xmpp.HandlerFunc(func(_ context.Context, _ *xmpp.Session, st *xmpp.Element) error {
+		subscribed <- st.Get("type") + " " + st.Get("from")
+		return nil
+	}))
+	friend := connect(t, clientConfig(t, p, "owner", "friend"), pmux)
+	// Asking for the roster makes the resource "interested" in
+	// subscription stanzas (RFC 6121 §2.1.6).
+	if _, err := request(t, friend, "", "get", `<query xmlns='jabber:iq:roster'/>`); err != nil {
+		t.Fatal(err)
+	}
+	if err := friend.Send(context.Background(), xmpp.NewElement("", "presence", "to", domain, "type", "subscribe")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-subscribed:
+		if got != "subscribed "+domain {
+			t.Fatalf("answer to subscribe: %q", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("subscription to the registry not answered")
+	}
 	if err := dev.sess.Send(context.Background(), xmpp.NewElement("", "presence", "to", domain)); err != nil {
 		t.Fatal(err)
 	}

@@ -147,12 +147,33 @@ func (s *Server) discoInfo(_ context.Context, iq *xmpp.Element) (*xmpp.Element, 
 }
 
 func (s *Server) handlePresence(ctx context.Context, _ *xmpp.Session, p *xmpp.Element) error {
-	if p.Get("type") != "" {
-		return nil
-	}
 	from, err := jid.Parse(p.Get("from"))
 	if err != nil {
 		return nil
+	}
+	// Things befriend the registry to talk to it (XEP-0347 §6.3): anyone
+	// may, as every request is authorised on its own.
+	var answer string
+	switch p.Get("type") {
+	case "":
+	case "subscribe":
+		answer = "subscribed"
+	case "unsubscribe":
+		answer = "unsubscribed"
+	case "probe":
+		answer = "available"
+	default:
+		return nil
+	}
+	if answer != "" {
+		reply := xmpp.NewElement("", "presence", "to", from.Bare().String(), "from", p.Get("to"))
+		if answer != "available" {
+			reply.Set("type", answer)
+		}
+		if p.Get("to") == "" {
+			reply.Set("from", s.sess.LocalJID().String())
+		}
+		return s.sess.Send(ctx, reply)
 	}
 	// Off the reading goroutine: seen reads the store.
 	s.spawn(func(ctx context.Context) { s.seen(ctx, from) })
