@@ -93,14 +93,17 @@ func runEXIGW(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else {
 		log.Warn("no --cert: devices get no TLS from the gateway; use only on a trusted link")
 	}
-	g, err := exigw.New(cfg)
-	if err != nil {
-		return err
+	type listener struct {
+		ln    net.Listener
+		alt   bool
+		label string
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errc := make(chan error, 2)
-	serving := 0
+	var lns []listener
+	defer func() {
+		for _, l := range lns {
+			l.ln.Close()
+		}
+	}()
 	for _, l := range []struct {
 		addr  string
 		alt   bool
@@ -113,13 +116,27 @@ func runEXIGW(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return fmt.Errorf("exigw: listen %s: %w", l.addr, err)
 		}
-		log.Info("EXI gateway listening", "form", l.label, "addr", ln.Addr().String(), "upstream", *upstream)
+		lns = append(lns, listener{ln, l.alt, l.label})
+		if a, ok := ln.Addr().(*net.TCPAddr); ok && l.alt {
+			cfg.AltPort = a.Port // offered to negotiating devices as exi:PORT
+		}
+	}
+	g, err := exigw.New(cfg)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	serving := 0
+	for _, l := range lns {
+		log.Info("EXI gateway listening", "form", l.label, "addr", l.ln.Addr().String(), "upstream", *upstream)
 		serving++
 		go func() {
 			if l.alt {
-				errc <- g.ServeAlternative(ctx, ln)
+				errc <- g.ServeAlternative(ctx, l.ln)
 			} else {
-				errc <- g.ServeNegotiated(ctx, ln)
+				errc <- g.ServeNegotiated(ctx, l.ln)
 			}
 		}()
 	}

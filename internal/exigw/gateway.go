@@ -49,6 +49,9 @@ type Config struct {
 	// TLS is the gateway's own certificate toward devices; nil offers no
 	// STARTTLS (devices on a trusted link only).
 	TLS *tls.Config
+	// AltPort, when not 0, is the port of the alternative binding, offered
+	// to negotiating devices as the compression method "exi:PORT".
+	AltPort int
 	// Schemas is the schema set for schema-informed streams; nil means
 	// the embedded xmppschema set.
 	Schemas *xmppschema.Set

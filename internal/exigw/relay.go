@@ -302,7 +302,11 @@ func (r *relay) deviceFeatures(offerEXI bool) *xmpp.Element {
 		}
 	}
 	if offerEXI {
-		out.Add(xmpp.NewElement(xmpp.NSCompressFeature, "compression").Add(xmpp.NewElement(xmpp.NSCompressFeature, "method").AddText("exi")))
+		comp := xmpp.NewElement(xmpp.NSCompressFeature, "compression").Add(xmpp.NewElement(xmpp.NSCompressFeature, "method").AddText("exi"))
+		if r.g.cfg.AltPort > 0 {
+			comp.Add(xmpp.NewElement(xmpp.NSCompressFeature, "method").AddText(fmt.Sprintf("exi:%d", r.g.cfg.AltPort)))
+		}
+		out.Add(comp)
 	}
 	return out
 }
