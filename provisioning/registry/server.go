@@ -39,6 +39,10 @@ type Options struct {
 	// claims at once (default 5), then one per ClaimEvery (default 2 s).
 	ClaimBurst int
 	ClaimEvery time.Duration
+	// SearchBurst and SearchEvery rate-limit searches per JID: default 20
+	// at once, then one per 100 ms (a search scans the registry).
+	SearchBurst int
+	SearchEvery time.Duration
 	// MaxThingsPerJID bounds the things one JID registers (itself and
 	// the nodes behind it); default 1024.
 	MaxThingsPerJID int
@@ -58,7 +62,8 @@ type Server struct {
 
 	mu sync.Mutex // serialises read-modify-write sequences on the store
 
-	claims *limiter
+	claims   *limiter
+	searches *limiter
 
 	amu      sync.Mutex
 	asked    map[string]time.Time // questions sent to owners
@@ -93,6 +98,12 @@ func New(sess *xmpp.Session, opts Options) (*Server, error) {
 	if opts.ClaimEvery <= 0 {
 		opts.ClaimEvery = 2 * time.Second
 	}
+	if opts.SearchBurst <= 0 {
+		opts.SearchBurst = 20
+	}
+	if opts.SearchEvery <= 0 {
+		opts.SearchEvery = 100 * time.Millisecond
+	}
 	if opts.MaxThingsPerJID <= 0 {
 		opts.MaxThingsPerJID = 1024
 	}
@@ -102,8 +113,9 @@ func New(sess *xmpp.Session, opts Options) (*Server, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
 		sess: sess, store: opts.Store, opts: opts, log: opts.Logger,
-		claims: newLimiter(opts.ClaimBurst, opts.ClaimEvery, opts.Now),
-		asked:  map[string]time.Time{}, clearing: map[string]bool{},
+		claims:   newLimiter(opts.ClaimBurst, opts.ClaimEvery, opts.Now),
+		searches: newLimiter(opts.SearchBurst, opts.SearchEvery, opts.Now),
+		asked:    map[string]time.Time{}, clearing: map[string]bool{},
 		ctx: ctx, cancel: cancel, sem: make(chan struct{}, 64),
 	}, nil
 }
@@ -223,6 +235,9 @@ func (s *Server) handleIQ(ctx context.Context, _ *xmpp.Session, iq *xmpp.Element
 	case Unregister:
 		err = s.store.DeleteThing(ctx, v.Node.Key(bare))
 	case Search:
+		if !s.searches.allow(bare) {
+			return xmpp.NewStanzaError("wait", "resource-constraint", "too many searches; try again later")
+		}
 		reply, err = s.search(ctx, v)
 	case ThingsQuery:
 		reply, err = s.things(ctx, bare)
