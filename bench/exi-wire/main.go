@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -105,7 +106,7 @@ func run(nRead, nSet int) error {
 		return err
 	}
 	addrs := map[string]string{"": p.C2SAddr}
-	for _, form := range []string{"neg", "alt", "neg-plain"} {
+	for _, form := range []string{"neg", "alt", "neg-plain", "alt-plain"} {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return err
@@ -116,6 +117,8 @@ func run(nRead, nSet int) error {
 			go func() { _ = g.ServeAlternative(gctx, ln) }()
 		case "neg":
 			go func() { _ = g.ServeNegotiated(gctx, ln) }()
+		case "alt-plain":
+			go func() { _ = gPlain.ServeAlternative(gctx, ln) }()
 		default:
 			go func() { _ = gPlain.ServeNegotiated(gctx, ln) }()
 		}
@@ -173,12 +176,13 @@ func run(nRead, nSet int) error {
 		{"no TLS: EXI schema-less + compression", "neg-plain", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, Alignment: exi.Compression}},
 		{"no TLS: EXI schema-informed", "neg-plain", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true}},
 		{"no TLS: EXI schema-informed + compr.", "neg-plain", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, Alignment: exi.Compression}},
+		{"no TLS: EXI schema-informed, alt.", "alt-plain", xmpp.EXIConfig{Mode: xmpp.EXIAlternative, SchemaInformed: true}},
 	}
 	plainBase := 8 // index of the XML variant without TLS
 	results := make([]result, len(variants))
 	for i, v := range variants {
 		var in, out atomic.Int64
-		dev, err := session(ctx, p, "device", fmt.Sprint("bench", i), addrs[v.server], v.server == "neg-plain", v.x, dmux, func(c net.Conn) net.Conn {
+		dev, err := session(ctx, p, "device", fmt.Sprint("bench", i), addrs[v.server], strings.HasSuffix(v.server, "-plain"), v.x, dmux, func(c net.Conn) net.Conn {
 			return &countConn{Conn: c, in: &in, out: &out}
 		})
 		if err != nil {
