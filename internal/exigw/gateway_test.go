@@ -215,8 +215,14 @@ func TestGatewayWithProsody(t *testing.T) {
 			dev.Close()
 		})
 	}
+	// Devices that end their streams are not failures.
+	for deadline := time.Now().Add(3 * time.Second); e.g.Stats().Active != 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("connections still open: %+v", e.g.Stats())
+		}
+	}
 	st := e.g.Stats()
-	if st.DeviceBytesIn == 0 || st.UpstreamBytesOut == 0 || st.Ratio == 0 || st.Total < 9 {
+	if st.DeviceBytesIn == 0 || st.UpstreamBytesOut == 0 || st.Ratio == 0 || st.Total < 9 || st.Failed != 0 {
 		t.Fatalf("stats %+v", st)
 	}
 	t.Logf("gateway stats: %+v", st)

@@ -142,11 +142,15 @@ func (r *relay) run(ctx context.Context) error {
 		r.failDevice(err)
 	}
 	r.closeAll()
-	if uerr := <-upDone; err == nil && uerr != nil && !errors.Is(uerr, net.ErrClosed) && !errors.Is(uerr, io.EOF) {
-		err = uerr
-	}
-	if errors.Is(err, io.EOF) {
-		return nil
+	uerr := <-upDone
+	var se *xmpp.StreamError
+	switch {
+	case errors.As(err, &se):
+		return err // bad input from the device
+	case errors.Is(uerr, io.EOF), errors.Is(err, io.EOF):
+		return nil // one side ended its stream; the other was closed after it
+	case err == nil && uerr != nil && !errors.Is(uerr, net.ErrClosed):
+		return uerr
 	}
 	return err
 }
