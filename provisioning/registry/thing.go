@@ -126,7 +126,8 @@ type Store interface {
 	// DeleteThing removes a thing and its rules; absent is no error.
 	DeleteThing(ctx context.Context, k Key) error
 	// Things calls f for every thing whose store key starts with prefix
-	// ("" for all), in key order, until f returns false.
+	// ("" for all), in key order, until f returns false. f must not
+	// modify the thing's Tags nor call the store.
 	Things(ctx context.Context, prefix string, f func(Thing) bool) error
 
 	// Rules returns the rules of thing k, by requester.

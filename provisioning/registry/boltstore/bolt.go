@@ -10,6 +10,13 @@
 // the 12 MB budget; bbolt costs nothing more. Searches scan the things,
 // which is adequate for fleets of thousands; a SQL store can be added as
 // another registry.Store.
+//
+// # Memory
+//
+// The things are also kept decoded in memory, loaded at Open: searches
+// and claims scan them without decoding (100,000 things: about 50 MB,
+// and a full scan in milliseconds instead of 0.3 s). Rules are read from
+// the file.
 package boltstore
 
 import (
@@ -20,7 +27,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -43,6 +53,10 @@ var (
 // concurrent use.
 type Store struct {
 	db *bolt.DB
+
+	mu     sync.RWMutex
+	things map[string]registry.Thing // by store key; Tags never mutated
+	keys   []string                  // the keys of things, sorted
 }
 
 var _ registry.Store = (*Store)(nil)
@@ -65,7 +79,45 @@ func Open(path string, timeout time.Duration) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("boltstore: %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	s := &Store{db: db, things: map[string]registry.Thing{}}
+	if err := db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketThings).ForEach(func(k, v []byte) error {
+			var t registry.Thing
+			if err := json.Unmarshal(v, &t); err != nil {
+				return fmt.Errorf("record %q: %w", k, err)
+			}
+			s.things[string(k)] = t
+			s.keys = append(s.keys, string(k)) // ForEach goes in key order
+			return nil
+		})
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("boltstore: loading %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// remember puts t in memory; the caller holds s.mu.
+func (s *Store) remember(t registry.Thing) {
+	k := t.Key.String()
+	if _, ok := s.things[k]; !ok {
+		i, _ := slices.BinarySearch(s.keys, k)
+		s.keys = slices.Insert(s.keys, i, k)
+	}
+	t.Tags = slices.Clone(t.Tags)
+	s.things[k] = t
+}
+
+// forget removes the thing with store key k from memory; the caller holds
+// s.mu.
+func (s *Store) forget(k string) {
+	if _, ok := s.things[k]; !ok {
+		return
+	}
+	delete(s.things, k)
+	if i, ok := slices.BinarySearch(s.keys, k); ok {
+		s.keys = slices.Delete(s.keys, i, i+1)
+	}
 }
 
 // migrate creates the buckets and brings the format to Version.
@@ -108,17 +160,13 @@ func (s *Store) Close() error { return s.db.Close() }
 
 // Thing implements registry.Store.
 func (s *Store) Thing(_ context.Context, k registry.Key) (registry.Thing, error) {
-	var t registry.Thing
-	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketThings).Get([]byte(k.String()))
-		if b == nil {
-			return fmt.Errorf("thing %s: %w", k.JID, registry.ErrNotFound)
-		}
-		return json.Unmarshal(b, &t)
-	})
-	if err != nil {
-		return registry.Thing{}, fmt.Errorf("boltstore: %w", err)
+	s.mu.RLock()
+	t, ok := s.things[k.String()]
+	s.mu.RUnlock()
+	if !ok {
+		return registry.Thing{}, fmt.Errorf("boltstore: thing %s: %w", k.JID, registry.ErrNotFound)
 	}
+	t.Tags = slices.Clone(t.Tags)
 	return t, nil
 }
 
@@ -128,16 +176,21 @@ func (s *Store) PutThing(_ context.Context, t registry.Thing) error {
 	if err != nil {
 		return fmt.Errorf("boltstore: encoding thing %s: %w", t.JID, err)
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if err := s.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketThings).Put([]byte(t.Key.String()), b)
 	}); err != nil {
 		return fmt.Errorf("boltstore: saving thing %s: %w", t.JID, err)
 	}
+	s.remember(t)
 	return nil
 }
 
 // DeleteThing implements registry.Store.
 func (s *Store) DeleteThing(_ context.Context, k registry.Key) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if err := s.db.Update(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketThings).Delete([]byte(k.String())); err != nil {
 			return err
@@ -146,30 +199,26 @@ func (s *Store) DeleteThing(_ context.Context, k registry.Key) error {
 	}); err != nil {
 		return fmt.Errorf("boltstore: deleting thing %s: %w", k.JID, err)
 	}
+	s.forget(k.String())
 	return nil
 }
 
-// Things implements registry.Store.
+// Things implements registry.Store, from memory. f must not change the
+// thing's Tags, nor call s.
 func (s *Store) Things(ctx context.Context, prefix string, f func(registry.Thing) bool) error {
-	p := []byte(prefix)
-	err := s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketThings).Cursor()
-		for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			var t registry.Thing
-			if err := json.Unmarshal(v, &t); err != nil {
-				return fmt.Errorf("record %q: %w", k, err)
-			}
-			if !f(t) {
-				return nil
-			}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	i, _ := slices.BinarySearch(s.keys, prefix)
+	for n, k := range s.keys[i:] {
+		if !strings.HasPrefix(k, prefix) {
+			break
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("boltstore: listing things: %w", err)
+		if n%1024 == 0 && ctx.Err() != nil {
+			return fmt.Errorf("boltstore: listing things: %w", ctx.Err())
+		}
+		if !f(s.things[k]) {
+			break
+		}
 	}
 	return nil
 }
@@ -243,6 +292,32 @@ func deleteRules(tx *bolt.Tx, k registry.Key) error {
 		if err := c.Delete(); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// PutThings creates or replaces many things in one transaction (imports,
+// benchmarks).
+func (s *Store) PutThings(_ context.Context, ts []registry.Thing) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketThings)
+		for _, t := range ts {
+			v, err := json.Marshal(t)
+			if err != nil {
+				return err
+			}
+			if err := b.Put([]byte(t.Key.String()), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("boltstore: saving %d things: %w", len(ts), err)
+	}
+	for _, t := range ts {
+		s.remember(t)
 	}
 	return nil
 }

@@ -63,6 +63,11 @@ func TestStoreSurvivesReopen(t *testing.T) {
 	if len(keys) != 2 {
 		t.Fatalf("things of a@x: %q", keys)
 	}
+	// What callers get is theirs to change.
+	got.Tags[0].Value = "changed"
+	if again, _ := s.Thing(ctx, a.Key); again.Tags[0].Value != "k" {
+		t.Fatalf("changing a returned thing changed the store: %+v", again)
+	}
 	rules, err := s.Rules(ctx, a.Key)
 	if err != nil || len(rules) != 1 || !reflect.DeepEqual(rules[0], r) {
 		t.Fatalf("rules of a: %+v, %v", rules, err)
