@@ -192,8 +192,23 @@ func TestNodesBehindConcentrator(t *testing.T) {
 	if err != nil || ans.Result {
 		t.Fatalf("AskRead(n2, unclaimed) = %+v, %v", ans, err)
 	}
+	// The owner of a node is a friend of the concentrator, others are not.
+	if ok, err := rack.client.IsFriend(ctx, jid.MustParse("owner@"+p.Domain)); err != nil || !ok {
+		t.Fatalf("IsFriend(owner of n1) = %v, %v", ok, err)
+	}
+	if ok, err := rack.client.IsFriend(ctx, aliceJID); err != nil || ok {
+		t.Fatalf("IsFriend(alice) = %v, %v", ok, err)
+	}
 	ctl, err := rack.client.AskControl(ctx, provisioning.CanControl{JID: aliceJID.String(), Nodes: []provisioning.NodeRef{n1}})
 	if err != nil || ctl.Result {
 		t.Fatalf("AskControl(n1) = %+v, %v", ctl, err)
+	}
+	// A self-owned node is public and claimed at once, its own owner.
+	if _, err := request(t, rack.sess, domain, "set", `<register xmlns='urn:xmpp:iot:discovery' nodeId='n3' selfOwned='true'><str name='MODEL' value='IMC'/></register>`); err != nil {
+		t.Fatal(err)
+	}
+	res, err = request(t, alice, domain, "get", `<search xmlns='urn:xmpp:iot:discovery'><strEq name='MODEL' value='IMC'/></search>`)
+	if err != nil || len(res.Children()) != 2 || res.Children()[1].Get("nodeId") != "n3" || res.Children()[1].Get("owner") != "rack@"+p.Domain {
+		t.Fatalf("search with a self-owned node: %v, %v", res, err)
 	}
 }

@@ -119,7 +119,16 @@ func (s *Server) decide(ctx context.Context, kind string, k Key, who string, nam
 		t, err = s.store.Thing(ctx, Key{JID: k.JID})
 	}
 	if errors.Is(err, ErrNotFound) {
-		return verdict{}, nil // not ours to govern: refuse
+		// A concentrator registered only nodes: the owner of any of them
+		// is its friend. Anything else is not ours to govern: refuse.
+		ok := false
+		if kind == kindFriend && k.NodeID == "" {
+			err = s.store.Things(ctx, JIDPrefix(k.JID), func(t Thing) bool {
+				ok = t.Owner == who
+				return !ok
+			})
+		}
+		return verdict{ok: ok}, err
 	}
 	if err != nil {
 		return verdict{}, err
@@ -202,13 +211,23 @@ func restrict(requested, allowed []string) verdict {
 	return verdict{ok: true, names: out}
 }
 
-// maxAsked bounds the questions remembered as sent to owners.
-const maxAsked = 10000
+// Bounds of the questions sent to owners: how many are remembered, and
+// how many field or parameter names one lists.
+const (
+	maxAsked      = 10000
+	maxAskedNames = 32
+)
 
 // askOwner sends the owner of t a question no rule answered, at most once
 // per Options.AskEvery for the same thing, requester and kind. The owner
 // answers by setting a rule.
 func (s *Server) askOwner(ctx context.Context, t Thing, kind, who string, names []string) {
+	if t.Owner == t.JID {
+		return // self-owned: nobody to ask
+	}
+	if len(names) > maxAskedNames {
+		names = names[:maxAskedNames]
+	}
 	key := t.Key.String() + sep + kind + sep + who
 	now := s.opts.Now()
 	s.amu.Lock()
