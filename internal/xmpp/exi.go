@@ -128,9 +128,9 @@ func (p EXIParams) Element(name string) *Element {
 	}
 	if name == "setupResponse" {
 		el.Set("agreement", strconv.FormatBool(p.Agreement))
-		if p.ConfigurationID != "" {
-			el.Set("configurationId", p.ConfigurationID)
-		}
+	}
+	if p.ConfigurationID != "" {
+		el.Set("configurationId", p.ConfigurationID)
 	}
 	for _, sc := range p.Schemas {
 		el.Add(NewElement(NSEXI, "schema", "ns", sc.NS, "bytes", strconv.Itoa(sc.Bytes), "md5Hash", sc.MD5))

@@ -217,3 +217,43 @@ func mustParseF(s string) *Element {
 	el, _ := ReadElement(d, tok.(xml.StartElement), Limits{})
 	return el
 }
+
+// FuzzParseEXIParams feeds arbitrary setup elements to the parser: it
+// never panics, and what it accepts survives a round trip.
+func FuzzParseEXIParams(f *testing.F) {
+	f.Add(`<setup xmlns='http://jabber.org/protocol/compress/exi' version='1' strict='true' blockSize='1024' valueMaxLength='32' valuePartitionCapacity='100'><schema ns='jabber:client' bytes='6968' md5Hash='5e2d5cbf0506e3f16336d295093d66c4'/></setup>`)
+	f.Add(`<setupResponse xmlns='http://jabber.org/protocol/compress/exi' agreement='true' configurationId='c7' compression='true'><missingSchema ns='urn:x' bytes='10' md5Hash='00'/></setupResponse>`)
+	f.Add(`<setup xmlns='http://jabber.org/protocol/compress/exi' alignment='pre-compression' configurationId='x'/>`)
+	f.Fuzz(func(t *testing.T, s string) {
+		d := xml.NewDecoder(strings.NewReader(s))
+		tok, err := d.Token()
+		for err == nil {
+			if _, ok := tok.(xml.StartElement); ok {
+				break
+			}
+			tok, err = d.Token()
+		}
+		if err != nil {
+			return
+		}
+		el, err := ReadElement(d, tok.(xml.StartElement), Limits{MaxDepth: 8})
+		if err != nil {
+			return
+		}
+		p, err := ParseEXIParams(el)
+		if err != nil {
+			return
+		}
+		name := "setup"
+		if p.Agreement || len(p.Missing) > 0 {
+			name = "setupResponse"
+		}
+		again, err := ParseEXIParams(p.Element(name))
+		if err != nil {
+			t.Fatalf("%+v does not parse back: %v", p, err)
+		}
+		if !reflect.DeepEqual(again, p) {
+			t.Fatalf("round trip:\n got %+v\nwant %+v", again, p)
+		}
+	})
+}
