@@ -18,8 +18,9 @@ const rulesUsage = `Usage: xiot rules list [flags] THING-JID
 
 Governs who may befriend, read and control a thing you own, as its
 provisioning server (the registry, XEP-0324) answers the thing's
-questions. REQUESTER is a bare JID, or a domain for everyone there (a
-JID's own rule wins over its domain's). WHAT is friend, read, control or
+questions. REQUESTER is a bare JID, a domain for everyone there, or
+token:TOKEN for whoever presents that XEP-0324 token when reading or
+controlling (a JID's own rule wins, then a token's, then the domain's). WHAT is friend, read, control or
 all; other kinds of a rule stay as they were. "allow read" takes
 --fields to allow only those fields, "allow control" --params to allow
 only those parameters. Questions no rule answers are refused and sent to
@@ -72,11 +73,13 @@ func runRules(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var requester string
 	if len(pos) > 1 {
-		r, err := jid.Parse(pos[1])
-		if err != nil || r.Resourcepart() != "" {
-			return usagef(fs, "requester %q: want a bare JID or a domain", pos[1])
+		if strings.HasPrefix(pos[1], registry.TokenPrefix) {
+			requester = pos[1]
+		} else if r, err := jid.Parse(pos[1]); err != nil || r.Resourcepart() != "" {
+			return usagef(fs, "requester %q: want a bare JID, a domain or token:TOKEN", pos[1])
+		} else {
+			requester = r.String()
 		}
-		requester = r.String()
 	}
 	var kinds []string
 	if len(pos) > 2 {

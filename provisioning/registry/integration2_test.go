@@ -192,6 +192,20 @@ func TestNodesBehindConcentrator(t *testing.T) {
 	if err != nil || ans.Result {
 		t.Fatalf("AskRead(n2, unclaimed) = %+v, %v", ans, err)
 	}
+	// A rule about a token holds for whoever presents it.
+	tokRule := `<rule xmlns='urn:xiot:registry' jid='rack@` + p.Domain + `' nodeId='n1' sourceId='MeteringTopology' requester='token:USERTOK1' read='allow'/>`
+	if _, err := request(t, owner, domain, "set", tokRule); err != nil {
+		t.Fatal(err)
+	}
+	rack.want(t, "clearCache")
+	bob := jid.MustParse("bob@example.net/b")
+	tctx := provisioning.WithTokens(ctx, provisioning.Tokens{User: "USERTOK1"})
+	if got, err := rack.client.CanRead(tctx, bob, []string{"n1"}, nil); err != nil || got != nil {
+		t.Fatalf("CanRead(bob with the token) = %#v, %v", got, err)
+	}
+	if got, err := rack.client.CanRead(ctx, bob, []string{"n1"}, nil); err != nil || len(got) != 0 || got == nil {
+		t.Fatalf("CanRead(bob without the token) = %#v, %v", got, err)
+	}
 	// The owner of a node is a friend of the concentrator, others are not.
 	if ok, err := rack.client.IsFriend(ctx, jid.MustParse("owner@"+p.Domain)); err != nil || !ok {
 		t.Fatalf("IsFriend(owner of n1) = %v, %v", ok, err)

@@ -38,7 +38,7 @@ func (s *Server) answer(ctx context.Context, from jid.JID, v any) (*xmpp.Element
 		if err != nil {
 			return nil, err
 		}
-		d, err := s.decide(ctx, kindFriend, Key{JID: device}, who, nil)
+		d, err := s.decide(ctx, kindFriend, Key{JID: device}, who, nil, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -48,7 +48,7 @@ func (s *Server) answer(ctx context.Context, from jid.JID, v any) (*xmpp.Element
 		if err != nil {
 			return nil, err
 		}
-		ok, nodes, names, err := s.decideNodes(ctx, kindRead, device, who, q.Nodes, q.Fields)
+		ok, nodes, names, err := s.decideNodes(ctx, kindRead, device, who, q.Tokens.List(), q.Nodes, q.Fields)
 		if err != nil {
 			return nil, err
 		}
@@ -58,7 +58,7 @@ func (s *Server) answer(ctx context.Context, from jid.JID, v any) (*xmpp.Element
 		if err != nil {
 			return nil, err
 		}
-		ok, nodes, names, err := s.decideNodes(ctx, kindControl, device, who, q.Nodes, q.Params)
+		ok, nodes, names, err := s.decideNodes(ctx, kindControl, device, who, q.Tokens.List(), q.Nodes, q.Params)
 		if err != nil {
 			return nil, err
 		}
@@ -70,16 +70,16 @@ func (s *Server) answer(ctx context.Context, from jid.JID, v any) (*xmpp.Element
 // decideNodes decides a canRead or canControl over nodes (none: the device
 // itself). The answer lists the allowed nodes when only some are, and the
 // allowed names (the union over the allowed nodes) when restricted.
-func (s *Server) decideNodes(ctx context.Context, kind, device, who string, nodes []provisioning.NodeRef, names []string) (bool, []provisioning.NodeRef, []string, error) {
+func (s *Server) decideNodes(ctx context.Context, kind, device, who string, tokens []string, nodes []provisioning.NodeRef, names []string) (bool, []provisioning.NodeRef, []string, error) {
 	if len(nodes) == 0 {
-		d, err := s.decide(ctx, kind, Key{JID: device}, who, names)
+		d, err := s.decide(ctx, kind, Key{JID: device}, who, tokens, names)
 		return d.ok, nil, d.names, err
 	}
 	var allowed []provisioning.NodeRef
 	var union []string
 	unrestricted := false
 	for _, n := range nodes {
-		d, err := s.decide(ctx, kind, Key{JID: device, NodeID: n.NodeID, SourceID: n.SourceID, CacheType: n.CacheType}, who, names)
+		d, err := s.decide(ctx, kind, Key{JID: device, NodeID: n.NodeID, SourceID: n.SourceID, CacheType: n.CacheType}, who, tokens, names)
 		if err != nil {
 			return false, nil, nil, err
 		}
@@ -111,24 +111,42 @@ func (s *Server) decideNodes(ctx context.Context, kind, device, who string, node
 // decide answers one question about thing k (a node falls back to its
 // device's record when it has none of its own). The owner, the thing
 // itself and the registry are always allowed; otherwise the requester's
-// rule (exact JID first, then its domain) decides, and without one the
-// question is refused and sent to the owner.
-func (s *Server) decide(ctx context.Context, kind string, k Key, who string, names []string) (verdict, error) {
+// rule (its JID's, else one of the tokens it presented, else its
+// domain's) decides, and without one the question is refused and sent to
+// the owner.
+func (s *Server) decide(ctx context.Context, kind string, k Key, who string, tokens, names []string) (verdict, error) {
 	t, err := s.store.Thing(ctx, k)
 	if errors.Is(err, ErrNotFound) && k.NodeID != "" {
-		t, err = s.store.Thing(ctx, Key{JID: k.JID})
+		// The node without its source or cache type (devices may leave
+		// them out), else the concentrator itself.
+		found := false
+		if err := s.store.Things(ctx, JIDPrefix(k.JID), func(x Thing) bool {
+			if x.NodeID == k.NodeID && (k.SourceID == "" || x.SourceID == k.SourceID) && (k.CacheType == "" || x.CacheType == k.CacheType) {
+				t, found = x, true
+			}
+			return !found
+		}); err != nil {
+			return verdict{}, err
+		}
+		if found {
+			err = nil
+		} else {
+			t, err = s.store.Thing(ctx, Key{JID: k.JID})
+		}
 	}
 	if errors.Is(err, ErrNotFound) {
 		// A concentrator registered only nodes: the owner of any of them
 		// is its friend. Anything else is not ours to govern: refuse.
 		ok := false
 		if kind == kindFriend && k.NodeID == "" {
-			err = s.store.Things(ctx, JIDPrefix(k.JID), func(t Thing) bool {
+			if err := s.store.Things(ctx, JIDPrefix(k.JID), func(t Thing) bool {
 				ok = t.Owner == who
 				return !ok
-			})
+			}); err != nil {
+				return verdict{}, err
+			}
 		}
-		return verdict{ok: ok}, err
+		return verdict{ok: ok}, nil
 	}
 	if err != nil {
 		return verdict{}, err
@@ -143,7 +161,7 @@ func (s *Server) decide(ctx context.Context, kind string, k Key, who string, nam
 	if err != nil {
 		return verdict{}, err
 	}
-	r, found := ruleFor(rules, who)
+	r, found := ruleFor(rules, who, tokens)
 	var dec Decision
 	var allowed []string
 	if found {
@@ -166,26 +184,34 @@ func (s *Server) decide(ctx context.Context, kind string, k Key, who string, nam
 	return verdict{}, nil
 }
 
-// ruleFor returns the rule for the bare JID who: its own, else its
-// domain's.
-func ruleFor(rules []Rule, who string) (Rule, bool) {
+// TokenPrefix starts the requester of a rule about a XEP-0324 token
+// (service, device or user token) rather than a JID.
+const TokenPrefix = "token:"
+
+// ruleFor returns the rule for the bare JID who: its own, else that of the
+// first of its tokens that has one, else its domain's.
+func ruleFor(rules []Rule, who string, tokens []string) (Rule, bool) {
 	domain := who
 	if i := strings.IndexByte(who, '@'); i >= 0 {
 		domain = who[i+1:]
 	}
-	var dr *Rule
-	for i := range rules {
-		switch rules[i].Requester {
-		case who:
-			return rules[i], true
-		case domain:
-			dr = &rules[i]
+	find := func(req string) (Rule, bool) {
+		for _, r := range rules {
+			if r.Requester == req {
+				return r, true
+			}
+		}
+		return Rule{}, false
+	}
+	if r, ok := find(who); ok {
+		return r, true
+	}
+	for _, tok := range tokens {
+		if r, ok := find(TokenPrefix + tok); ok {
+			return r, true
 		}
 	}
-	if dr != nil {
-		return *dr, true
-	}
-	return Rule{}, false
+	return find(domain)
 }
 
 // restrict applies a rule's allowed names to the requested ones: no
@@ -299,7 +325,7 @@ func (s *Server) setRule(ctx context.Context, owner string, r Rule, del bool) er
 		s.mu.Unlock()
 		return err
 	}
-	old, _ := ruleFor(mustRules(ctx, s.store, t.Key), r.Requester)
+	old, _ := ruleFor(mustRules(ctx, s.store, t.Key), r.Requester, nil)
 	if old.Requester != r.Requester {
 		old = Rule{}
 	}
@@ -322,7 +348,7 @@ func (s *Server) setRule(ctx context.Context, owner string, r Rule, del bool) er
 		"friend", r.Friend, "read", r.Read, "control", r.Control)
 
 	s.clearCacheLater(t.JID)
-	if strings.Contains(r.Requester, "@") && t.NodeID == "" && old.Friend != r.Friend {
+	if strings.Contains(r.Requester, "@") && !strings.HasPrefix(r.Requester, TokenPrefix) && t.NodeID == "" && old.Friend != r.Friend {
 		switch {
 		case r.Friend == Allow:
 			s.recommend(ctx, t, provisioning.Friend{JID: r.Requester}.Element())
@@ -339,8 +365,15 @@ func mustRules(ctx context.Context, st Store, k Key) []Rule {
 	return rules
 }
 
-// requesterOf normalises a rule's requester: a bare JID, or a domain.
+// requesterOf normalises a rule's requester: a bare JID, a domain, or
+// "token:" and a token.
 func requesterOf(s string) (string, error) {
+	if tok, ok := strings.CutPrefix(s, TokenPrefix); ok {
+		if tok == "" || len(tok) > 256 || strings.ContainsFunc(tok, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+			return "", xmpp.NewStanzaError("modify", "bad-request", "a token requester is token: and the token, without spaces, at most 256 bytes")
+		}
+		return s, nil
+	}
 	j, err := jid.Parse(s)
 	if err != nil || j.Resourcepart() != "" {
 		return "", xmpp.NewStanzaError("modify", "jid-malformed", fmt.Sprintf("requester %.60q is not a bare JID or a domain", s))

@@ -98,8 +98,10 @@ const (
 
 // Rule is what an owner decided about one requester of one thing: may it
 // befriend the thing, read it (only Fields, when not empty) and control it
-// (only Params, when not empty). Requester is a bare JID, or a domain
-// (no @), which applies to every JID of that domain.
+// (only Params, when not empty). Requester is a bare JID, a domain (no
+// @), which applies to every JID of that domain, or TokenPrefix and a
+// XEP-0324 token, which applies to whoever presents it in canRead or
+// canControl.
 type Rule struct {
 	Thing     Key       `json:"thing"`
 	Requester string    `json:"requester"`
