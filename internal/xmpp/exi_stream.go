@@ -204,15 +204,18 @@ func (s *Session) negotiateEXI(st *stream, features *Element) (*Element, error) 
 	if resp.Strict && !prop.Strict {
 		resp.Strict = false // the server may lower, never raise
 	}
+	opts, err := resp.Options(set, st.max)
+	if err != nil {
+		// An agreement we cannot follow (a schema we do not hold): stay
+		// in XML rather than fail the connection.
+		s.log.Warn("cannot use the EXI setup the server agreed to; continuing in XML", "server", domain, "err", err)
+		return features, nil
+	}
 	if resp.ConfigurationID != "" {
 		if s.cfg.EXI.quick == nil {
 			s.cfg.EXI.quick = &exiQuick{}
 		}
 		s.cfg.EXI.quick.id, s.cfg.EXI.quick.params = resp.ConfigurationID, resp
-	}
-	opts, err := resp.Options(set, st.max)
-	if err != nil {
-		return nil, fmt.Errorf("EXI setup: %w", err)
 	}
 	if err := st.writeElements(NewElement(NSCompress, "compress").Add(NewElement(NSCompress, "method").AddText("exi"))); err != nil {
 		return nil, err
