@@ -19,11 +19,25 @@
 //
 // A claimed thing delegates its trust to the registry: isFriend, canRead
 // and canControl are answered from its owner's rules (the owner is always
-// a friend and may read and control everything). A question no rule
-// answers is refused and sent to the owner as a message; the owner's
-// answer (a rule set with the registry's own urn:xiot:registry protocol)
-// sticks. When a rule changes, the thing is sent clearCache (again when it
-// is next seen, if it was offline) and friend or unfriend recommendations.
+// a friend and may read and control everything). A rule is about a bare
+// JID, a domain or a XEP-0324 token, and allows or denies friendship,
+// readout (optionally only some fields) and control (optionally only some
+// parameters), per thing or node. A question no rule answers is refused
+// and sent to the owner as a message; the owner's answer (a rule set with
+// the registry's own urn:xiot:registry protocol, see Owner) sticks. When
+// a rule changes, the thing is sent clearCache (recorded first, so that a
+// thing offline or a registry restarted meanwhile still gets it when the
+// thing is next seen) and friend or unfriend recommendations.
+//
+// # Security
+//
+// Every request is authorised from its sender's bare JID (stamped by the
+// XMPP server): only a thing updates or unregisters itself, only an owner
+// sees rules, updates, removes or disowns; failures say item-not-found
+// whether the thing is absent or someone else's. Claims and searches are
+// rate-limited per JID; tags, operators, names and things per JID are
+// bounded; strMask matching is linear; KEY is never searched, returned or
+// logged.
 //
 // Everything is kept in a Store; boltstore provides the embedded one.
 package registry
