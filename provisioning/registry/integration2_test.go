@@ -94,6 +94,10 @@ func TestClearCacheWhenBackOnline(t *testing.T) {
 	if _, err := request(t, owner, domain, "set", rule); err != nil {
 		t.Fatal(err)
 	}
+	// An offline thing cannot acknowledge being disowned: refused.
+	if _, err := request(t, owner, domain, "set", `<disown xmlns='urn:xmpp:iot:discovery' jid='device@`+p.Domain+`'/>`); condition(err) != "not-allowed" {
+		t.Fatalf("disown of an offline thing: %v", err)
+	}
 	// Let the failed delivery be recorded, then restart the registry.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
