@@ -46,6 +46,7 @@ var commands = []command{
 	{"exi", "encode XML to EXI or decode EXI to XML (W3C EXI 1.0)", runEXI},
 	{"concentrator", "bridge MQTT devices to XMPP, one JID each (XEP-0114 component)", runConcentrator},
 	{"nodes", "browse the node tree of a concentrator (XEP-0326)", runNodes},
+	{"exigw", "EXI gateway (XEP-0322) in front of a stock XMPP server", runEXIGW},
 	{"doctor", "check the board, buses, clock and XMPP account, with hints", runDoctor},
 	{"install", "install the agent as a systemd service (binary, unit, user, config)", runInstall},
 	{"uninstall", "remove the systemd service and binary (keeps config and state)", runUninstall},

@@ -112,8 +112,8 @@ func (s *Session) Connect(ctx context.Context) error {
 // Run connects and keeps the session connected until ctx is done,
 // reconnecting with capped exponential backoff and jitter, and resuming the
 // stream when the server allows it. It returns ctx.Err() when ctx ends, or
-// an *AuthError when the server refuses the credentials (retrying would not
-// help).
+// an *AuthError when the server refuses the credentials, or ErrNoEXI when
+// the EXI alternative binding meets an XML port (retrying would not help).
 func (s *Session) Run(ctx context.Context) error {
 	// The reading loop blocks on the network: ending ctx closes the
 	// session so that it returns.
@@ -131,7 +131,9 @@ func (s *Session) Run(ctx context.Context) error {
 			return ctx.Err()
 		}
 		var ae *AuthError
-		if errors.As(err, &ae) {
+		if errors.As(err, &ae) || errors.Is(err, ErrNoEXI) {
+			// Retrying cannot help: wrong credentials, or a port that
+			// does not speak the EXI alternative binding (XEP-0322 §2.2).
 			return err
 		}
 		if s.isClosed() {
