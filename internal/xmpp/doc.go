@@ -19,6 +19,17 @@
 // get service-unavailable, as RFC 6120 §8.4 asks. XEP-0199 pings are answered
 // and also sent as keepalives.
 //
+// With Config.EXI set, the session speaks XEP-0322: it negotiates EXI after
+// SASL (setup, schema upload, compress) or, in the alternative binding,
+// speaks EXI from the first byte, and then exchanges each stanza as an EXI
+// document (package exi), schema-less or with the canonical schema set of
+// package exi/xmppschema. A server without EXI is met in XML, with a
+// warning in the log.
+//
+// Components serving many JIDs route stanzas per addressed JID (Mux.Route),
+// and handlers that must wait for an answer run off the reading loop
+// (Serial).
+//
 // mellium.im/xmpp was evaluated first: its SASL library and JID package are
 // used here, but its Session has no stream management and reads the
 // transport as XML text only, while xiot needs resumption and, for XEP-0322,
