@@ -31,11 +31,14 @@ func TestReleaseArchives(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	targets := []struct{ name, qemu, platform string }{
-		{"linux-armv6", "qemu-arm-static", "linux/arm"},
-		{"linux-armv7", "qemu-arm-static", "linux/arm"},
-		{"linux-arm64", "qemu-aarch64-static", "linux/arm64"},
-		{"linux-amd64", "", "linux/amd64"},
+	targets := []struct {
+		name, qemu, platform string
+		small                bool // the small build, without server-side services
+	}{
+		{"linux-armv6", "qemu-arm-static", "linux/arm", true},
+		{"linux-armv7", "qemu-arm-static", "linux/arm", true},
+		{"linux-arm64", "qemu-aarch64-static", "linux/arm64", false},
+		{"linux-amd64", "", "linux/amd64", false},
 	}
 	for _, tg := range targets {
 		t.Run(tg.name, func(t *testing.T) {
@@ -72,6 +75,18 @@ func TestReleaseArchives(t *testing.T) {
 			for _, want := range []string{"xiot " + version, "commit:   0123456789ab", "platform: " + tg.platform + "\n"} {
 				if !strings.Contains(string(got), want) {
 					t.Errorf("xiot version on %s lacks %q:\n%s", tg.name, want, got)
+				}
+			}
+			help, err := exec.Command(args[0], append(args[1:len(args)-1], "help")...).CombinedOutput()
+			if err != nil {
+				t.Fatalf("xiot help: %v\n%s", err, help)
+			}
+			if has := strings.Contains(string(help), "  registry "); has == tg.small || !strings.Contains(string(help), "  agent ") {
+				t.Errorf("xiot help on %s (small build %v):\n%s", tg.name, tg.small, help)
+			}
+			if tg.small && len(data) > 0 {
+				if st, err := os.Stat(bin); err == nil && st.Size() > 12_000_000 {
+					t.Errorf("%s binary is %d bytes, over the 12 MB budget", tg.name, st.Size())
 				}
 			}
 		})

@@ -12,21 +12,24 @@ COMMIT=${2:-$(git rev-parse HEAD 2>/dev/null || true)}
 DIST=${DIST:-dist}
 MODULE=github.com/xiot/xiot
 LDFLAGS="-s -w -X $MODULE/internal/version.Version=$VERSION -X $MODULE/internal/version.Commit=$COMMIT"
-# os/arch[/GOARM] and the name used in the archive
-TARGETS=(linux/arm/6:linux-armv6 linux/arm/7:linux-armv7 linux/arm64:linux-arm64 linux/amd64:linux-amd64)
+# os/arch[/GOARM], the name used in the archive, and build tags: the 32-bit
+# ARM builds (Pi Zero to Pi 3) are the small build, without the services
+# that run next to a server (concentrator, exigw, registry), to stay within
+# the size budget of those boards.
+TARGETS=(linux/arm/6:linux-armv6:xiot_small linux/arm/7:linux-armv7:xiot_small linux/arm64:linux-arm64: linux/amd64:linux-amd64:)
 
 mkdir -p "$DIST"
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 archives=()
 for t in "${TARGETS[@]}"; do
-	spec=${t%%:*} name=${t##*:}
+	IFS=: read -r spec name tags <<<"$t"
 	IFS=/ read -r os arch arm <<<"$spec"
 	dir="xiot-$VERSION-$name"
 	mkdir -p "$stage/$dir"
-	echo "release: $dir (GOOS=$os GOARCH=$arch${arm:+ GOARM=$arm})"
+	echo "release: $dir (GOOS=$os GOARCH=$arch${arm:+ GOARM=$arm}${tags:+ tags $tags})"
 	env CGO_ENABLED=0 GOOS="$os" GOARCH="$arch" ${arm:+GOARM="$arm"} \
-		"$GO" build -trimpath -ldflags "$LDFLAGS" -o "$stage/$dir/xiot" ./cmd/xiot
+		"$GO" build -trimpath -tags "$tags" -ldflags "$LDFLAGS" -o "$stage/$dir/xiot" ./cmd/xiot
 	cp internal/config/example.yaml "$stage/$dir/xiot.yaml.example"
 	cp deploy/xiot.service README.md "$stage/$dir/"
 	[[ -d docs ]] && cp -r docs "$stage/$dir/"

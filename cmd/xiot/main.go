@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -36,7 +37,9 @@ type command struct {
 
 // commands lists the subcommands in the order "xiot help" shows them. Add
 // a subcommand by adding one line here and its run function in its own file.
-var commands = []command{
+// The services that run next to a server (serverCommands) are left out of
+// builds with the xiot_small tag, which the ARM release uses.
+var commands = slices.Concat([]command{
 	{"agent", "run the device daemon (sensors, control, discovery over XMPP)", runAgent},
 	{"disco", "query XEP-0030 service discovery of a JID", runDisco},
 	{"ping", "send an XEP-0199 ping to a JID and print the round trip", runPing},
@@ -44,15 +47,14 @@ var commands = []command{
 	{"set", "set control parameters of a device (XEP-0325)", runSet},
 	{"form", "print the control form of a device (XEP-0325)", runForm},
 	{"exi", "encode XML to EXI or decode EXI to XML (W3C EXI 1.0)", runEXI},
-	{"concentrator", "bridge MQTT devices to XMPP, one JID each (XEP-0114 component)", runConcentrator},
 	{"nodes", "browse the node tree of a concentrator (XEP-0326)", runNodes},
-	{"exigw", "EXI gateway (XEP-0322) in front of a stock XMPP server", runEXIGW},
+}, serverCommands, []command{
 	{"doctor", "check the board, buses, clock and XMPP account, with hints", runDoctor},
 	{"install", "install the agent as a systemd service (binary, unit, user, config)", runInstall},
 	{"uninstall", "remove the systemd service and binary (keeps config and state)", runUninstall},
 	{"config", "check a configuration file or print the commented example", runConfig},
 	{"version", "print version, commit, Go version and board support", runVersion},
-}
+})
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
