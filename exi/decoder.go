@@ -77,6 +77,8 @@ type Decoder struct {
 	zin   *countReader // compressed input after the header
 	zrest []byte       // header-read bytes that belong to the body
 
+	sess session // sessionWideBuffers state
+
 	trace func(ev *event, bitOffset int64) // debugging hook, nil normally
 }
 
@@ -91,6 +93,7 @@ func NewDecoder(r io.Reader, opts Options) *Decoder {
 
 // Reset prepares d to read a new stream from r, reusing its buffers.
 func (d *Decoder) Reset(r io.Reader, opts Options) {
+	d.sess.end(!d.started || (d.err == nil && d.state == stDone))
 	d.opts = opts
 	d.lim = opts.Limits.resolved()
 	d.src = r
@@ -151,7 +154,16 @@ func (d *Decoder) begin() error {
 	if d.sg, err = prepareSchema(d.sg, d.opts.Schema, &d.opts); err != nil {
 		return d.setErr(err)
 	}
-	d.t = d.mainTables()
+	keep, err := d.sess.next(d.opts.SessionWideBuffers, hi.cookie || hi.hasOptions, d.sessionKey())
+	if err != nil {
+		return d.setErr(err)
+	}
+	if keep {
+		d.t = d.spare
+	} else {
+		d.t = d.mainTables()
+		d.t.session = d.opts.SessionWideBuffers
+	}
 	d.state = stDocContent
 	if d.opts.Fragment {
 		d.state = stFragment
@@ -186,6 +198,15 @@ func (d *Decoder) mainTables() *tables {
 	return d.spare
 }
 
+// sessionKey is what must not change while tables are kept.
+func (d *Decoder) sessionKey() sessionKey {
+	k := sessionKey{lv: d.lvKey, vml: d.opts.ValueMaxLength, vpc: d.opts.ValuePartitionCapacity, frag: d.opts.Fragment}
+	if d.sg != nil {
+		k.schema = d.sg
+	}
+	return k
+}
+
 func (d *Decoder) newTables() *tables {
 	if d.sg != nil {
 		return newSchemaTables(false, d.sg.g)
@@ -213,7 +234,7 @@ func (d *Decoder) docList() ([]schema.QName, []int) {
 
 func (d *Decoder) setErr(err error) error {
 	if d.err == nil {
-		d.err = err
+		d.err = d.sess.explain(err)
 	}
 	return d.err
 }
@@ -315,6 +336,7 @@ func (d *Decoder) decodeEvent(ev *event) error {
 				ln = nil
 			}
 			*g = append(*g, prod{kind: k, ln: ln})
+			d.t.learned()
 		}
 	}
 	switch ev.kind {

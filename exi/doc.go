@@ -41,6 +41,45 @@
 // handling, xsi:nil="false" dropped, DOCTYPE subset re-serialization,
 // float mantissa normalization, datatypeRepresentationMap lookup).
 //
+// # Session-wide buffers
+//
+// XEP-0322 sends every XMPP stanza as its own EXI document and lets both
+// ends agree on sessionWideBuffers: "all buffers, string tables, etc. will
+// be maintained during the entire session". With
+// Options.SessionWideBuffers set on both ends, Encoder.Reset and
+// Decoder.Reset start the next document with the state of the previous one
+// instead of the initial state: the URI, prefix and local-name partitions,
+// the global and local value partitions (with the round-robin position of
+// a bounded valuePartitionCapacity) and the productions the built-in
+// element and fragment grammars have learned, which EXI keeps next to
+// those tables. The document grammar, the nesting state, the namespace
+// scope and pre-compression channels and DEFLATE streams start afresh:
+// each document is complete, with its own header, blocks and ED. The
+// codec reads "etc." as everything EXI's string tables and built-in
+// grammars hold, as if the documents were one EXI stream whose SD
+// restarted; the XEP defines nothing finer.
+//
+// A session starts with the first document written or read with the
+// option set, and again with every document whose header carries the EXI
+// cookie or an options document (on XMPP, a streamStart). A document
+// continues the session only if the previous one completed (Close
+// succeeded, or the decoder reached ED) with the same grammars and value
+// options; otherwise Reset (encoder) or the first Token (decoder) fails
+// with ErrSession rather than decode against tables the other end does
+// not have. When only one end keeps its tables the documents after the
+// first disagree on table sizes and ids; the decoder reports that as
+// ErrMalformed, but EXI has no check value, so not every such mix is
+// detectable.
+//
+// The tables of a session stay bounded: learned productions count as
+// string-table entries, everything is subject to Limits
+// (MaxStringTableEntries fails the document with a *LimitError on both
+// ends), and with a bounded valuePartitionCapacity the values freed by
+// the round-robin replacement are dropped from memory, so a long session
+// with ever new values holds at most valuePartitionCapacity of them. An
+// unbounded value partition counts every value towards
+// MaxStringTableEntries, so such a session ends at that limit.
+//
 // # Limits of the API
 //
 // Decoder.Token boxes each token in an interface, as encoding/xml does, so

@@ -45,6 +45,8 @@ type Encoder struct {
 	started, closed bool
 	err             error
 
+	sess session // sessionWideBuffers state
+
 	lim  Limits        // resolved opts.Limits
 	zw   *flate.Writer // reused DEFLATE compressor
 	zbuf bytes.Buffer
@@ -111,7 +113,18 @@ func (e *Encoder) Reset(w io.Writer, opts Options) error {
 		return err
 	}
 	e.sg = sg
-	e.t = e.mainTables()
+	e.sess.end(!e.started || (e.closed && e.err == nil))
+	keep, err := e.sess.next(opts.SessionWideBuffers, opts.Header.Cookie || opts.Header.Options, e.sessionKey())
+	if err != nil {
+		e.err = err
+		return err
+	}
+	if keep {
+		e.t = e.spare
+	} else {
+		e.t = e.mainTables()
+		e.t.session = opts.SessionWideBuffers
+	}
 	e.w.reset(opts.Alignment != BitPacked)
 	e.vw.reset(true)
 	e.stack, e.saved, e.ns, e.text = e.stack[:0], e.saved[:0], e.ns[:0], e.text[:0]
@@ -144,6 +157,15 @@ func (e *Encoder) mainTables() *tables {
 	}
 	e.spare = e.newTables()
 	return e.spare
+}
+
+// sessionKey is what must not change while tables are kept.
+func (e *Encoder) sessionKey() sessionKey {
+	k := sessionKey{lv: e.lvKey, vml: e.opts.ValueMaxLength, vpc: e.opts.ValuePartitionCapacity, frag: e.opts.Fragment}
+	if e.sg != nil {
+		k.schema = e.sg
+	}
+	return k
 }
 
 func (e *Encoder) newTables() *tables {
@@ -250,6 +272,7 @@ func (e *Encoder) learn(kind evKind, ln *localName) {
 			ln = nil
 		}
 		*g = append(*g, prod{kind: kind, ln: ln})
+		e.t.learned()
 	}
 }
 

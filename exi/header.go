@@ -339,9 +339,9 @@ func readHeader(r *bitReader, o *Options) (headerInfo, error) {
 		return hi, r.fail(fmt.Errorf("EXI version field %05b (only final version 1): %w", v, ErrUnsupported))
 	}
 	if hi.hasOptions {
-		lim, hdr, sch, res := o.Limits, o.Header, o.Schema, o.SchemaResolver
+		lim, hdr, sch, res, swb := o.Limits, o.Header, o.Schema, o.SchemaResolver, o.SessionWideBuffers
 		*o = DefaultOptions()
-		o.Limits, o.Header, o.Schema, o.SchemaResolver = lim, hdr, sch, res
+		o.Limits, o.Header, o.Schema, o.SchemaResolver, o.SessionWideBuffers = lim, hdr, sch, res, swb
 		if err := readOptionsDoc(r, o, &hi); err != nil {
 			return hi, err
 		}

@@ -100,6 +100,14 @@ type Options struct {
 	// schemaId (xsd-types-only) and no schema for a nil schemaId.
 	SchemaResolver func(schemaID string) (*schema.Grammars, error)
 
+	// SessionWideBuffers keeps the string tables and the grammars learned
+	// with them from one document to the next, as XEP-0322's
+	// sessionWideBuffers option asks ("all buffers, string tables, etc.
+	// will be maintained during the entire session"). It is not an EXI
+	// option and never appears in a header; both ends must agree on it
+	// out of band. See the package documentation, "Session-wide buffers".
+	SessionWideBuffers bool
+
 	// Header says what the encoder puts into the header.
 	Header HeaderOptions
 	// Limits bound the resources a decoder spends on hostile input.
@@ -189,6 +197,10 @@ var (
 	ErrLimit = errors.New("exi: limit exceeded")
 	// ErrInvalid reports encoder input that cannot be encoded.
 	ErrInvalid = errors.New("exi: invalid input")
+	// ErrSession reports a document that cannot continue the session-wide
+	// tables (Options.SessionWideBuffers): an earlier document of the
+	// session failed or was abandoned, or the options changed.
+	ErrSession = errors.New("exi: session-wide tables lost")
 )
 
 // Error is a decoding error with the bit offset where it happened.

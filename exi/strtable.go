@@ -20,7 +20,8 @@ type localName struct {
 	uri   *uriEntry
 	id    int
 	elem  *elemGrammar // built-in element grammar, created on first SE
-	lvals []int32      // local value partition: global ids, -1 when freed
+	lvals []int32      // local value partition from compact id lfree: global ids, -1 when freed
+	lfree int          // leading local ids freed by the bounded global partition, dropped from lvals
 	ch    *channel     // pre-compression value channel of the current block
 	chBuf *channel     // the channel object, kept for the next blocks
 	gel   int32        // schema: global element declaration + 1, -1 none, 0 unknown
@@ -75,7 +76,7 @@ func (u *uriEntry) recycleLocals() {
 		if ln.elem != nil {
 			ln.elem.stc, ln.elem.ec = ln.elem.stc[:0], ln.elem.ec[:0]
 		}
-		ln.lvals, ln.ch, ln.touched, ln.gel, ln.gat = ln.lvals[:0], nil, false, 0, 0
+		ln.lvals, ln.lfree, ln.ch, ln.touched, ln.gel, ln.gat = ln.lvals[:0], 0, nil, false, 0, 0
 		u.recycle[ln.name] = ln
 	}
 	clear(u.locals[u.initLocals:])
@@ -105,7 +106,25 @@ type tables struct {
 	vrecycle map[string]string    // decoder: value strings of earlier streams
 	touched  []*localName         // entries with grammars or values to clear on reset
 	schema   any                  // the grammars the initial entries come from (nil: none)
+
+	// session is set while the tables are kept across documents
+	// (Options.SessionWideBuffers): learned productions then count as
+	// entries, so that a long session stays within MaxStringTableEntries.
+	session bool
 }
+
+// learned counts a production learned by a built-in grammar.
+func (t *tables) learned() {
+	if t.session {
+		t.entries++
+	}
+}
+
+// nlocal is the size of ln's local value partition, freed ids included.
+func (ln *localName) nlocal() int { return ln.lfree + len(ln.lvals) }
+
+// maxLocalID bounds local value ids so that they fit gval.local.
+const maxLocalID = 1<<31 - 2
 
 // markInit records the current entries as the initial content that reset
 // returns to.
@@ -141,7 +160,7 @@ func (t *tables) reset() {
 		if ln.elem != nil {
 			ln.elem.stc, ln.elem.ec = ln.elem.stc[:0], ln.elem.ec[:0]
 		}
-		ln.lvals, ln.ch, ln.touched = ln.lvals[:0], nil, false
+		ln.lvals, ln.lfree, ln.ch, ln.touched = ln.lvals[:0], 0, nil, false
 	}
 	t.touched = t.touched[:0]
 	for _, u := range t.uris[t.initURIs:] {
@@ -243,15 +262,24 @@ func (t *tables) checkEntries(l *Limits) error {
 // addValue adds a missed value to the local and global partitions
 // (EXI §7.3.3), honouring valueMaxLength and valuePartitionCapacity.
 func (t *tables) addValue(o *Options, ln *localName, s string, runes int) {
-	if runes == 0 || (o.ValueMaxLength >= 0 && runes > o.ValueMaxLength) || o.ValuePartitionCapacity == 0 {
+	if runes == 0 || (o.ValueMaxLength >= 0 && runes > o.ValueMaxLength) || o.ValuePartitionCapacity == 0 || ln.nlocal() >= maxLocalID {
 		return
 	}
-	g := gval{s: s, owner: ln, local: int32(len(ln.lvals))}
+	g := gval{s: s, owner: ln, local: int32(ln.nlocal())}
 	var id int32
 	if cap := o.ValuePartitionCapacity; cap > 0 && len(t.gvals) >= cap {
 		id = int32(t.gnext)
 		old := t.gvals[id]
-		old.owner.lvals[old.local] = -1
+		ow := old.owner
+		ow.lvals[int(old.local)-ow.lfree] = -1
+		// The bounded partition frees values oldest first, so freed ids
+		// are a prefix of each local partition: drop them, keeping the
+		// memory of a long session (sessionWideBuffers) bounded by the
+		// capacity. Their ids stay allocated (EXI §7.3.3).
+		for len(ow.lvals) > 0 && ow.lvals[0] < 0 {
+			ow.lvals = ow.lvals[1:]
+			ow.lfree++
+		}
 		if t.vidx != nil {
 			t.vidx.remove(t.gvals, id)
 		}
@@ -264,9 +292,7 @@ func (t *tables) addValue(o *Options, ln *localName, s string, runes int) {
 	if cap := o.ValuePartitionCapacity; cap > 0 {
 		t.gnext = (int(id) + 1) % cap
 	}
-	if len(ln.lvals) == 0 {
-		t.touch(ln)
-	}
+	t.touch(ln)
 	ln.lvals = append(ln.lvals, id)
 	if t.vidx != nil {
 		t.vidx.insert(t.gvals, id)
@@ -441,7 +467,7 @@ func (t *tables) encodeValue(w *bitWriter, o *Options, ln *localName, s string, 
 	for k := len(lv) - 1; k >= 0 && k >= len(lv)-4; k-- {
 		if id := lv[k]; id >= 0 && t.gvals[id].s == s {
 			w.writeUint(0)
-			w.writeNBit(uint64(k), bitsFor(len(lv)))
+			w.writeNBit(uint64(ln.lfree+k), bitsFor(ln.nlocal()))
 			return
 		}
 	}
@@ -449,7 +475,7 @@ func (t *tables) encodeValue(w *bitWriter, o *Options, ln *localName, s string, 
 		g := t.gvals[id]
 		if g.owner == ln {
 			w.writeUint(0)
-			w.writeNBit(uint64(g.local), bitsFor(len(ln.lvals)))
+			w.writeNBit(uint64(g.local), bitsFor(ln.nlocal()))
 			return
 		}
 		w.writeUint(1)
@@ -485,14 +511,14 @@ func (t *tables) decodeValue(r *bitReader, o *Options, ln *localName, cs []rune)
 	}
 	switch n {
 	case 0:
-		id, err := r.readNBit(bitsFor(len(ln.lvals)))
+		id, err := r.readNBit(bitsFor(ln.nlocal()))
 		if err != nil {
 			return "", err
 		}
-		if id >= uint64(len(ln.lvals)) || ln.lvals[id] < 0 {
+		if id < uint64(ln.lfree) || id >= uint64(ln.nlocal()) || ln.lvals[id-uint64(ln.lfree)] < 0 {
 			return "", r.fail(fmt.Errorf("local value id %d: %w", id, ErrMalformed))
 		}
-		return t.gvals[ln.lvals[id]].s, nil
+		return t.gvals[ln.lvals[id-uint64(ln.lfree)]].s, nil
 	case 1:
 		id, err := r.readNBit(bitsFor(len(t.gvals)))
 		if err != nil {
