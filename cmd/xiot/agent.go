@@ -7,9 +7,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"mellium.im/xmpp/jid"
 
 	"github.com/xiot/xiot/agent"
 	"github.com/xiot/xiot/boards"
@@ -156,9 +159,35 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	var canRead sensordata.Authorizer
 	var canControl iotcontrol.Authorizer
-	if srv := cfg.Provisioning.Server; srv.Domainpart() != "" {
+	pcfg := cfg.Provisioning
+	if pcfg.Server.Domainpart() == "" && pcfg.Registry.Domainpart() != "" {
+		// XEP-0347: the registry a device is claimed in provisions it.
+		pcfg.Server = pcfg.Registry
+	}
+	if reg := pcfg.Registry; reg.Domainpart() != "" {
+		tags, err := agent.ParseTags(pcfg.Meta)
+		if err != nil {
+			return err
+		}
+		r, err := a.RegisterWithRegistry(agent.RegistrationOptions{
+			Registry: reg, Tags: tags, SelfOwned: pcfg.SelfOwned,
+			StateFile: filepath.Join(cfg.StateDir, "registration.json"),
+			OnClaimed: func(ctx context.Context, owner jid.JID) {
+				a.SetOwners(slices.Concat(cfg.Account.Owners, []jid.JID{owner}))
+				a.Befriend(ctx, owner)
+			},
+		})
+		if err != nil {
+			return err
+		}
+		if o, ok := r.Owner(); ok {
+			a.SetOwners(slices.Concat(cfg.Account.Owners, []jid.JID{o}))
+			log.Info("registry: claimed", "owner", o.String(), "registry", reg.String())
+		}
+	}
+	if srv := pcfg.Server; srv.Domainpart() != "" {
 		prov := provisioning.New(a.Session(), srv, provisioning.Options{
-			Timeout: cfg.Provisioning.Timeout, OnFriend: a.Befriend, OnUnfriend: a.Unfriend, Logger: log,
+			Timeout: pcfg.Timeout, OnFriend: a.Befriend, OnUnfriend: a.Unfriend, Logger: log,
 		})
 		canRead, canControl = a.Provision(prov)
 		log.Info("provisioning: trust decisions delegated", "server", srv.String())

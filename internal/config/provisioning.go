@@ -18,4 +18,13 @@ type Provisioning struct {
 	// Timeout bounds each question; an unanswered question is refused.
 	// 0 means 5s.
 	Timeout time.Duration `yaml:"timeout"`
+	// Registry is a XEP-0347 thing registry the device registers with
+	// until an owner claims it; when Server is empty, the registry is also
+	// the provisioning server.
+	Registry jid.JID `yaml:"registry"`
+	// Meta are the meta tags registered (SN, MAN, MODEL, …); a value
+	// starting with '#' is a number. The KEY tag is made by the device.
+	Meta map[string]string `yaml:"meta"`
+	// SelfOwned registers the device as public with no owner.
+	SelfOwned bool `yaml:"self_owned"`
 }
