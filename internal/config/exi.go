@@ -35,6 +35,11 @@ type EXI struct {
 	// 0 means the XEP-0322 default of 64.
 	ValueMaxLength         int `yaml:"value_max_length"`
 	ValuePartitionCapacity int `yaml:"value_partition_capacity"`
+	// SessionWideBuffers proposes XEP-0322 sessionWideBuffers with
+	// negotiate: the string tables last for the whole stream instead of
+	// one stanza, so JIDs, ids and names are sent once. The alternative
+	// binding cannot carry it and ignores it.
+	SessionWideBuffers bool `yaml:"session_wide_buffers"`
 }
 
 var exiAlignments = map[string]exi.Alignment{
@@ -45,7 +50,8 @@ var exiAlignments = map[string]exi.Alignment{
 // session returns the session's EXI settings.
 func (e EXI) session() xmpp.EXIConfig {
 	x := xmpp.EXIConfig{SchemaInformed: e.SchemaInformed, Alignment: exiAlignments[e.Alignment], Strict: e.Strict,
-		BlockSize: e.BlockSize, ValueMaxLength: e.ValueMaxLength, ValuePartitionCapacity: e.ValuePartitionCapacity}
+		BlockSize: e.BlockSize, ValueMaxLength: e.ValueMaxLength, ValuePartitionCapacity: e.ValuePartitionCapacity,
+		SessionWideBuffers: e.SessionWideBuffers}
 	switch e.Mode {
 	case EXINegotiate:
 		x.Mode = xmpp.EXINegotiate

@@ -191,6 +191,14 @@ func TestGatewayWithProsody(t *testing.T) {
 		{"alternative/schema-informed", xmpp.EXIConfig{Mode: xmpp.EXIAlternative, SchemaInformed: true}},
 		{"alternative/schema-informed/byte-aligned", xmpp.EXIConfig{Mode: xmpp.EXIAlternative, SchemaInformed: true, Alignment: exi.ByteAligned}},
 		{"alternative/schema-informed/compression", xmpp.EXIConfig{Mode: xmpp.EXIAlternative, SchemaInformed: true, Alignment: exi.Compression}},
+		// XEP-0322 sessionWideBuffers: agreed in the setup, the string
+		// tables last for the stream on both ends.
+		{"negotiated/schema-less/session-wide", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SessionWideBuffers: true}},
+		{"negotiated/schema-informed/session-wide", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, SessionWideBuffers: true}},
+		{"negotiated/schema-informed/compression/session-wide", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, Alignment: exi.Compression, SessionWideBuffers: true}},
+		// The alternative binding's header cannot carry it: both ends
+		// leave it off.
+		{"alternative/schema-informed/session-wide", xmpp.EXIConfig{Mode: xmpp.EXIAlternative, SchemaInformed: true, SessionWideBuffers: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			server := e.neg
@@ -208,6 +216,10 @@ func TestGatewayWithProsody(t *testing.T) {
 			if tc.x.Mode == xmpp.EXINegotiate && !strings.Contains(log.String(), "stream switched to EXI") {
 				t.Fatalf("no switch to EXI in the log:\n%s", log.String())
 			}
+			if want := tc.x.Mode == xmpp.EXINegotiate && tc.x.SessionWideBuffers; tc.x.Mode == xmpp.EXINegotiate &&
+				strings.Contains(log.String(), "session_wide_buffers=true") != want {
+				t.Fatalf("sessionWideBuffers agreed: want %v; log:\n%s", want, log.String())
+			}
 			if e.g.Stats().EXIStreams != before+1 {
 				t.Fatalf("gateway counted %d EXI streams, want %d", e.g.Stats().EXIStreams, before+1)
 			}
@@ -222,7 +234,7 @@ func TestGatewayWithProsody(t *testing.T) {
 		}
 	}
 	st := e.g.Stats()
-	if st.DeviceBytesIn == 0 || st.UpstreamBytesOut == 0 || st.Ratio == 0 || st.Total < 9 || st.Failed != 0 {
+	if st.DeviceBytesIn == 0 || st.UpstreamBytesOut == 0 || st.Ratio == 0 || st.Total < 13 || st.Failed != 0 {
 		t.Fatalf("stats %+v", st)
 	}
 	t.Logf("gateway stats: %+v", st)

@@ -36,6 +36,7 @@ func (r *relay) readDevice() (int, *xmpp.Element, error) {
 				if r.dw == nil {
 					r.g.exiStreams.Add(1)
 				}
+				opts.SessionWideBuffers = false // not in an EXI header
 				r.dw = xmpp.NewEXIWriter(opts, xmpp.NSClient)
 				r.dhdr = true
 				r.dwmu.Unlock()

@@ -110,6 +110,11 @@ func (r *relay) exiReadOptions() exi.Options {
 	} else {
 		o, _ = xmpp.EXIParams{ValueMaxLength: 64, ValuePartitionCapacity: 64}.Options(r.g.cfg.Schemas, r.max())
 	}
+	if r.alt {
+		// The alternative binding takes its options from the headers of
+		// its streamStart bodies, which cannot carry sessionWideBuffers.
+		o.SessionWideBuffers = false
+	}
 	return o
 }
 
@@ -368,6 +373,11 @@ func (r *relay) handleEXI(el *xmpp.Element) error {
 		}
 		resp := p
 		resp.Schemas, resp.Missing = nil, nil
+		// sessionWideBuffers is accepted on the negotiated binding, whose
+		// stream keeps its options after <compressed/>; the alternative
+		// binding restarts with options from an EXI header, which has no
+		// place for it.
+		resp.SessionWideBuffers = p.SessionWideBuffers && !r.alt
 		for _, sc := range p.Schemas {
 			if h, ok := r.g.cfg.Schemas.Lookup(sc); ok {
 				resp.Schemas = append(resp.Schemas, h)

@@ -67,6 +67,12 @@ type EXIConfig struct {
 	BlockSize              int
 	ValueMaxLength         int
 	ValuePartitionCapacity int
+	// SessionWideBuffers proposes XEP-0322's sessionWideBuffers: both
+	// ends keep their string tables (and the grammars learned with them)
+	// from stanza to stanza for the whole stream, so JIDs, ids and names
+	// are sent once. Only the negotiated setup (EXINegotiate) carries it;
+	// the alternative binding's options header cannot.
+	SessionWideBuffers bool
 	// Schemas is the schema set; nil means the embedded xmppschema set.
 	Schemas *xmppschema.Set
 
@@ -78,9 +84,10 @@ type EXIConfig struct {
 type EXIParams struct {
 	Alignment              exi.Alignment
 	Strict                 bool
-	BlockSize              int // 0: EXI default
-	ValueMaxLength         int // -1: unbounded
-	ValuePartitionCapacity int // -1: unbounded
+	BlockSize              int  // 0: EXI default
+	ValueMaxLength         int  // -1: unbounded
+	ValuePartitionCapacity int  // -1: unbounded
+	SessionWideBuffers     bool // XEP-0322 sessionWideBuffers
 	Schemas                []xmppschema.Schema
 	Missing                []xmppschema.Schema // setupResponse only
 	Agreement              bool
@@ -90,7 +97,8 @@ type EXIParams struct {
 // Params returns the setup proposal of c.
 func (c EXIConfig) Params(set *xmppschema.Set) EXIParams {
 	p := EXIParams{Alignment: c.Alignment, Strict: c.Strict && c.SchemaInformed, BlockSize: c.BlockSize,
-		ValueMaxLength: c.ValueMaxLength, ValuePartitionCapacity: c.ValuePartitionCapacity}
+		ValueMaxLength: c.ValueMaxLength, ValuePartitionCapacity: c.ValuePartitionCapacity,
+		SessionWideBuffers: c.SessionWideBuffers}
 	if p.ValueMaxLength == 0 {
 		p.ValueMaxLength = 64
 	}
@@ -125,6 +133,9 @@ func (p EXIParams) Element(name string) *Element {
 	}
 	if p.ValuePartitionCapacity > 0 {
 		el.Set("valuePartitionCapacity", strconv.Itoa(p.ValuePartitionCapacity))
+	}
+	if p.SessionWideBuffers {
+		el.Set("sessionWideBuffers", "true")
 	}
 	if name == "setupResponse" {
 		el.Set("agreement", strconv.FormatBool(p.Agreement))
@@ -191,7 +202,10 @@ func ParseEXIParams(el *Element) (EXIParams, error) {
 	if p.Agreement, err = boolAttr("agreement"); err != nil {
 		return p, err
 	}
-	for _, a := range []string{"preserveComments", "preservePIs", "preserveDTD", "preservePrefixes", "preserveLexical", "selfContained", "sessionWideBuffers"} {
+	if p.SessionWideBuffers, err = boolAttr("sessionWideBuffers"); err != nil {
+		return p, err
+	}
+	for _, a := range []string{"preserveComments", "preservePIs", "preserveDTD", "preservePrefixes", "preserveLexical", "selfContained"} {
 		if on, err := boolAttr(a); err != nil {
 			return p, err
 		} else if on {
@@ -236,6 +250,7 @@ func (p EXIParams) Options(set *xmppschema.Set, maxStanza int64) (exi.Options, e
 	o.BlockSize = p.BlockSize
 	o.ValueMaxLength = p.ValueMaxLength
 	o.ValuePartitionCapacity = p.ValuePartitionCapacity
+	o.SessionWideBuffers = p.SessionWideBuffers
 	o.SchemaIDNil = true
 	if len(p.Schemas) > 0 {
 		if set == nil {
@@ -270,6 +285,11 @@ func (p EXIParams) Options(set *xmppschema.Set, maxStanza int64) (exi.Options, e
 
 // EXIWriter writes XMPP elements as EXI bodies, one standalone EXI
 // document per element as XEP-0322 §"Transmission of EXI bodies" asks.
+// With sessionWideBuffers (exi.Options.SessionWideBuffers) the documents
+// share their string tables; a body with a header (a streamStart on the
+// alternative binding) starts them afresh, and after a body that failed
+// to encode the writer refuses the following ones (exi.ErrSession), as
+// the peer's tables no longer match: the stream must end.
 type EXIWriter struct {
 	opts exi.Options
 	enc  *exi.Encoder
@@ -344,7 +364,9 @@ func appendResolved(toks *[]xml.Token, el *Element, parent string) {
 
 // EXIReader reads EXI bodies, one XMPP element each, from a connection.
 // It never reads past the end of the current body, so the connection can
-// change hands (TLS) between bodies.
+// change hands (TLS) between bodies. With sessionWideBuffers the bodies
+// share their string tables, which a body with the EXI cookie or an
+// options document starts afresh.
 type EXIReader struct {
 	br    *bufio.Reader
 	one   oneByteReader

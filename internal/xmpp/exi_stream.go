@@ -112,7 +112,12 @@ func (s *Session) startEXIAlternative(st *stream) error {
 	if err != nil {
 		return err
 	}
-	opts, err := s.cfg.EXI.Params(set).Options(set, st.max)
+	p := s.cfg.EXI.Params(set)
+	// The options header of the alternative binding has no place for
+	// sessionWideBuffers (an XMPP option, not an EXI one): its default,
+	// false, applies.
+	p.SessionWideBuffers = false
+	opts, err := p.Options(set, st.max)
 	if err != nil {
 		return fmt.Errorf("EXI options: %w", err)
 	}
@@ -204,6 +209,12 @@ func (s *Session) negotiateEXI(st *stream, features *Element) (*Element, error) 
 	if resp.Strict && !prop.Strict {
 		resp.Strict = false // the server may lower, never raise
 	}
+	if resp.SessionWideBuffers && !prop.SessionWideBuffers {
+		// Not proposed: a server that turns it on anyway is not followed
+		// (and decoding its stanzas will fail).
+		s.log.Warn("server turned on EXI sessionWideBuffers without a proposal; continuing in XML", "server", domain)
+		return features, nil
+	}
 	opts, err := resp.Options(set, st.max)
 	if err != nil {
 		// An agreement we cannot follow (a schema we do not hold): stay
@@ -229,7 +240,7 @@ func (s *Session) negotiateEXI(st *stream, features *Element) (*Element, error) 
 		return features, nil
 	}
 	st.useEXI(opts, false)
-	s.log.Info("stream switched to EXI (XEP-0322)", "server", domain, "schemas", len(resp.Schemas), "alignment", opts.Alignment.String(), "strict", opts.Strict)
+	s.log.Info("stream switched to EXI (XEP-0322)", "server", domain, "schemas", len(resp.Schemas), "alignment", opts.Alignment.String(), "strict", opts.Strict, "session_wide_buffers", opts.SessionWideBuffers)
 	return st.open(domain, true)
 }
 

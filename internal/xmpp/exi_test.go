@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"reflect"
 	"slices"
@@ -48,6 +49,11 @@ func TestParseEXIParams(t *testing.T) {
 				Missing: []xmppschema.Schema{{NS: "urn:x", Bytes: 10, MD5: "00"}}}},
 		{in: `<setup xmlns='http://jabber.org/protocol/compress/exi' alignment='byte-alignment'/>`,
 			want: EXIParams{Alignment: exi.ByteAligned, ValueMaxLength: -1, ValuePartitionCapacity: -1}},
+		{in: `<setup xmlns='http://jabber.org/protocol/compress/exi' sessionWideBuffers='true' valuePartitionCapacity='64'/>`,
+			want: EXIParams{SessionWideBuffers: true, ValueMaxLength: -1, ValuePartitionCapacity: 64}},
+		{in: `<setupResponse xmlns='http://jabber.org/protocol/compress/exi' agreement='true' sessionWideBuffers='false'/>`,
+			want: EXIParams{Agreement: true, ValueMaxLength: -1, ValuePartitionCapacity: -1}},
+		{in: `<setup xmlns='http://jabber.org/protocol/compress/exi' sessionWideBuffers='yes'/>`, err: "sessionWideBuffers"},
 		{in: `<setup xmlns='http://jabber.org/protocol/compress/exi' version='2'/>`, err: "version"},
 		{in: `<setup xmlns='http://jabber.org/protocol/compress/exi' alignment='diagonal'/>`, err: "alignment"},
 		{in: `<setup xmlns='http://jabber.org/protocol/compress/exi' blockSize='-4'/>`, err: "blockSize"},
@@ -100,6 +106,9 @@ func TestEXIBodiesRoundTrip(t *testing.T) {
 		{"schema-informed", EXIConfig{SchemaInformed: true}},
 		{"schema-informed pre-compression", EXIConfig{SchemaInformed: true, Alignment: exi.PreCompression, BlockSize: 3}},
 		{"schema-informed byte-aligned", EXIConfig{SchemaInformed: true, Alignment: exi.ByteAligned}},
+		{"schema-less session-wide", EXIConfig{SessionWideBuffers: true}},
+		{"schema-informed session-wide", EXIConfig{SchemaInformed: true, SessionWideBuffers: true}},
+		{"schema-informed compression session-wide", EXIConfig{SchemaInformed: true, Alignment: exi.Compression, SessionWideBuffers: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			opts, err := tc.cfg.Params(set).Options(set, 0)
@@ -256,4 +265,105 @@ func FuzzParseEXIParams(f *testing.F) {
 			t.Fatalf("round trip:\n got %+v\nwant %+v", again, p)
 		}
 	})
+}
+
+// TestEXISessionWideBodies: with sessionWideBuffers the bodies of a
+// stream share their tables and are smaller; a body with a header (a
+// restart's streamStart) starts the tables afresh on both ends; after a
+// body that failed to encode the writer refuses the next ones.
+func TestEXISessionWideBodies(t *testing.T) {
+	set, err := xmppschema.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stanza := func(i int) *Element {
+		return mustParse(t, fmt.Sprintf(`<iq xmlns='jabber:client' type='result' id='r%d' to='owner@example.org/app' from='sensor@example.org/dev'><resp xmlns='urn:xmpp:iot:sensordata' id='%d'><nd id='dev'><ts v='2026-12-01T10:00:00Z'><q n='temperature' v='21.%d' u='C' m='true'/></ts></nd></resp></iq>`, i, i, i%10))
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  EXIConfig
+	}{
+		{"schema-less", EXIConfig{}},
+		{"schema-informed", EXIConfig{SchemaInformed: true}},
+		{"schema-informed compression", EXIConfig{SchemaInformed: true, Alignment: exi.Compression}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			size := map[bool]int{}
+			for _, swb := range []bool{false, true} {
+				cfg := tc.cfg
+				cfg.SessionWideBuffers = swb
+				opts, err := cfg.Params(set).Options(set, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				w := NewEXIWriter(opts, NSClient)
+				var b bytes.Buffer
+				var els []*Element
+				for restart := range 2 {
+					start := EXIStreamStart(NSClient, "to", "example.org", "version", "1.0")
+					els = append(els, start)
+					if err := w.Append(&b, start, true); err != nil {
+						t.Fatal(err)
+					}
+					for i := range 10 {
+						el := stanza(restart*10 + i)
+						els = append(els, el)
+						n := b.Len()
+						if err := w.Append(&b, el, false); err != nil {
+							t.Fatal(err)
+						}
+						size[swb] += b.Len() - n
+					}
+				}
+				r := NewEXIReader(&b, opts)
+				for i, want := range els {
+					got, _, err := r.Next()
+					if err != nil {
+						t.Fatalf("body %d: %v", i, err)
+					}
+					if canon(got) != canon(want) {
+						t.Fatalf("body %d: got  %s\nwant %s", i, got, want)
+					}
+				}
+				// A reader that does not keep the tables cannot follow:
+				// it fails, or (EXI has no check value) reads other
+				// elements, before the end.
+				if swb {
+					plain, _ := tc.cfg.Params(set).Options(set, 0)
+					r := NewEXIReader(bytes.NewReader(b.Bytes()), plain)
+					same := 0
+					for _, want := range els {
+						got, _, err := r.Next()
+						if err != nil || canon(got) != canon(want) {
+							break
+						}
+						same++
+					}
+					if same == len(els) {
+						t.Errorf("a reader without sessionWideBuffers read the %d bodies", same)
+					}
+				}
+			}
+			if size[true] >= size[false]*3/4 {
+				t.Errorf("stanzas: %d bytes with sessionWideBuffers, %d without; want at least 25 %% less", size[true], size[false])
+			}
+		})
+	}
+
+	// A failed body ends the session's tables: the next body is refused.
+	opts, err := EXIConfig{SchemaInformed: true, Strict: true, SessionWideBuffers: true}.Params(set).Options(set, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := NewEXIWriter(opts, NSClient)
+	var b bytes.Buffer
+	if err := w.Append(&b, stanza(1), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Append(&b, mustParse(t, `<message xmlns='jabber:client' bogus='1'/>`), false); err == nil {
+		t.Fatal("strict writer encoded an attribute outside the schemas")
+	}
+	if err := w.Append(&b, stanza(2), false); !errors.Is(err, exi.ErrSession) {
+		t.Fatalf("after a failed body: %v, want exi.ErrSession", err)
+	}
 }
