@@ -4,7 +4,9 @@
 // readouts of the sim meter (XEP-0323, real sensordata.Server) and 10 sets
 // (XEP-0325, real iotcontrol.Server), in plain XML straight to Prosody, and
 // in EXI through "xiot exigw" schema-less and schema-informed, each with and
-// without compression; and the readout round trip p50 of each, so that the
+// without compression, with and without XEP-0322 sessionWideBuffers
+// (string tables kept for the stream); and the readout round trip p50 of
+// each, so that the
 // gateway's added latency reads against plain XML straight to the server
 // and against plain XML through the gateway.
 //
@@ -171,14 +173,19 @@ func run(nRead, nSet int) error {
 		{"EXI schema-informed + compression", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, Alignment: exi.Compression}},
 		{"EXI schema-informed, alt. binding", "alt", xmpp.EXIConfig{Mode: xmpp.EXIAlternative, SchemaInformed: true}},
 		{"EXI s.-informed + compr., alt. binding", "alt", xmpp.EXIConfig{Mode: xmpp.EXIAlternative, SchemaInformed: true, Alignment: exi.Compression}},
+		{"EXI schema-less, session-wide", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SessionWideBuffers: true}},
+		{"EXI schema-informed, session-wide", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, SessionWideBuffers: true}},
+		{"EXI s.-informed + compr., session-wide", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, Alignment: exi.Compression, SessionWideBuffers: true}},
 		{"no TLS: XML", "neg-plain", xmpp.EXIConfig{}},
 		{"no TLS: EXI schema-less", "neg-plain", xmpp.EXIConfig{Mode: xmpp.EXINegotiate}},
 		{"no TLS: EXI schema-less + compression", "neg-plain", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, Alignment: exi.Compression}},
 		{"no TLS: EXI schema-informed", "neg-plain", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true}},
 		{"no TLS: EXI schema-informed + compr.", "neg-plain", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, Alignment: exi.Compression}},
 		{"no TLS: EXI schema-informed, alt.", "alt-plain", xmpp.EXIConfig{Mode: xmpp.EXIAlternative, SchemaInformed: true}},
+		{"no TLS: EXI schema-less, session-wide", "neg-plain", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SessionWideBuffers: true}},
+		{"no TLS: EXI schema-informed, session-wide", "neg-plain", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, SessionWideBuffers: true}},
 	}
-	plainBase := 8 // index of the XML variant without TLS
+	plainBase := slices.IndexFunc(variants, func(v variant) bool { return v.name == "no TLS: XML" }) // the XML variant without TLS
 	results := make([]result, len(variants))
 	for i, v := range variants {
 		var in, out atomic.Int64
