@@ -13,6 +13,7 @@ import (
 	"github.com/xiot/xiot/concentrator/component"
 	"github.com/xiot/xiot/concentrator/mqttbridge"
 	"github.com/xiot/xiot/internal/config"
+	"github.com/xiot/xiot/internal/metrics"
 )
 
 const concentratorUsage = `Usage: xiot concentrator --config FILE [flags]
@@ -47,6 +48,7 @@ func runConcentrator(ctx context.Context, args []string, stdout, stderr io.Write
 	stateDir := fs.String("state-dir", "", "`directory` for the subscription store (overrides state_dir)")
 	verbose := fs.Bool("verbose", false, "log debug events to stderr")
 	check := fs.Bool("check-config", false, "check the configuration (file, flags, secret files) and exit")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics on `host:port` (overrides metrics.listen)")
 	connectTimeout := fs.Duration("connect-timeout", 30*time.Second, "wait this long for the first broker connection before going on (the bridge keeps retrying)")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
@@ -122,6 +124,36 @@ func runConcentrator(ctx context.Context, args []string, stdout, stderr io.Write
 	})
 	if err != nil {
 		return err
+	}
+	if *metricsAddr != "" {
+		cfg.Metrics.Listen = *metricsAddr
+	}
+	if cfg.Metrics.Listen != "" {
+		m := metrics.New(c.Session(), func() bool {
+			select {
+			case <-c.Online():
+				return true
+			default:
+				return false
+			}
+		})
+		stat := func(name string, f func(mqttbridge.Stats) uint64) {
+			m.Func(name, func() float64 { return float64(f(b.Stats())) })
+		}
+		stat("xiot_mqtt_messages_total", func(s mqttbridge.Stats) uint64 { return s.Messages })
+		stat("xiot_mqtt_fields_decoded_total", func(s mqttbridge.Stats) uint64 { return s.Decoded })
+		stat("xiot_mqtt_decode_errors_total", func(s mqttbridge.Stats) uint64 { return s.DecodeErrors })
+		stat("xiot_mqtt_oversize_total", func(s mqttbridge.Stats) uint64 { return s.Oversize })
+		stat("xiot_mqtt_unmatched_total", func(s mqttbridge.Stats) uint64 { return s.Unmatched })
+		stat("xiot_mqtt_connects_total", func(s mqttbridge.Stats) uint64 { return s.Connects })
+		stat("xiot_mqtt_commands_total", func(s mqttbridge.Stats) uint64 { return s.Commands })
+		stat("xiot_mqtt_command_errors_total", func(s mqttbridge.Stats) uint64 { return s.CommandErrors })
+		m.Func("xiot_mqtt_devices", func() float64 { return float64(len(b.Devices())) })
+		addr, err := m.Serve(ctx, cfg.Metrics.Listen)
+		if err != nil {
+			return err
+		}
+		log.Info("metrics endpoint", "url", "http://"+addr.String()+"/metrics")
 	}
 	go func() {
 		select {

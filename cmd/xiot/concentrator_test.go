@@ -6,8 +6,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -69,7 +72,9 @@ mqtt:
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	done := make(chan error, 1)
-	go func() { done <- runConcentrator(ctx, []string{"--config", cfgFile}, &out, &errOut) }()
+	go func() {
+		done <- runConcentrator(ctx, []string{"--config", cfgFile, "--metrics", "127.0.0.1:0"}, &out, &errOut)
+	}()
 
 	j, _ := jid.Parse("owner@" + p.Domain + "/test")
 	mux := &xmpp.Mux{}
@@ -98,6 +103,18 @@ mqtt:
 	}
 	if f := res.Fields[0]; f.Name != "Temperature" || !f.Value.Equal(sensors.Numeric(21.5)) || f.Unit != "°C" {
 		t.Errorf("readout %v", res.Fields)
+	}
+	// The metrics endpoint counts the MQTT side.
+	if m := regexp.MustCompile(`url=(http://[^ ]+/metrics)`).FindStringSubmatch(errOut.String()); m == nil {
+		t.Errorf("no metrics endpoint in the log:\n%s", errOut.String())
+	} else if resp, err := http.Get(m[1]); err != nil {
+		t.Error(err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !regexp.MustCompile(`(?m)^xiot_mqtt_messages_total [1-9]`).Match(body) || !strings.Contains(string(body), "xiot_mqtt_devices 1") || !strings.Contains(string(body), "xiot_mqtt_decode_errors_total 0") {
+			t.Errorf("concentrator metrics:\n%s", body)
+		}
 	}
 	// xiot nodes browses the concentrator's tree (XEP-0326).
 	ownerPass := filepath.Join(dir, "owner.pass")

@@ -105,6 +105,17 @@ func name(metric string, labels ...string) string {
 
 func (m *Metrics) gauge(n string) *vm.Gauge { return m.set.GetOrCreateGauge(n, nil) }
 
+// Func adds a metric whose value f returns at each scrape (a counter kept
+// elsewhere, such as the MQTT bridge's, or a current count). name may
+// carry labels: Label builds them.
+func (m *Metrics) Func(name string, f func() float64) {
+	m.set.GetOrCreateGauge(name, f)
+}
+
+// Label returns metric with label pairs (name, value, …), values escaped
+// as the exposition format requires.
+func Label(metric string, labels ...string) string { return name(metric, labels...) }
+
 // durationBuckets are the upper bounds of the request duration histograms.
 var durationBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5}
 
