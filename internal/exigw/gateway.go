@@ -69,6 +69,12 @@ type Config struct {
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Logger receives connection events; nil discards them.
 	Logger *slog.Logger
+	// NoSessionWideBuffers lowers XEP-0322 sessionWideBuffers to false in
+	// every setupResponse: devices then start their string tables afresh
+	// with each stanza, and a connection holds no tables between stanzas.
+	// Otherwise a device that proposes it keeps its tables for the stream,
+	// bounded by the EXI limits of each direction.
+	NoSessionWideBuffers bool
 }
 
 // Gateway relays EXI devices to an XMPP server. Its methods are safe for
@@ -86,6 +92,11 @@ type Gateway struct {
 	configs map[string]xmpp.EXIParams // agreed setups by configurationId
 
 	wg sync.WaitGroup
+
+	// refuseSWB makes setups that propose sessionWideBuffers fail, as
+	// gateways did before they knew the option (tests of the devices'
+	// fallback).
+	refuseSWB bool
 }
 
 // Stats is a snapshot of the gateway's counters.

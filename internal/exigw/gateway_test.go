@@ -381,3 +381,72 @@ func TestQuickConfiguration(t *testing.T) {
 	}
 	t.Logf("login bytes: first %d, with quick configuration %d", first, second)
 }
+
+// TestSessionWideBuffersNegotiation: a device proposing XEP-0322
+// sessionWideBuffers gets EXI with it from a gateway that accepts it,
+// without it from one that lowers it (Config.NoSessionWideBuffers), and
+// without it too from one that refuses the setup (as gateways before the
+// option did), by proposing again.
+func TestSessionWideBuffersNegotiation(t *testing.T) {
+	e := startEnv(t)
+	cert, err := tls.LoadX509KeyPair(filepath.Join(e.p.Dir, "certs", e.p.Domain+".crt"), filepath.Join(e.p.Dir, "certs", e.p.Domain+".key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan *xmpp.Element, 10)
+	cmux := &xmpp.Mux{}
+	xmpp.HandlePing(cmux)
+	cmux.Message(nsSensor, "resp", xmpp.HandlerFunc(func(_ context.Context, _ *xmpp.Session, st *xmpp.Element) error {
+		got <- st
+		return nil
+	}))
+	cli := connect(t, e.config(t, "client", "cli", e.p.C2SAddr, xmpp.EXIConfig{}, nil), cmux)
+	for _, tc := range []struct {
+		name      string
+		lower     bool
+		refuse    bool
+		wantSWB   bool
+		wantRetry bool
+	}{
+		{name: "accepted", wantSWB: true},
+		{name: "lowered", lower: true},
+		{name: "refused", refuse: true, wantRetry: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, err := New(Config{
+				Upstream: e.p.C2SAddr, UpstreamTLS: e.p.TLSConfig(),
+				TLS:            &tls.Config{Certificates: []tls.Certificate{cert}},
+				MaxStanzaBytes: 64 << 10, HandshakeTimeout: 5 * time.Second,
+				Logger: testLogger(t, nil), NoSessionWideBuffers: tc.lower,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			g.refuseSWB = tc.refuse
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go func() { _ = g.ServeNegotiated(ctx, ln) }()
+			var log syncBuffer
+			dmux := &xmpp.Mux{}
+			xmpp.HandlePing(dmux)
+			dev := connect(t, e.config(t, "device", "swb-"+tc.name, ln.Addr().String(),
+				xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, SessionWideBuffers: true}, &log), dmux)
+			l := log.String()
+			if !strings.Contains(l, "stream switched to EXI") {
+				t.Fatalf("no switch to EXI in the log:\n%s", l)
+			}
+			if strings.Contains(l, "session_wide_buffers=true") != tc.wantSWB {
+				t.Fatalf("sessionWideBuffers in use: want %v; log:\n%s", tc.wantSWB, l)
+			}
+			if strings.Contains(l, "proposing again without sessionWideBuffers") != tc.wantRetry {
+				t.Fatalf("second proposal: want %v; log:\n%s", tc.wantRetry, l)
+			}
+			exchange(t, dev, cli, got)
+			dev.Close()
+		})
+	}
+}

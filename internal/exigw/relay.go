@@ -365,7 +365,7 @@ func (r *relay) handleEXI(el *xmpp.Element) error {
 			r.params = nil
 			return r.writeDevice(xmpp.EXIParams{ConfigurationID: id}.Element("setupResponse"))
 		}
-		if err != nil || el.Get("configurationLocation") != "" {
+		if err != nil || el.Get("configurationLocation") != "" || r.g.refuseSWB && p.SessionWideBuffers {
 			// Options we do not support, and configuration locations: no
 			// agreement; the device proposes again or stays in XML.
 			r.params = nil
@@ -377,7 +377,7 @@ func (r *relay) handleEXI(el *xmpp.Element) error {
 		// stream keeps its options after <compressed/>; the alternative
 		// binding restarts with options from an EXI header, which has no
 		// place for it.
-		resp.SessionWideBuffers = p.SessionWideBuffers && !r.alt
+		resp.SessionWideBuffers = p.SessionWideBuffers && !r.alt && !r.g.cfg.NoSessionWideBuffers
 		for _, sc := range p.Schemas {
 			if h, ok := r.g.cfg.Schemas.Lookup(sc); ok {
 				resp.Schemas = append(resp.Schemas, h)

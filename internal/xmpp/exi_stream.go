@@ -184,6 +184,16 @@ func (s *Session) negotiateEXI(st *stream, features *Element) (*Element, error) 
 		if resp, err = s.exiSetup(st, prop); err != nil {
 			return nil, err
 		}
+		if !resp.Agreement && len(resp.Missing) == 0 && prop.SessionWideBuffers {
+			// A server that does not know sessionWideBuffers may refuse
+			// the whole setup instead of lowering it: propose again
+			// without it rather than stay in XML.
+			s.log.Info("EXI setup refused; proposing again without sessionWideBuffers", "server", domain)
+			prop.SessionWideBuffers = false
+			if resp, err = s.exiSetup(st, prop); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if !resp.Agreement && len(resp.Missing) > 0 {
 		// Upload what the server lacks, then propose again.
