@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/xiot/xiot/internal/exigw"
+	"github.com/xiot/xiot/internal/metrics"
 )
 
 const exigwUsage = `Usage: xiot exigw --upstream HOST:PORT [flags]
@@ -52,6 +53,7 @@ func runEXIGW(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	idle := fs.Duration("idle", 5*time.Minute, "close a device connection silent for this long")
 	statsEvery := fs.Duration("stats", time.Minute, "interval of the counters in the log (0: never)")
 	verbose := fs.Bool("verbose", false, "log every connection")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics on `host:port`")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
@@ -129,6 +131,26 @@ func runEXIGW(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if *metricsAddr != "" {
+		m := metrics.New(nil, nil)
+		stat := func(name string, f func(exigw.Stats) float64) {
+			m.Func(name, func() float64 { return f(g.Stats()) })
+		}
+		stat(metrics.Label("xiot_exigw_bytes_total", "side", "device", "direction", "in"), func(s exigw.Stats) float64 { return float64(s.DeviceBytesIn) })
+		stat(metrics.Label("xiot_exigw_bytes_total", "side", "device", "direction", "out"), func(s exigw.Stats) float64 { return float64(s.DeviceBytesOut) })
+		stat(metrics.Label("xiot_exigw_bytes_total", "side", "upstream", "direction", "in"), func(s exigw.Stats) float64 { return float64(s.UpstreamBytesIn) })
+		stat(metrics.Label("xiot_exigw_bytes_total", "side", "upstream", "direction", "out"), func(s exigw.Stats) float64 { return float64(s.UpstreamBytesOut) })
+		stat("xiot_exigw_compression_ratio", func(s exigw.Stats) float64 { return s.Ratio })
+		stat("xiot_exigw_connections", func(s exigw.Stats) float64 { return float64(s.Active) })
+		stat("xiot_exigw_connections_total", func(s exigw.Stats) float64 { return float64(s.Total) })
+		stat("xiot_exigw_connections_failed_total", func(s exigw.Stats) float64 { return float64(s.Failed) })
+		stat("xiot_exigw_exi_streams_total", func(s exigw.Stats) float64 { return float64(s.EXIStreams) })
+		addr, err := m.Serve(ctx, *metricsAddr)
+		if err != nil {
+			return err
+		}
+		log.Info("metrics endpoint", "url", "http://"+addr.String()+"/metrics")
+	}
 	errc := make(chan error, 2)
 	serving := 0
 	for _, l := range lns {

@@ -8,8 +8,10 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -81,7 +83,7 @@ func TestEXIGWRelays(t *testing.T) {
 	go func() {
 		done <- runEXIGW(ctx, []string{"--upstream", p.C2SAddr, "--ca", p.CAFile,
 			"--cert", filepath.Join(p.Dir, "certs", p.Domain+".crt"), "--key", filepath.Join(p.Dir, "certs", p.Domain+".key"),
-			"--listen", neg, "--alt-listen", alt, "--stats", "50ms"}, io.Discard, &stderr)
+			"--listen", neg, "--alt-listen", alt, "--stats", "50ms", "--metrics", "127.0.0.1:0"}, io.Discard, &stderr)
 	}()
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		c, err := net.Dial("tcp", alt)
@@ -115,6 +117,18 @@ func TestEXIGWRelays(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(120 * time.Millisecond) // a round of counters
+	if m := regexp.MustCompile(`url=(http://[^ ]+/metrics)`).FindStringSubmatch(stderr.String()); m == nil {
+		t.Errorf("no metrics endpoint in the log:\n%s", stderr.String())
+	} else if resp, err := http.Get(m[1]); err != nil {
+		t.Error(err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), "xiot_exigw_exi_streams_total 1") ||
+			!regexp.MustCompile(`xiot_exigw_bytes_total\{side="device",direction="in"\} [1-9]`).Match(body) {
+			t.Errorf("gateway metrics:\n%s", body)
+		}
+	}
 	cancel()
 	select {
 	case err := <-done:
