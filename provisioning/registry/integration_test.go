@@ -327,7 +327,7 @@ func TestRegistryEndToEnd(t *testing.T) {
 
 	// Restart the registry: things, owners and rules are intact.
 	r.stop()
-	r = startRegistry(t, p, path)
+	_ = startRegistry(t, p, path) // stopped by its cleanup
 	res, err = request(t, owner, domain, "get", `<rules xmlns='urn:xiot:registry' jid='`+thing+`'/>`)
 	if err != nil || len(res.Children()) != 1 {
 		t.Fatalf("rules after restart: %v, %v", res, err)
