@@ -470,6 +470,12 @@ func (r *relay) pumpUp() error {
 			return err
 		}
 		if err := r.writeDevice(el); err != nil {
+			// An element the device's encoding cannot carry (or a lost
+			// link) ends the relay rather than leave the device without
+			// the server's stanzas; with sessionWideBuffers no later
+			// element could be encoded anyway.
+			r.g.log.Info("cannot write to device; closing", "remote", r.raw.RemoteAddr(), "err", err)
+			r.closeAll()
 			return err
 		}
 	}

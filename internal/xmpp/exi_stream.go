@@ -94,6 +94,14 @@ func (s *stream) writeEXI(header bool, els ...*Element) error {
 	var b bytes.Buffer
 	for _, el := range els {
 		if err := s.x.w.Append(&b, el, header); err != nil {
+			if s.x.opts.SessionWideBuffers {
+				// The tables now hold what the peer never got: no later
+				// body can be encoded, so the stream ends here and the
+				// session reconnects.
+				s.closed = true
+				_ = s.conn.Close()
+				return fmt.Errorf("%w (the stream's session-wide EXI tables are lost; connection closed)", err)
+			}
 			return err
 		}
 	}

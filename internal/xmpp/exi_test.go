@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"reflect"
 	"slices"
 	"strings"
@@ -365,5 +366,38 @@ func TestEXISessionWideBodies(t *testing.T) {
 	}
 	if err := w.Append(&b, stanza(2), false); !errors.Is(err, exi.ErrSession) {
 		t.Fatalf("after a failed body: %v, want exi.ErrSession", err)
+	}
+}
+
+// TestEXIStreamClosesWhenSessionTablesLost: a stanza that cannot be
+// encoded on a stream with sessionWideBuffers ends the connection (no
+// later body could be encoded); without them the stream goes on.
+func TestEXIStreamClosesWhenSessionTablesLost(t *testing.T) {
+	set, err := xmppschema.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, swb := range []bool{false, true} {
+		opts, err := EXIConfig{SchemaInformed: true, Strict: true, SessionWideBuffers: swb}.Params(set).Options(set, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c1, c2 := net.Pipe()
+		go func() { _, _ = io.Copy(io.Discard, c2) }()
+		st := newStream(c1, NSClient, 0)
+		st.useEXI(opts, false)
+		bad := mustParse(t, `<message xmlns='jabber:client' bogus='1'/>`)
+		if err := st.writeElements(bad); err == nil {
+			t.Fatalf("swb=%v: a stanza outside the strict schemas was written", swb)
+		}
+		err = st.writeElements(NewElement(NSClient, "message", "to", "a@b"))
+		if swb && !errors.Is(err, net.ErrClosed) {
+			t.Errorf("after lost session tables: %v, want net.ErrClosed", err)
+		}
+		if !swb && err != nil {
+			t.Errorf("without sessionWideBuffers: %v, want the stream to go on", err)
+		}
+		c1.Close()
+		c2.Close()
 	}
 }
