@@ -363,3 +363,50 @@ func TestSessionWideBuffersBounded(t *testing.T) {
 		t.Errorf("decoder: %v, want ErrLimit", err)
 	}
 }
+
+// TestSessionWideBuffersHostile decodes damaged documents in the middle
+// of a session: errors, never a panic, and the tables within the limits.
+func TestSessionWideBuffersHostile(t *testing.T) {
+	docs := stanzas(9)
+	for _, tc := range sessionOptions() {
+		t.Run(tc.name, func(t *testing.T) {
+			o := tc.opts
+			o.SessionWideBuffers = true
+			o.Limits = Limits{MaxStringTableEntries: 500, MaxOutput: 1 << 16, MaxEvents: 1 << 12}
+			bodies, err := encodeDocs(o, docs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rng := uint64(len(tc.name))
+			next := func(n int) int {
+				rng = rng*6364136223846793005 + 1442695040888963407
+				return int(rng>>33) % n
+			}
+			d := NewDecoder(nil, o)
+			for range 300 {
+				// A good prefix of the session, then a damaged document.
+				k := next(len(bodies))
+				seq := append([][]byte{}, bodies[:k]...)
+				bad := bytes.Clone(bodies[k])
+				for range 1 + next(4) {
+					bad[next(len(bad))] ^= byte(1 << next(8))
+				}
+				seq = append(seq, bad)
+				for _, b := range seq {
+					d.Reset(bytes.NewReader(b), o)
+					for {
+						if _, err := d.Token(); err != nil {
+							break
+						}
+					}
+				}
+				if d.t != nil && d.t.entries > 500+64 {
+					t.Fatalf("%d entries after a damaged document", d.t.entries)
+				}
+				// A document without the option ends the session.
+				d.Reset(bytes.NewReader(nil), DefaultOptions())
+				_, _ = d.Token()
+			}
+		})
+	}
+}
