@@ -14,7 +14,11 @@
 // itself and the gateway holds no passwords; channel-binding (-PLUS)
 // mechanisms are not offered to devices, since two TLS links cannot be
 // bound as one. XEP-0322 setup, compress and uploadSchema are answered by
-// the gateway; everything else passes through.
+// the gateway; everything else passes through. A negotiating device that
+// proposes sessionWideBuffers keeps its EXI string tables for the whole
+// stream, with the gateway's encoder and decoder for that device doing the
+// same (unless Config.NoSessionWideBuffers lowers it); the alternative
+// binding, whose options come from EXI headers, never uses it.
 //
 // Each connection has a stanza size limit, EXI decoder limits and an idle
 // timeout; bad input from a device ends that device's stream with a stream
