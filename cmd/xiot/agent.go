@@ -138,7 +138,6 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return next, err
 	}}
-	go rl.watch(ctx)
 	log.Info("xiot agent starting", "jid", xc.JID.String(), "board", board.report.Name(), "server", serverOrSRV(xc.Server))
 	if !board.report.Hardware() && board.sim == nil {
 		log.Warn("no sensor hardware: the agent runs with XMPP features only; use --board sim (or board: sim) for a simulated board",
@@ -214,48 +213,110 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		a.AddFeatures(srv.Features()...)
 		log.Info("control", "parameters", len(ctl.Params()), "nodes", strings.Join(ctl.Nodes(), ","))
 	}
-	ss, err := board.sensors(cfg, ctl != nil)
-	if err != nil {
-		return err
-	}
-	if ctl != nil {
-		// Parameters are readable too, as writable fields (XEP-0325 §3.1).
-		ss = append(ss, ctl.Sensors()...)
-	}
-	defer func() {
-		for _, s := range ss {
-			_ = s.Halt()
-		}
-	}()
 	if m != nil {
-		for i, s := range ss {
-			ss[i] = m.Observe(s)
-		}
 		addr, err := m.Serve(ctx, cfg.Metrics.Listen)
 		if err != nil {
 			return err
 		}
 		log.Info("metrics endpoint", "url", "http://"+addr.String()+"/metrics")
 	}
-	store, err := openHistory(cfg, log)
+	readoutOpts.CanRead = canRead
+	deps := sensorDeps{a: a, board: board, ctl: ctl, m: m, opts: readoutOpts, log: log}
+	var stackMu sync.Mutex
+	stack, err := startSensors(ctx, cfg, deps)
 	if err != nil {
 		return err
 	}
-	var wg sync.WaitGroup
-	rctx, stopRecorder := context.WithCancel(ctx)
+	defer func() {
+		stackMu.Lock()
+		stack.close()
+		stackMu.Unlock()
+	}()
+	rl.applySensors = func(cur, next *config.Config) error {
+		stackMu.Lock()
+		defer stackMu.Unlock()
+		stack.close()
+		ns, err := startSensors(ctx, next, deps)
+		if err == nil {
+			stack = ns
+			return nil
+		}
+		// Back to the running configuration's sensors.
+		if old, err2 := startSensors(ctx, cur, deps); err2 == nil {
+			stack = old
+		} else {
+			log.Error("sensors could not be restarted with the running configuration either", "err", err2)
+			stack = &sensorStack{}
+		}
+		return err
+	}
+
+	go rl.watch(ctx)
+
+	err = a.Run(ctx)
+	log.Info("xiot agent stopped")
+	return err
+}
+
+// sensorDeps are what the sensor services are built with; they do not
+// change on a reload.
+type sensorDeps struct {
+	a     *agent.Agent
+	board *hardware
+	ctl   *control.Controller
+	m     *metrics.Metrics
+	opts  sensordata.Options
+	log   *slog.Logger
+}
+
+// sensorStack serves the configured sensors: the drivers, the history
+// store and its recorder, push on change, and the XEP-0323 server. A
+// configuration reload replaces it as a whole.
+type sensorStack struct {
+	ss       []sensors.Sensor
+	store    *history.Store
+	readouts *sensordata.Server
+	stop     context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+// startSensors opens the sensors of cfg and starts serving them.
+func startSensors(ctx context.Context, cfg *config.Config, d sensorDeps) (*sensorStack, error) {
+	ss, err := d.board.sensors(cfg, d.ctl != nil)
+	if err != nil {
+		return nil, err
+	}
+	if d.ctl != nil {
+		// Parameters are readable too, as writable fields (XEP-0325 §3.1).
+		ss = append(ss, d.ctl.Sensors()...)
+	}
+	if d.m != nil {
+		for i, s := range ss {
+			ss[i] = d.m.Observe(s)
+		}
+	}
+	st := &sensorStack{ss: ss}
+	store, err := openHistory(cfg, d.log)
+	if err != nil {
+		st.close()
+		return nil, err
+	}
+	st.store = store
+	rctx, stop := context.WithCancel(ctx)
+	st.stop = stop
+	log := d.log
 	if store != nil {
-		defer store.Close()
 		rec := &history.Recorder{Store: store, Sensors: ss, Default: time.Minute, Log: log}
-		wg.Add(1)
-		go func() { defer wg.Done(); _ = rec.Run(rctx) }()
+		st.wg.Add(1)
+		go func() { defer st.wg.Done(); _ = rec.Run(rctx) }()
 	}
 	if cfg.Push.Enabled {
-		pub := pep.NewPublisher(a.Session(), pushOptions(cfg.Push))
-		wg.Add(1)
+		pub := pep.NewPublisher(d.a.Session(), pushOptions(cfg.Push))
+		st.wg.Add(1)
 		go func() {
-			defer wg.Done()
+			defer st.wg.Done()
 			select {
-			case <-a.Session().Online():
+			case <-d.a.Session().Online():
 			case <-rctx.Done():
 				return
 			}
@@ -263,20 +324,33 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			pub.Poll(rctx, ss, cfg.Push.Interval, func(err error) { log.Warn("push", "err", err) })
 		}()
 	}
-	readoutOpts.CanRead = canRead
-	readouts := a.ServeSensors(ss, store, readoutOpts)
-	defer readouts.Close()
+	// Registering again replaces the previous server's handlers.
+	st.readouts = d.a.ServeSensors(ss, store, d.opts)
 	names := make([]string, 0, len(ss))
 	for _, s := range ss {
 		names = append(names, s.Node())
 	}
-	log.Info("sensors", "nodes", strings.Join(names, ","), "history", store != nil)
+	log.Info("sensors", "nodes", strings.Join(names, ","), "history", store != nil, "push", cfg.Push.Enabled)
+	return st, nil
+}
 
-	err = a.Run(ctx)
-	stopRecorder()
-	wg.Wait()
-	log.Info("xiot agent stopped")
-	return err
+// close stops the stack's goroutines, its readout server and store, and
+// halts its sensors.
+func (st *sensorStack) close() {
+	if st.stop != nil {
+		st.stop()
+	}
+	st.wg.Wait()
+	if st.readouts != nil {
+		_ = st.readouts.Close()
+	}
+	if st.store != nil {
+		_ = st.store.Close()
+	}
+	for _, s := range st.ss {
+		_ = s.Halt()
+	}
+	st.ss, st.store, st.readouts, st.stop = nil, nil, nil, nil
 }
 
 // pushOptions maps the push section to the publisher's rules.
@@ -396,9 +470,11 @@ func (h *hardware) controlPins() control.PinFunc {
 func (h *hardware) openControl(cfg *config.Config, log *slog.Logger) (*control.Controller, error) {
 	var hooks map[string]func(control.Value)
 	if h.sim != nil && len(cfg.Outputs) == 0 {
-		var outs []config.Output
-		outs, hooks = control.SimConfig(h.sim)
-		cfg.Outputs = outs
+		// A copy: the configuration itself keeps saying "no outputs", so
+		// that a reload compares like with like.
+		c := *cfg
+		c.Outputs, hooks = control.SimConfig(h.sim)
+		cfg = &c
 	}
 	if len(cfg.Outputs) == 0 {
 		return nil, nil

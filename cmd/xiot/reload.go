@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"reflect"
+	"slices"
 	"syscall"
 
 	"mellium.im/xmpp/jid"
@@ -17,8 +18,10 @@ import (
 // reloader applies a new configuration on SIGHUP: it loads and checks the
 // file again and keeps the running configuration, with a clear error,
 // when the new one is not valid. Settings that apply live are the log
-// level, the owners and the presence priority; any other change is
-// reported as needing a restart, so that a reload never cycles outputs
+// level, the owners, the presence priority, and the sensors, history and
+// push sections (the sensor services restart with them); a change to any
+// other key (account, board, outputs, …) is reported as needing a restart,
+// and then nothing is applied, so that a reload never cycles outputs
 // through their failsafe states.
 type reloader struct {
 	load  func() (*config.Config, error)
@@ -28,7 +31,15 @@ type reloader struct {
 	fixedLevel bool
 	agent      *agent.Agent
 	log        *slog.Logger
+	// applySensors restarts the sensor services with next's sensors,
+	// history and push sections, or returns an error with the running
+	// ones restored; nil when there are none.
+	applySensors func(cur, next *config.Config) error
 }
+
+// liveSections are the top-level keys a reload applies by restarting the
+// sensor services.
+var liveSections = []string{"sensors", "history", "push"}
 
 // watch reloads on every SIGHUP until ctx is done.
 func (r *reloader) watch(ctx context.Context) {
@@ -52,6 +63,25 @@ func (r *reloader) reload(ctx context.Context) {
 		r.log.Error("configuration reload refused; the running configuration stays", "err", err)
 		return
 	}
+	var restart, sensorsChanged []string
+	for _, k := range restartSections(r.cur, next) {
+		if slices.Contains(liveSections, k) && r.applySensors != nil {
+			sensorsChanged = append(sensorsChanged, k)
+		} else {
+			restart = append(restart, k)
+		}
+	}
+	if len(restart) > 0 {
+		r.log.Warn("reload: these settings changed and need a restart (systemctl restart xiot); nothing was applied", "keys", restart)
+		return
+	}
+	if len(sensorsChanged) > 0 {
+		if err := r.applySensors(r.cur, next); err != nil {
+			r.log.Error("configuration reload refused: the new sensors could not start; the running ones are back", "keys", sensorsChanged, "err", err)
+			return
+		}
+		r.log.Info("reload: sensor services restarted", "keys", sensorsChanged)
+	}
 	if lvl := next.Log.SlogLevel(); !r.fixedLevel && lvl != r.level.Level() {
 		r.level.Set(lvl)
 		r.log.Info("reload: log level", "level", next.Log.Level)
@@ -66,11 +96,6 @@ func (r *reloader) reload(ctx context.Context) {
 		} else {
 			r.log.Info("reload: presence priority", "priority", next.Account.Priority)
 		}
-	}
-	if hard := restartSections(r.cur, next); len(hard) > 0 {
-		r.log.Warn("reload: these settings changed and apply at the next restart (systemctl restart xiot)", "keys", hard)
-		// Keep describing the running configuration for those keys.
-		return
 	}
 	r.cur = next
 	r.log.Info("configuration reloaded")

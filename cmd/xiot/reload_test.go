@@ -67,11 +67,38 @@ func TestReload(t *testing.T) {
 	logs.Reset()
 	r.reload(ctx)
 	out := logs.String()
-	if !strings.Contains(out, "next restart") || !strings.Contains(out, "board") || !strings.Contains(out, "state_dir") || r.cur == next2 {
+	if !strings.Contains(out, "need a restart") || !strings.Contains(out, "board") || !strings.Contains(out, "state_dir") || r.cur == next2 {
 		t.Errorf("restart-only changes: %s", out)
 	}
 	if strings.Contains(out, "configuration reloaded") {
 		t.Errorf("restart-only changes reported as reloaded: %s", out)
+	}
+
+	// The sensors, history and push sections restart the sensor services;
+	// a failure keeps the running configuration.
+	next = config.Default()
+	next.Log.Level = "debug"
+	next.Account.Owners = next2.Account.Owners
+	next.Account.Priority = 7
+	next.Push.Enabled = true
+	r.cur = func() *config.Config { c := config.Default(); c.Log.Level = "debug"; c.Account = next.Account; return c }()
+	var applied []*config.Config
+	applyErr := errors.New("sensors[0] (bme280): i2c-1 0x76: no ACK")
+	r.applySensors = func(cur, nx *config.Config) error {
+		applied = append(applied, nx)
+		return applyErr
+	}
+	logs.Reset()
+	running := r.cur
+	r.reload(ctx)
+	if len(applied) != 1 || r.cur != running || !strings.Contains(logs.String(), "no ACK") {
+		t.Errorf("failed sensor restart: applied %d, log %s", len(applied), logs.String())
+	}
+	applyErr = nil
+	logs.Reset()
+	r.reload(ctx)
+	if len(applied) != 2 || r.cur != next || !strings.Contains(logs.String(), "sensor services restarted") {
+		t.Errorf("sensor restart: applied %d, log %s", len(applied), logs.String())
 	}
 }
 
@@ -102,7 +129,7 @@ func TestSIGHUPReload(t *testing.T) {
 		}
 	}
 	good := "account:\n  jid: device@localhost/agent\n  password_file: " + pass + "\n  server: " + p.C2SAddr + "\n  ca_file: " + p.CAFile +
-		"\nboard: none\nstate_dir: " + filepath.Join(dir, "state") + "\nlog:\n  level: info\n"
+		"\nboard: sim\nstate_dir: " + filepath.Join(dir, "state") + "\nlog:\n  level: info\n"
 	write(good)
 	var logs syncBuffer
 	cmd := exec.Command(bin, "agent", "--config", cfgFile)
@@ -134,6 +161,14 @@ func TestSIGHUPReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitLog("configuration reloaded")
+
+	// A new sensors section restarts the sensor services with it.
+	write(strings.Replace(good, "level: info", "level: debug", 1) + "sensors:\n  - {driver: bme280, node: room, address: \"0x76\"}\n")
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitLog("sensor services restarted")
+	waitLog("nodes=room,thermostat")
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
