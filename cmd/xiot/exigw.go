@@ -54,6 +54,7 @@ func runEXIGW(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	statsEvery := fs.Duration("stats", time.Minute, "interval of the counters in the log (0: never)")
 	verbose := fs.Bool("verbose", false, "log every connection")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics on `host:port`")
+	noSWB := fs.Bool("no-session-wide-buffers", false, "refuse XEP-0322 sessionWideBuffers (string tables kept for the whole stream) when devices propose it")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
@@ -75,7 +76,7 @@ func runEXIGW(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	cfg := exigw.Config{Upstream: *upstream, MaxStanzaBytes: *maxStanza, MaxConns: *maxConns, IdleTimeout: *idle, Logger: log}
+	cfg := exigw.Config{Upstream: *upstream, MaxStanzaBytes: *maxStanza, MaxConns: *maxConns, IdleTimeout: *idle, Logger: log, NoSessionWideBuffers: *noSWB}
 	cfg.UpstreamTLS = &tls.Config{ServerName: *serverName}
 	if *caFile != "" {
 		pem, err := os.ReadFile(*caFile)

@@ -81,7 +81,12 @@ func TestReload(t *testing.T) {
 	next.Account.Owners = next2.Account.Owners
 	next.Account.Priority = 7
 	next.Push.Enabled = true
-	r.cur = func() *config.Config { c := config.Default(); c.Log.Level = "debug"; c.Account = next.Account; return c }()
+	r.cur = func() *config.Config {
+		c := config.Default()
+		c.Log.Level = "debug"
+		c.Account = next.Account
+		return c
+	}()
 	var applied []*config.Config
 	applyErr := errors.New("sensors[0] (bme280): i2c-1 0x76: no ACK")
 	r.applySensors = func(cur, nx *config.Config) error {

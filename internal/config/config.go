@@ -156,6 +156,7 @@ func Default() *Config {
 			ResumeTimeout:    300 * time.Second,
 		},
 		StateDir: "/var/lib/xiot",
+		EXI:      EXI{SessionWideBuffers: true},
 		Push: Push{
 			Interval:    30 * time.Second,
 			AccessModel: "presence",
