@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -220,4 +221,40 @@ func FuzzReadElement(f *testing.F) {
 			tok, err = d.Token()
 		}
 	})
+}
+
+// TestIQResponseFromElsewhereIsIgnored: a result with the right id from
+// another address does not answer our request (RFC 6120 §8.1.2.1).
+func TestIQResponseFromElsewhereIsIgnored(t *testing.T) {
+	idc := make(chan string, 1)
+	_, s, err := componentSession(t, func(c net.Conn, r *bufio.Reader) {
+		var b strings.Builder
+		buf := make([]byte, 512)
+		re := regexp.MustCompile(`id="([^"]+)"`)
+		for {
+			n, err := r.Read(buf)
+			b.Write(buf[:n])
+			if m := re.FindStringSubmatch(b.String()); m != nil && strings.Contains(b.String(), "<ping") {
+				idc <- m[1]
+				io.WriteString(c, "<iq type='result' id='"+m[1]+"' from='evil@localhost/x' to='comp.localhost'/>")
+				io.WriteString(c, "<iq type='error' id='"+m[1]+"' from='a@localhost/x' to='comp.localhost'><error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>")
+				readUntil(r, "</stream:stream>")
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err = xmpp.Ping(ctx, s, "a@localhost/x")
+	var se *xmpp.StanzaError
+	if !errors.As(err, &se) || se.Condition != "item-not-found" {
+		t.Errorf("ping: %v; want the real peer's item-not-found, not the spoofed result", err)
+	}
+	<-idc
 }

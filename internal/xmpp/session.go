@@ -28,7 +28,7 @@ type Session struct {
 	mu       sync.Mutex
 	st       *stream
 	local    jid.JID
-	waiters  map[string]chan *Element
+	waiters  map[string]waiter
 	onlineCh chan struct{} // closed while online
 	ackTimer *time.Timer
 	closed   bool
@@ -46,7 +46,7 @@ func New(cfg Config, mux *Mux) *Session {
 	if mux == nil {
 		mux = &Mux{}
 	}
-	s := &Session{cfg: cfg, mux: mux, log: cfg.Logger, waiters: map[string]chan *Element{}, onlineCh: make(chan struct{})}
+	s := &Session{cfg: cfg, mux: mux, log: cfg.Logger, waiters: map[string]waiter{}, onlineCh: make(chan struct{})}
 	s.sm.max = cfg.MaxQueue
 	return s
 }
@@ -300,15 +300,44 @@ func (s *Session) handleSM(st *stream, el *Element) {
 	}
 }
 
+// waiter is an IQ request waiting for its answer.
+type waiter struct {
+	to string // the address the request went to
+	ch chan *Element
+}
+
+// answersLocked reports whether an IQ response from from can answer a
+// request sent to to (RFC 6120 §8.1.2.1): the same address, or for a
+// request to our own account or server, our bare JID, our server or no
+// from at all. The caller holds s.mu.
+func (s *Session) answersLocked(to, from string) bool {
+	if from == to {
+		return true
+	}
+	local := s.local
+	own := to == "" || to == local.Bare().String() || to == local.Domainpart()
+	if !own {
+		return false
+	}
+	return from == "" || from == local.Bare().String() || from == local.Domainpart() || from == local.String()
+}
+
 func (s *Session) dispatch(ctx context.Context, st *Element) {
 	if st.Name.Local == "iq" {
 		if t := st.Get("type"); t == "result" || t == "error" {
+			id := st.Get("id")
 			s.mu.Lock()
-			ch := s.waiters[st.Get("id")]
-			delete(s.waiters, st.Get("id"))
+			w, ok := s.waiters[id]
+			if ok && s.answersLocked(w.to, st.Get("from")) {
+				delete(s.waiters, id)
+			} else {
+				ok = false
+			}
 			s.mu.Unlock()
-			if ch != nil {
-				ch <- st
+			if ok {
+				w.ch <- st
+			} else {
+				s.log.Debug("dropping an IQ response that answers no request of ours", "id", id, "from", st.Get("from"))
 			}
 			return
 		}
@@ -446,7 +475,7 @@ func (s *Session) SendIQ(ctx context.Context, iq *Element) (*Element, error) {
 	}
 	ch := make(chan *Element, 1)
 	s.mu.Lock()
-	s.waiters[id] = ch
+	s.waiters[id] = waiter{to: iq.Get("to"), ch: ch}
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
