@@ -251,7 +251,7 @@ func checkMetrics(t *testing.T, agentLog, readout string) {
 	if checked < 8 {
 		t.Errorf("only %d readout fields matched gauges:\n%s", checked, body)
 	}
-	for _, want := range []string{`xiot_readouts_total{result="ok"}`, "xiot_readout_seconds_bucket", "xiot_xmpp_online 1", "xiot_xmpp_resent_stanzas_total", "process_resident_memory_bytes"} {
+	for _, want := range []string{`xiot_readouts_total{result="ok"}`, "xiot_readout_seconds_bucket", "xiot_xmpp_online 1", "xiot_xmpp_resent_stanzas_total", "xiot_xmpp_received_bytes_total", "process_resident_memory_bytes"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %s", want)
 		}

@@ -36,17 +36,20 @@ type Metrics struct {
 type Session interface {
 	Reconnects() int64
 	BytesOut() int64
+	BytesIn() int64
 	Resent() int64
 }
 
 // New returns the metrics of an agent: the sensor collectors, process
-// metrics, and, when s is not nil, the session's counters; online reports
+// metrics, and, when s is not nil, the session's counters (bytes on the
+// link, which with XEP-0322 are the EXI bytes, reconnects, resends); online reports
 // whether the agent is online.
 func New(s Session, online func() bool) *Metrics {
 	m := &Metrics{set: vm.NewSet()}
 	if s != nil {
 		m.set.NewGauge("xiot_xmpp_reconnects_total", func() float64 { return float64(s.Reconnects()) })
 		m.set.NewGauge("xiot_xmpp_sent_bytes_total", func() float64 { return float64(s.BytesOut()) })
+		m.set.NewGauge("xiot_xmpp_received_bytes_total", func() float64 { return float64(s.BytesIn()) })
 		m.set.NewGauge("xiot_xmpp_resent_stanzas_total", func() float64 { return float64(s.Resent()) })
 	}
 	if online != nil {

@@ -93,6 +93,9 @@ func TestLoginPingAndErrors(t *testing.T) {
 	if _, err := xmpp.Ping(ctx, cli, dev.LocalJID().String()); err != nil {
 		t.Fatalf("ping after errors: %v", err)
 	}
+	if dev.BytesIn() < 500 || dev.BytesOut() < 200 {
+		t.Errorf("byte counters: in %d, out %d", dev.BytesIn(), dev.BytesOut())
+	}
 }
 
 func TestWrongPasswordIsClear(t *testing.T) {

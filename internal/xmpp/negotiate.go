@@ -91,7 +91,7 @@ func (s *Session) tlsConfig() *tls.Config {
 // either XEP-0198 resumption or resource binding.
 func (s *Session) negotiateClient(ctx context.Context, conn net.Conn, secure bool) (st *stream, resumed bool, err error) {
 	st = newStream(conn, NSClient, s.cfg.MaxStanzaBytes)
-	st.onWrite = s.countOut
+	st.onWrite, st.onRead = s.countOut, s.countIn
 	domain := s.cfg.JID.Domainpart()
 	fail := func(err error) (*stream, bool, error) {
 		if se, ok := err.(*StreamError); ok {
@@ -354,7 +354,7 @@ func (s *Session) negotiationIQ(st *stream, payload *Element) (*Element, error) 
 // negotiateComponent performs the XEP-0114 handshake.
 func (s *Session) negotiateComponent(conn net.Conn) (*stream, error) {
 	st := newStream(conn, NSComponent, s.cfg.MaxStanzaBytes)
-	st.onWrite = s.countOut
+	st.onWrite, st.onRead = s.countOut, s.countIn
 	domain := s.cfg.JID.Domainpart()
 	if _, err := st.open(domain, false); err != nil {
 		st.close()

@@ -35,6 +35,7 @@ type Session struct {
 	mech     string // SASL mechanism of the last login
 
 	bytesOut   atomic.Int64
+	bytesIn    atomic.Int64
 	reconnects atomic.Int64
 	resent     atomic.Int64
 }
@@ -76,7 +77,8 @@ func (s *Session) Mechanism() string {
 // Component reports whether s is a XEP-0114 component session.
 func (s *Session) Component() bool { return s.cfg.Component }
 
-// BytesOut returns the number of bytes written to the network so far.
+// BytesOut returns the bytes of XML or EXI written to the server (above
+// TLS) so far: with XEP-0322, the compressed size.
 func (s *Session) BytesOut() int64 { return s.bytesOut.Load() }
 
 // Reconnects returns how many times the session has reconnected.
@@ -88,6 +90,12 @@ func (s *Session) Reconnects() int64 { return s.reconnects.Load() }
 func (s *Session) Resent() int64 { return s.resent.Load() }
 
 func (s *Session) countOut(n int) { s.bytesOut.Add(int64(n)) }
+
+// BytesIn returns the bytes of XML or EXI read from the server (above TLS),
+// over all connections.
+func (s *Session) BytesIn() int64 { return s.bytesIn.Load() }
+
+func (s *Session) countIn(n int) { s.bytesIn.Add(int64(n)) }
 
 // Online returns a channel that is closed while the session is connected.
 func (s *Session) Online() <-chan struct{} {

@@ -29,7 +29,8 @@ type stream struct {
 	closed  bool
 	lastIn  time.Time // time of the last byte read (guarded by wmu)
 	onWrite func(n int)
-	x       *exiStream // non-nil once the stream speaks EXI (XEP-0322)
+	onRead  func(n int) // bytes read from the network (TLS records' payload)
+	x       *exiStream  // non-nil once the stream speaks EXI (XEP-0322)
 }
 
 // budgetReader stops reading when a stanza grows beyond its budget, so that
@@ -39,7 +40,7 @@ type budgetReader struct {
 	left   int64
 	n      int64 // bytes read in total
 	err    error // the last error of the network connection
-	onRead func()
+	onRead func(n int)
 }
 
 var errBudget = errors.New("stanza too large")
@@ -58,7 +59,7 @@ func (b *budgetReader) Read(p []byte) (int, error) {
 	b.left -= int64(n)
 	b.n += int64(n)
 	if n > 0 && b.onRead != nil {
-		b.onRead()
+		b.onRead(n)
 	}
 	return n, err
 }
@@ -83,10 +84,13 @@ func (s *stream) reset() {
 	}
 }
 
-func (s *stream) touch() {
+func (s *stream) touch(n int) {
 	s.wmu.Lock()
 	s.lastIn = time.Now()
 	s.wmu.Unlock()
+	if s.onRead != nil {
+		s.onRead(n)
+	}
 }
 
 func (s *stream) idle() time.Duration {
