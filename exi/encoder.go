@@ -60,6 +60,12 @@ type eframe struct {
 	scInner bool // the copy of an SC element inside its fragment
 	nsMark  int
 	space   bool // xml:space="preserve" in scope
+
+	// hint is the index in ln.elem.stc of the production to try first
+	// for the next AT or SE in the start tag (documents repeat their
+	// attributes in the same order); first is set until the first match.
+	hint  int32
+	first bool
 }
 
 type nsDecl struct{ prefix, uri string }
@@ -299,14 +305,37 @@ func (e *Encoder) qnameEvent(kind evKind, uri, local, prefix string) (*localName
 	// its event code is its distance from the end.
 	if st, g := e.curState(); g != nil {
 		ps := *g
-		for i := len(ps) - 1; i >= 0; i-- {
-			if p := ps[i]; p.kind == kind && p.ln != nil && p.ln.name == local && p.ln.uri.name == uri {
-				e.w.writeNBit(uint64(len(ps)-1-i), bitsFor(len(ps)+len(e.lv[st][0])))
-				if e.opts.Preserve.Prefixes {
-					encodePrefix(&e.w, p.ln.uri, prefix)
+		var f *eframe
+		i := -1
+		if st == stStartTag {
+			f = &e.stack[len(e.stack)-1]
+			if h := int(f.hint); h < len(ps) {
+				if p := ps[h]; p.kind == kind && p.ln != nil && p.ln.name == local && p.ln.uri.name == uri {
+					i = h
 				}
-				return p.ln, nil
 			}
+		}
+		if i < 0 {
+			for j := len(ps) - 1; j >= 0; j-- {
+				if p := ps[j]; p.kind == kind && p.ln != nil && p.ln.name == local && p.ln.uri.name == uri {
+					i = j
+					break
+				}
+			}
+		}
+		if i >= 0 {
+			if f != nil {
+				if f.first {
+					f.ln.elem.first, f.first = int32(i), false
+				}
+				f.hint = int32(i + 1)
+			}
+			ln := ps[i].ln
+			e.w.writeNBit(uint64(len(ps)-1-i), bitsFor(len(ps)+len(e.lv[st][0])))
+			if e.opts.Preserve.Prefixes {
+				encodePrefix(&e.w, ln.uri, prefix)
+			}
+			return ln, nil
 		}
 	}
 	if ln == nil {

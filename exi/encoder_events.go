@@ -48,6 +48,11 @@ func (e *Encoder) startElement(t *xml.StartElement, prefixes []string) error {
 	mark := len(e.ns)
 	e.attrs, e.decls = e.attrs[:0], e.decls[:0]
 	space := len(e.stack) > 0 && e.stack[len(e.stack)-1].space
+	if e.sg == nil && prefixes == nil && !e.opts.Preserve.Prefixes && e.scSet == nil {
+		if done, err := e.plainStart(t, mark, space); done {
+			return err
+		}
+	}
 	for ai, a := range t.Attr {
 		switch {
 		case a.Name.Space == "xmlns":
@@ -179,6 +184,42 @@ func (e *Encoder) startElement(t *xml.StartElement, prefixes []string) error {
 	return e.t.checkEntries(&e.lim)
 }
 
+// plainStart is startElement for the common schema-less start tag:
+// prefixes not preserved, no self-contained elements, and no namespace
+// declaration or xsi attribute. The attributes are encoded in document
+// order straight from t, without copying them. It reports false, having
+// done nothing, when t is not such a start tag.
+func (e *Encoder) plainStart(t *xml.StartElement, mark int, space bool) (bool, error) {
+	for i := range t.Attr {
+		a := &t.Attr[i].Name
+		switch a.Space {
+		case "":
+			if a.Local == "xmlns" {
+				return false, nil
+			}
+		case "xmlns", nsXSI:
+			return false, nil
+		case nsXML:
+			if a.Local == "space" {
+				space = t.Attr[i].Value == "preserve"
+			}
+		}
+	}
+	if err := e.pushElement(t.Name.Space, t.Name.Local, "", mark, space); err != nil {
+		return true, err
+	}
+	for i := range t.Attr {
+		a := &t.Attr[i]
+		ln, err := e.qnameEvent(evAT, a.Name.Space, a.Name.Local, "")
+		if err != nil {
+			return true, err
+		}
+		e.value(ln, a.Value, dtString)
+	}
+	e.simple = true
+	return true, e.t.checkEntries(&e.lim)
+}
+
 func (e *Encoder) pushElement(uri, local, prefix string, mark int, space bool) error {
 	if e.sg != nil {
 		ln, sc, err := e.schemaSE(uri, local, prefix)
@@ -204,7 +245,7 @@ func (e *Encoder) pushElement(uri, local, prefix string, mark int, space bool) e
 	if ln.elem == nil {
 		ln.elem = &elemGrammar{}
 	}
-	e.stack = append(e.stack, eframe{ln: ln, state: stStartTag, nsMark: mark, space: space})
+	e.stack = append(e.stack, eframe{ln: ln, state: stStartTag, nsMark: mark, space: space, hint: ln.elem.first, first: true})
 	return nil
 }
 

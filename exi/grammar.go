@@ -46,6 +46,8 @@ type prod struct {
 type elemGrammar struct {
 	stc []prod // StartTagContent
 	ec  []prod // ElementContent
+
+	first int32 // encoder: index in stc of the first production matched in the last start tag
 }
 
 func findProd(ps []prod, kind evKind, ln *localName) int {

@@ -26,6 +26,7 @@ type localName struct {
 	chBuf *channel     // the channel object, kept for the next blocks
 	gel   int32        // schema: global element declaration + 1, -1 none, 0 unknown
 	gat   int32        // schema: global attribute datatype + 1, -1 none, 0 unknown
+	lastG int32        // encoder: global id of the last value looked up with this name, a hint
 
 	touched bool      // on tables.touched: has per-stream state to clear
 	endTok  xml.Token // decoder: the EndElement token of this name, boxed once
@@ -461,19 +462,18 @@ func (t *tables) decodeNSPrefix(r *bitReader, u *uriEntry) (string, error) {
 // when not nil, is the sorted restricted character set of the value's
 // type (§7.1.10.1).
 func (t *tables) encodeValue(w *bitWriter, o *Options, ln *localName, s string, cs []rune) {
-	// Fast path: one of the last values of the same qname (attributes and
-	// elements repeat their values), found without a map lookup.
-	lv := ln.lvals
-	for k := len(lv) - 1; k >= 0 && k >= len(lv)-4; k-- {
-		if id := lv[k]; id >= 0 && t.gvals[id].s == s {
-			w.writeUint(0)
-			w.writeNBit(uint64(ln.lfree+k), bitsFor(ln.nlocal()))
-			return
-		}
+	// Fast path: the value of the last item of the same qname (attributes
+	// repeat their values), found without hashing. Values are unique in
+	// the global partition, so this is the entry a lookup would find.
+	id, ok := ln.lastG, false
+	if uint(id) < uint(len(t.gvals)) && t.gvals[id].s == s {
+		ok = true
+	} else {
+		id, ok = t.vidx.find(t.gvals, s)
 	}
-	if id, ok := t.vidx.find(t.gvals, s); ok {
-		g := t.gvals[id]
-		if g.owner == ln {
+	if ok {
+		ln.lastG = id
+		if g := &t.gvals[id]; g.owner == ln {
 			w.writeUint(0)
 			w.writeNBit(uint64(g.local), bitsFor(ln.nlocal()))
 			return
