@@ -77,7 +77,6 @@ func (d *demo) queries(ctx context.Context) results {
 		{"Service discovery (XEP-0030): what the device supports", []string{"disco"}, nil, false},
 		{"Sensor data (XEP-0323): a momentary and status readout of the simulated board", []string{"read", "--types", "momentary,status"}, nil, false},
 		{"Control (XEP-0325): raise the thermostat's setpoint", []string{"set", "--node", "thermostat"}, []string{"Setpoint=22.5"}, false},
-		{"Control safety: the heater relay refuses to switch within its minimum off time after boot (10 s)", []string{"set", "--node", "thermostat"}, []string{"Relay=true"}, true},
 		{"Control safety: a setpoint outside its bounds (5..30) is refused and nothing changes", []string{"set", "--node", "thermostat"}, []string{"Setpoint=80"}, true},
 		{"Control form (XEP-0325): what can be set", []string{"form"}, nil, false},
 		{"Sensor data again: the setpoint as set, the relay unchanged (writable fields)", []string{"read", "--types", "status", "--node", "thermostat"}, nil, false},
