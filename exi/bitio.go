@@ -1,6 +1,7 @@
 package exi
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"math/bits"
@@ -17,17 +18,19 @@ func bitsFor(m int) int {
 }
 
 // bitWriter appends EXI primitives to a byte slice, either bit-packed or
-// byte-aligned (EXI §7, §8.3).
+// byte-aligned (EXI §7, §8.3). Bit-packed output collects in a 64-bit
+// accumulator that goes to buf eight bytes at a time; flush moves the
+// complete bytes to buf.
 type bitWriter struct {
 	buf     []byte
-	cur     byte // partially filled byte, most significant bits first
-	n       uint // bits used in cur
-	aligned bool // byte-alignment: n-bit integers take whole bytes
+	acc     uint64 // pending bits: the low n bits, most significant first
+	n       uint   // pending bits in acc, < 64
+	aligned bool   // byte-alignment: n-bit integers take whole bytes
 }
 
 func (w *bitWriter) reset(aligned bool) {
 	w.buf = w.buf[:0]
-	w.cur, w.n = 0, 0
+	w.acc, w.n = 0, 0
 	w.aligned = aligned
 }
 
@@ -36,22 +39,37 @@ func (w *bitWriter) writeBits(v uint64, n int) {
 	if n < 64 {
 		v &= 1<<uint(n) - 1
 	}
-	free := 8 - int(w.n)
-	if n < free {
-		w.cur |= byte(v) << uint(free-n)
-		w.n += uint(n)
+	if t := w.n + uint(n); t < 64 {
+		w.acc = w.acc<<uint(n) | v
+		w.n = t
 		return
 	}
-	n -= free
-	w.buf = append(w.buf, w.cur|byte(v>>uint(n)))
-	for n >= 8 {
-		n -= 8
-		w.buf = append(w.buf, byte(v>>uint(n)))
+	w.spill(v, uint(n))
+}
+
+// spill is writeBits when acc overflows: it fills acc with the first bits
+// of v, appends it to buf and keeps the rest of v.
+func (w *bitWriter) spill(v uint64, n uint) {
+	free := 64 - w.n // 1..64
+	rest := n - free // 0..63
+	var acc uint64
+	if free == 64 {
+		acc = v >> rest
+	} else {
+		acc = w.acc<<free | v>>rest
 	}
-	w.cur, w.n = byte(v<<uint(8-n)), uint(n)
-	if n == 0 {
-		w.cur = 0
+	w.buf = binary.BigEndian.AppendUint64(w.buf, acc)
+	w.acc, w.n = v&(1<<rest-1), rest
+}
+
+// flush moves the complete bytes of acc to buf, leaving fewer than 8
+// pending bits.
+func (w *bitWriter) flush() {
+	for w.n >= 8 {
+		w.n -= 8
+		w.buf = append(w.buf, byte(w.acc>>w.n))
 	}
+	w.acc &= 1<<w.n - 1
 }
 
 // writeNBit writes an n-bit unsigned integer (§7.1.9).
@@ -97,23 +115,25 @@ func (w *bitWriter) writeUint(v uint64) {
 // writeChars writes the code points of s without a length prefix.
 func (w *bitWriter) writeChars(s string) {
 	// ASCII characters are one-byte unsigned integers: shift them in
-	// without a call per character.
-	sh := w.n
-	for i := 0; i < len(s); i++ {
-		b := s[i]
-		if b >= 0x80 {
-			w.n = sh
-			for _, r := range s[i:] {
-				w.writeUint(uint64(r))
-			}
-			return
+	// eight at a time.
+	for len(s) >= 8 {
+		v := uint64(s[0])<<56 | uint64(s[1])<<48 | uint64(s[2])<<40 | uint64(s[3])<<32 |
+			uint64(s[4])<<24 | uint64(s[5])<<16 | uint64(s[6])<<8 | uint64(s[7])
+		if v&0x8080808080808080 != 0 {
+			break
 		}
-		if sh == 0 {
-			w.buf = append(w.buf, b)
+		w.spill(v, 64)
+		s = s[8:]
+	}
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b < 0x80 {
+			w.writeByte(b)
 			continue
 		}
-		w.buf = append(w.buf, w.cur|b>>sh)
-		w.cur = b << (8 - sh)
+		for _, r := range s[i:] {
+			w.writeUint(uint64(r))
+		}
+		return
 	}
 }
 
@@ -123,11 +143,12 @@ func (w *bitWriter) writeString(s string) {
 	w.writeChars(s)
 }
 
-// align pads with zero bits to the next byte boundary.
+// align pads with zero bits to the next byte boundary and flushes.
 func (w *bitWriter) align() {
+	w.flush()
 	if w.n > 0 {
-		w.buf = append(w.buf, w.cur)
-		w.cur, w.n = 0, 0
+		w.buf = append(w.buf, byte(w.acc<<(8-w.n)))
+		w.acc, w.n = 0, 0
 	}
 }
 

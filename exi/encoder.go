@@ -189,7 +189,7 @@ func (e *Encoder) start() {
 	hw := bitWriter{buf: e.obuf[:0]}
 	writeHeader(&hw, &e.opts)
 	if !e.channels() {
-		e.w.buf, e.w.cur, e.w.n = append(e.w.buf[:0], hw.buf...), hw.cur, hw.n
+		e.w.buf, e.w.acc, e.w.n = append(e.w.buf[:0], hw.buf...), hw.acc, hw.n
 		return
 	}
 	e.obuf = hw.buf

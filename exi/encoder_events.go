@@ -333,6 +333,7 @@ func (e *Encoder) Flush() error {
 	if e.channels() {
 		return e.writeOut()
 	}
+	e.w.flush()
 	if len(e.w.buf) > 0 {
 		if _, err := e.out.Write(e.w.buf); err != nil {
 			return e.fail(fmt.Errorf("exi: write: %w", err))
@@ -383,6 +384,7 @@ func (e *Encoder) Close() error {
 // closeBlock moves the structure channel and the value channels of the
 // current block to obuf (§9.2, §9.3).
 func (e *Encoder) closeBlock() {
+	e.w.flush()
 	structure := e.w.buf
 	e.vw.reset(true)
 	var streams [][]byte
