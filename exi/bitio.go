@@ -36,11 +36,8 @@ func (w *bitWriter) reset(aligned bool) {
 
 // writeBits writes the low n bits of v (n <= 64), most significant first.
 func (w *bitWriter) writeBits(v uint64, n int) {
-	if n < 64 {
-		v &= 1<<uint(n) - 1
-	}
 	if t := w.n + uint(n); t < 64 {
-		w.acc = w.acc<<uint(n) | v
+		w.acc = w.acc<<uint(n) | v&(1<<uint(n)-1)
 		w.n = t
 		return
 	}
@@ -49,7 +46,12 @@ func (w *bitWriter) writeBits(v uint64, n int) {
 
 // spill is writeBits when acc overflows: it fills acc with the first bits
 // of v, appends it to buf and keeps the rest of v.
+//
+//go:noinline
 func (w *bitWriter) spill(v uint64, n uint) {
+	if n < 64 {
+		v &= 1<<n - 1
+	}
 	free := 64 - w.n // 1..64
 	rest := n - free // 0..63
 	var acc uint64
@@ -74,13 +76,14 @@ func (w *bitWriter) flush() {
 
 // writeNBit writes an n-bit unsigned integer (§7.1.9).
 func (w *bitWriter) writeNBit(v uint64, n int) {
-	if n == 0 {
-		return
-	}
 	if !w.aligned {
 		w.writeBits(v, n)
 		return
 	}
+	w.writeAlignedNBit(v, n)
+}
+
+func (w *bitWriter) writeAlignedNBit(v uint64, n int) {
 	for ; n > 0; n -= 8 {
 		w.buf = append(w.buf, byte(v))
 		v >>= 8
@@ -95,6 +98,7 @@ func (w *bitWriter) writeBool(b bool) {
 	}
 }
 
+// writeByte writes 8 bits; in byte-aligned streams nothing is pending.
 func (w *bitWriter) writeByte(b byte) {
 	if w.n == 0 {
 		w.buf = append(w.buf, b)
@@ -105,6 +109,14 @@ func (w *bitWriter) writeByte(b byte) {
 
 // writeUint writes an unsigned integer in 7-bit groups (§7.1.6).
 func (w *bitWriter) writeUint(v uint64) {
+	if v < 0x80 {
+		w.writeByte(byte(v))
+		return
+	}
+	w.writeLongUint(v)
+}
+
+func (w *bitWriter) writeLongUint(v uint64) {
 	for v >= 0x80 {
 		w.writeByte(byte(v) | 0x80)
 		v >>= 7
@@ -124,6 +136,15 @@ func (w *bitWriter) writeChars(s string) {
 		}
 		w.spill(v, 64)
 		s = s[8:]
+	}
+	if len(s) < 8 && !w.aligned {
+		var v uint64
+		i := 0
+		for ; i < len(s) && s[i] < 0x80; i++ {
+			v = v<<8 | uint64(s[i])
+		}
+		w.writeBits(v, 8*i)
+		s = s[i:]
 	}
 	for i := 0; i < len(s); i++ {
 		if b := s[i]; b < 0x80 {

@@ -208,12 +208,29 @@ func (e *Encoder) plainStart(t *xml.StartElement, mark int, space bool) (bool, e
 	if err := e.pushElement(t.Name.Space, t.Name.Local, "", mark, space); err != nil {
 		return true, err
 	}
+	f := &e.stack[len(e.stack)-1]
+	g := f.ln.elem
+	nfix := len(e.lv[stStartTag][0])
 	for i := range t.Attr {
 		a := &t.Attr[i]
+		// Fast path: the production the hint points at, as qnameEvent
+		// would find it.
+		if h := int(f.hint); h < len(g.stc) {
+			if p := g.stc[h]; p.kind == evAT && p.ln.name == a.Name.Local && p.ln.uri.name == a.Name.Space {
+				if f.first {
+					g.first, f.first = int32(h), false
+				}
+				f.hint = int32(h + 1)
+				e.w.writeNBit(uint64(len(g.stc)-1-h), bitsFor(len(g.stc)+nfix))
+				e.value(p.ln, a.Value, dtString)
+				continue
+			}
+		}
 		ln, err := e.qnameEvent(evAT, a.Name.Space, a.Name.Local, "")
 		if err != nil {
 			return true, err
 		}
+		f = &e.stack[len(e.stack)-1]
 		e.value(ln, a.Value, dtString)
 	}
 	e.simple = true
