@@ -48,6 +48,7 @@ func (e *Encoder) startElement(t *xml.StartElement, prefixes []string) error {
 	mark := len(e.ns)
 	e.attrs, e.decls = e.attrs[:0], e.decls[:0]
 	space := len(e.stack) > 0 && e.stack[len(e.stack)-1].space
+	hasXSI := false
 	if e.sg == nil && prefixes == nil && !e.opts.Preserve.Prefixes && e.scSet == nil {
 		if done, err := e.plainStart(t, mark, space); done {
 			return err
@@ -65,6 +66,7 @@ func (e *Encoder) startElement(t *xml.StartElement, prefixes []string) error {
 			if a.Name.Space == nsXML && a.Name.Local == "space" {
 				space = a.Value == "preserve"
 			}
+			hasXSI = hasXSI || a.Name.Space == nsXSI
 			it := attrItem{uri: a.Name.Space, local: a.Name.Local, value: a.Value}
 			if prefixes != nil {
 				it.prefix = prefixes[1+ai]
@@ -78,7 +80,7 @@ func (e *Encoder) startElement(t *xml.StartElement, prefixes []string) error {
 		// schema-informed: attributes sorted by local name, then URI;
 		// xsi:nil="false" is insignificant and dropped (reference encoder)
 		sortAttrs(e.attrs)
-		if !e.opts.Preserve.LexicalValues && !e.opts.Preserve.Prefixes {
+		if hasXSI && !e.opts.Preserve.LexicalValues && !e.opts.Preserve.Prefixes {
 			for i := 0; i < len(e.attrs); i++ {
 				if a := e.attrs[i]; a.uri == nsXSI && a.local == "nil" {
 					if v, err := schema.ParseBoolean(a.value); err == nil && !v {
@@ -89,7 +91,7 @@ func (e *Encoder) startElement(t *xml.StartElement, prefixes []string) error {
 			}
 		}
 	}
-	if e.opts.Preserve.LexicalValues && !e.opts.Preserve.Prefixes {
+	if hasXSI && e.opts.Preserve.LexicalValues && !e.opts.Preserve.Prefixes {
 		for _, a := range e.attrs {
 			if a.uri == nsXSI && a.local == "type" {
 				return fmt.Errorf("exi: xsi:type on <%s> cannot be encoded with Preserve.lexicalValues unless Preserve.prefixes is set: %w", t.Name.Local, ErrInvalid)
@@ -98,7 +100,7 @@ func (e *Encoder) startElement(t *xml.StartElement, prefixes []string) error {
 	}
 	// xsi:type, then xsi:nil, come before the other attributes
 	for k, local := range []string{"nil", "type"} {
-		for i := k; i < len(e.attrs); i++ {
+		for i := k; hasXSI && i < len(e.attrs); i++ {
 			if a := e.attrs[i]; a.uri == nsXSI && a.local == local {
 				copy(e.attrs[1:i+1], e.attrs[:i])
 				e.attrs[0] = a

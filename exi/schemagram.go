@@ -34,6 +34,12 @@ type stable struct {
 	first  int         // first-level productions
 	size0  int         // distinct first-level values
 	second []stableRef // second-level entries: first code and count
+
+	// the last find (encoder): kind, name and code index (-1: nil)
+	fk     schema.EventKind
+	fu, fl string
+	fi     int
+	fok    bool
 }
 
 type stableRef struct{ start, n int }
@@ -238,6 +244,9 @@ func writeCodeParts(w *bitWriter, c *schema.Code) {
 
 // index returns the position of c, a pointer into t.Codes.
 func (t *stable) index(c *schema.Code) int {
+	if i := t.fi; t.fok && i >= 0 && &t.Codes[i] == c {
+		return i
+	}
 	for i := range t.Codes {
 		if &t.Codes[i] == c {
 			return i
@@ -283,6 +292,23 @@ func (t *stable) read(r *bitReader) (*schema.Code, error) {
 // findCode returns the first code of kind k for name (ignored for kinds
 // without a qname), or nil.
 func (t *stable) find(k schema.EventKind, uri, local string) *schema.Code {
+	// Documents repeat their structure: a non-terminal is mostly left by
+	// the same event.
+	if t.fok && t.fk == k && t.fl == local && t.fu == uri {
+		if t.fi < 0 {
+			return nil
+		}
+		return &t.Codes[t.fi]
+	}
+	i := t.findIndex(k, uri, local)
+	t.fk, t.fu, t.fl, t.fi, t.fok = k, uri, local, i, true
+	if i < 0 {
+		return nil
+	}
+	return &t.Codes[i]
+}
+
+func (t *stable) findIndex(k schema.EventKind, uri, local string) int {
 	for i := range t.Codes {
 		c := &t.Codes[i]
 		if c.Event != k {
@@ -298,9 +324,9 @@ func (t *stable) find(k schema.EventKind, uri, local string) *schema.Code {
 				continue
 			}
 		}
-		return c
+		return i
 	}
-	return nil
+	return -1
 }
 
 // elemGrammar returns the grammar of element declaration el: grammar

@@ -86,6 +86,9 @@ func checkTyped(dts []schema.Datatype, dt int, s string, depth int) bool {
 		_, err := schema.ParseDecimal(s)
 		return err == nil
 	case schema.RepFloat:
+		if _, ok := fastFloat(s); ok {
+			return true
+		}
 		_, err := schema.ParseFloat(s)
 		return err == nil
 	case schema.RepInteger:
@@ -172,7 +175,10 @@ func (e *Encoder) writeTyped(w *bitWriter, ln *localName, dt int, s string) {
 		writeBigUint(w, x.Integral)
 		writeBigUint(w, x.FractionReversed)
 	case schema.RepFloat:
-		f, _ := schema.ParseFloat(s)
+		f, ok := fastFloat(s)
+		if !ok {
+			f, _ = schema.ParseFloat(s)
+		}
 		writeInt(w, f.Mantissa)
 		writeInt(w, f.Exponent)
 	case schema.RepInteger:
@@ -275,6 +281,48 @@ func fastInt(s string) (int64, bool) {
 	}
 	v, err := strconv.ParseInt(s, 10, 64)
 	return v, err == nil
+}
+
+// fastFloat parses the common float lexical forms ([-]digits[.digits],
+// at most 18 digits, no exponent, no whitespace) as schema.ParseFloat
+// does, without its string handling.
+func fastFloat(s string) (schema.Float, bool) {
+	i, neg := 0, false
+	if len(s) > 0 && s[0] == '-' {
+		i, neg = 1, true
+	}
+	var m int64
+	nd, frac, dot := 0, 0, false
+	for ; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			m = m*10 + int64(c-'0')
+			nd++
+			if dot {
+				frac++
+			}
+		case c == '.' && !dot:
+			dot = true
+		default:
+			return schema.Float{}, false
+		}
+	}
+	if nd == 0 || nd > 18 {
+		return schema.Float{}, false
+	}
+	exp := -int64(frac)
+	for m != 0 && m%10 == 0 {
+		m /= 10
+		exp++
+	}
+	if m == 0 {
+		exp = 0
+	}
+	if neg {
+		m = -m
+	}
+	return schema.Float{Mantissa: m, Exponent: exp}, true
 }
 
 func writeInt(w *bitWriter, v int64) {

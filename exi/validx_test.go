@@ -3,7 +3,10 @@ package exi
 import (
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/xiot/xiot/exi/schema"
 )
 
 // TestValIndex checks the value index against a map under the
@@ -39,6 +42,21 @@ func TestValIndex(t *testing.T) {
 		}
 		if x.n != len(ref) {
 			t.Fatalf("cap %d: %d entries, want %d", capacity, x.n, len(ref))
+		}
+	}
+}
+
+// TestFastFloat checks fastFloat against schema.ParseFloat.
+func TestFastFloat(t *testing.T) {
+	for _, s := range []string{"0", "-0", "0.0", "-0.0", "144.13", "40.0", "4000", ".5", "5.", "-.5", "-5.", "007.100",
+		"123456789012345678", "1234567890123456789", "1.2.3", "", ".", "-", "-.", "1e5", "+1", " 1", "1 ", "1,0", "NaN", "99.990"} {
+		f, ok := fastFloat(s)
+		g, err := schema.ParseFloat(s)
+		if ok && (err != nil || f != g) {
+			t.Errorf("fastFloat(%q) = %v, ParseFloat = %v, %v", s, f, g, err)
+		}
+		if !ok && err == nil && len(s) < 19 && s != "" && s[0] != '+' && !strings.ContainsAny(s, "eE NI") {
+			t.Errorf("fastFloat(%q) refused a plain value", s)
 		}
 	}
 }
