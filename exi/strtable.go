@@ -474,8 +474,16 @@ func (t *tables) encodeValue(w *bitWriter, o *Options, ln *localName, s string, 
 	if ok {
 		ln.lastG = id
 		if g := &t.gvals[id]; g.owner == ln {
+			if !w.aligned { // unsigned integer 0 (8 bits), then the id
+				w.writeBits(uint64(g.local), 8+bitsFor(ln.nlocal()))
+				return
+			}
 			w.writeUint(0)
 			w.writeNBit(uint64(g.local), bitsFor(ln.nlocal()))
+			return
+		}
+		if nb := bitsFor(len(t.gvals)); !w.aligned { // unsigned integer 1, then the id
+			w.writeBits(1<<uint(nb)|uint64(id), 8+nb)
 			return
 		}
 		w.writeUint(1)
