@@ -1,6 +1,10 @@
 package exi
 
-import "hash/maphash"
+import (
+	"hash/maphash"
+	"math/bits"
+	"math/rand/v2"
+)
 
 // valIndex maps the strings of the global value partition to their ids
 // for the encoder: an open-addressing hash table (linear probing,
@@ -13,6 +17,7 @@ import "hash/maphash"
 // as the home slot is the hash modulo the table size.
 type valIndex struct {
 	seed  maphash.Seed
+	k     [3]uint64 // random keys of the short-string hash
 	slots []uint64
 	n     int
 	lastS string // the string of the last find, and its hash
@@ -20,19 +25,55 @@ type valIndex struct {
 }
 
 func newValIndex() *valIndex {
-	return &valIndex{seed: maphash.MakeSeed(), slots: make([]uint64, 256)}
+	return &valIndex{seed: maphash.MakeSeed(), k: [3]uint64{rand.Uint64(), rand.Uint64(), rand.Uint64()},
+		slots: make([]uint64, 256)}
 }
 
 func (x *valIndex) hash(s string) uint32 {
 	if s == x.lastS && len(s) > 0 {
 		return x.lastH
 	}
-	return uint32(maphash.String(x.seed, s))
+	return x.strHash(s)
+}
+
+// strHash hashes s with a random key: strings of up to 16 bytes inline,
+// as the wyhash family does (and the runtime without AES), longer ones
+// with maphash.
+func (x *valIndex) strHash(s string) uint32 {
+	n := len(s)
+	var a, b uint64
+	switch {
+	case n > 16:
+		return uint32(maphash.String(x.seed, s))
+	case n >= 8:
+		a, b = le64(s), le64(s[n-8:])
+	case n >= 4:
+		a, b = uint64(le32(s)), uint64(le32(s[n-4:]))
+	case n > 0:
+		a = uint64(s[0])<<16 | uint64(s[n>>1])<<8 | uint64(s[n-1])
+	}
+	return uint32(mix(mix(a^x.k[0], b^x.k[1]), uint64(n)^x.k[2]))
+}
+
+func mix(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
+}
+
+func le64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+func le32(s string) uint32 {
+	_ = s[3]
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
 }
 
 // find returns the global id of s.
 func (x *valIndex) find(gvals []gval, s string) (int32, bool) {
-	h := uint32(maphash.String(x.seed, s))
+	h := x.strHash(s)
 	x.lastS, x.lastH = s, h
 	mask := uint32(len(x.slots) - 1)
 	tag := uint64(h) << 32
