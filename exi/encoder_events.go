@@ -213,6 +213,7 @@ func (e *Encoder) plainStart(t *xml.StartElement, mark int, space bool) (bool, e
 	f := &e.stack[len(e.stack)-1]
 	g := f.ln.elem
 	nfix := len(e.lv[stStartTag][0])
+	direct := !e.w.aligned && !e.channels() // values go straight to e.w, bit-packed
 	for i := range t.Attr {
 		a := &t.Attr[i]
 		// Fast path: the production the hint points at, as qnameEvent
@@ -223,8 +224,23 @@ func (e *Encoder) plainStart(t *xml.StartElement, mark int, space bool) (bool, e
 					g.first, f.first = int32(h), false
 				}
 				f.hint = int32(h + 1)
-				e.w.writeNBit(uint64(len(g.stc)-1-h), bitsFor(len(g.stc)+nfix))
-				e.value(p.ln, a.Value, dtString)
+				code, cb := uint64(len(g.stc)-1-h), bitsFor(len(g.stc)+nfix)
+				if !direct {
+					e.w.writeNBit(code, cb)
+					e.value(p.ln, a.Value, dtString)
+					continue
+				}
+				// bit-packed: the event code and a value hit in one write
+				if part, id, nb, ok := e.t.lookupValue(p.ln, a.Value); ok && cb+8+nb <= 64 {
+					e.w.writeBits(code<<uint(8+nb)|part<<uint(nb)|id, cb+8+nb)
+					continue
+				} else if ok {
+					e.w.writeBits(code, cb)
+					e.w.writeBits(part<<uint(nb)|id, 8+nb)
+					continue
+				}
+				e.w.writeBits(code, cb)
+				e.t.encodeMiss(&e.w, &e.opts, p.ln, a.Value, nil)
 				continue
 			}
 		}
@@ -272,8 +288,10 @@ func (e *Encoder) endElement() error {
 	if len(e.stack) == 0 {
 		return fmt.Errorf("exi: end element without start: %w", ErrInvalid)
 	}
-	if err := e.event(evEE); err != nil {
-		return err
+	if !e.builtinEE() {
+		if err := e.event(evEE); err != nil {
+			return err
+		}
 	}
 	f := e.stack[len(e.stack)-1]
 	e.stack = e.stack[:len(e.stack)-1]
@@ -298,6 +316,31 @@ func (e *Encoder) endElement() error {
 		e.state = stDocEnd
 	}
 	return nil
+}
+
+// builtinEE writes EE in a built-in element grammar where its code is
+// at hand, as event would: in ElementContent it is the first fixed
+// production, in StartTagContent a learned one. It reports false,
+// having written nothing, elsewhere.
+func (e *Encoder) builtinEE() bool {
+	f := &e.stack[len(e.stack)-1]
+	if f.scOuter || f.sc.gi != 0 {
+		return false
+	}
+	switch f.state {
+	case stContent:
+		ec := f.ln.elem.ec
+		L0 := e.lv[stContent][0] // EE 0, then the escape
+		e.w.writeNBit(uint64(len(ec)), bitsFor(len(ec)+len(L0)))
+		return true
+	case stStartTag:
+		stc := f.ln.elem.stc
+		if c := findProd(stc, evEE, nil); c >= 0 {
+			e.w.writeNBit(uint64(c), bitsFor(len(stc)+len(e.lv[stStartTag][0])))
+			return true
+		}
+	}
+	return false
 }
 
 func (e *Encoder) afterMisc() {

@@ -462,34 +462,43 @@ func (t *tables) decodeNSPrefix(r *bitReader, u *uriEntry) (string, error) {
 // when not nil, is the sorted restricted character set of the value's
 // type (§7.1.10.1).
 func (t *tables) encodeValue(w *bitWriter, o *Options, ln *localName, s string, cs []rune) {
+	if part, id, nb, ok := t.lookupValue(ln, s); ok {
+		if !w.aligned { // unsigned integer 0 or 1 (8 bits), then the id
+			w.writeBits(part<<uint(nb)|id, 8+nb)
+			return
+		}
+		w.writeUint(part)
+		w.writeNBit(id, nb)
+		return
+	}
+	t.encodeMiss(w, o, ln, s, cs)
+}
+
+// lookupValue finds s in the value partitions: part is 0 for a hit in
+// ln's local partition, 1 for the global partition, id the compact id
+// and nb its width.
+func (t *tables) lookupValue(ln *localName, s string) (part, id uint64, nb int, ok bool) {
 	// Fast path: the value of the last item of the same qname (attributes
 	// repeat their values), found without hashing. Values are unique in
 	// the global partition, so this is the entry a lookup would find.
-	id, ok := ln.lastG, false
-	if uint(id) < uint(len(t.gvals)) && t.gvals[id].s == s {
+	g, ok := ln.lastG, false
+	if uint(g) < uint(len(t.gvals)) && t.gvals[g].s == s {
 		ok = true
 	} else {
-		id, ok = t.vidx.find(t.gvals, s)
+		g, ok = t.vidx.find(t.gvals, s)
 	}
-	if ok {
-		ln.lastG = id
-		if g := &t.gvals[id]; g.owner == ln {
-			if !w.aligned { // unsigned integer 0 (8 bits), then the id
-				w.writeBits(uint64(g.local), 8+bitsFor(ln.nlocal()))
-				return
-			}
-			w.writeUint(0)
-			w.writeNBit(uint64(g.local), bitsFor(ln.nlocal()))
-			return
-		}
-		if nb := bitsFor(len(t.gvals)); !w.aligned { // unsigned integer 1, then the id
-			w.writeBits(1<<uint(nb)|uint64(id), 8+nb)
-			return
-		}
-		w.writeUint(1)
-		w.writeNBit(uint64(id), bitsFor(len(t.gvals)))
-		return
+	if !ok {
+		return 0, 0, 0, false
 	}
+	ln.lastG = g
+	if e := &t.gvals[g]; e.owner == ln {
+		return 0, uint64(e.local), bitsFor(ln.nlocal()), true
+	}
+	return 1, uint64(g), bitsFor(len(t.gvals)), true
+}
+
+// encodeMiss writes a value that is in neither partition and adds it.
+func (t *tables) encodeMiss(w *bitWriter, o *Options, ln *localName, s string, cs []rune) {
 	n := runeCount(s)
 	w.writeUint(uint64(n) + 2)
 	if cs == nil {
