@@ -66,6 +66,9 @@ type eframe struct {
 	// attributes in the same order); first is set until the first match.
 	hint  int32
 	first bool
+	// hintEC is the index in ln.elem.ec of the last child's SE production
+	// (siblings repeat), tried first for the next child.
+	hintEC int32
 }
 
 type nsDecl struct{ prefix, uri string }
@@ -307,9 +310,13 @@ func (e *Encoder) qnameEvent(kind evKind, uri, local, prefix string) (*localName
 		ps := *g
 		var f *eframe
 		i := -1
-		if st == stStartTag {
+		if st == stStartTag || st == stContent {
 			f = &e.stack[len(e.stack)-1]
-			if h := int(f.hint); h < len(ps) {
+			h := int(f.hint)
+			if st == stContent {
+				h = int(f.hintEC)
+			}
+			if h < len(ps) {
 				if p := ps[h]; p.kind == kind && p.ln != nil && p.ln.name == local && p.ln.uri.name == uri {
 					i = h
 				}
@@ -324,7 +331,9 @@ func (e *Encoder) qnameEvent(kind evKind, uri, local, prefix string) (*localName
 			}
 		}
 		if i >= 0 {
-			if f != nil {
+			if st == stContent {
+				f.hintEC = int32(i)
+			} else if f != nil {
 				if f.first {
 					f.ln.elem.first, f.first = int32(i), false
 				}
@@ -410,7 +419,9 @@ func (e *Encoder) EncodeToken(tok xml.Token) error {
 	if e.closed {
 		return fmt.Errorf("exi: EncodeToken after Close: %w", ErrInvalid)
 	}
-	e.start()
+	if !e.started {
+		e.start()
+	}
 	var err error
 	switch t := tok.(type) {
 	case xml.CharData:

@@ -391,7 +391,9 @@ func (e *Encoder) Flush() error {
 	if e.err != nil {
 		return e.err
 	}
-	e.start()
+	if !e.started {
+		e.start()
+	}
 	if e.channels() {
 		return e.writeOut()
 	}
@@ -421,7 +423,9 @@ func (e *Encoder) Close() error {
 	if e.err != nil || e.closed {
 		return e.err
 	}
-	e.start()
+	if !e.started {
+		e.start()
+	}
 	if err := e.flushText(evED); err != nil {
 		return e.fail(err)
 	}

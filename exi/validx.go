@@ -16,12 +16,13 @@ import (
 // without touching gvals, and growing or deleting needs no rehashing,
 // as the home slot is the hash modulo the table size.
 type valIndex struct {
-	seed  maphash.Seed
-	k     [3]uint64 // random keys of the short-string hash
-	slots []uint64
-	n     int
-	lastS string // the string of the last find, and its hash
-	lastH uint32
+	seed     maphash.Seed
+	k        [3]uint64 // random keys of the short-string hash
+	slots    []uint64
+	n        int
+	lastS    string // the string of the last find, and its hash
+	lastH    uint32
+	lastFree uint32 // the empty slot where the last missed find ended
 }
 
 func newValIndex() *valIndex {
@@ -80,6 +81,7 @@ func (x *valIndex) find(gvals []gval, s string) (int32, bool) {
 	for i := h & mask; ; i = (i + 1) & mask {
 		v := x.slots[i]
 		if v == 0 {
+			x.lastFree = i
 			return 0, false
 		}
 		if v&^(1<<32-1) == tag {
@@ -95,7 +97,14 @@ func (x *valIndex) insert(gvals []gval, id int32) {
 	if 2*(x.n+1) > len(x.slots) {
 		x.grow()
 	}
-	x.put(uint64(x.hash(gvals[id].s))<<32 | uint64(uint32(id+1)))
+	s := gvals[id].s
+	if s == x.lastS && len(s) > 0 && x.slots[x.lastFree] == 0 {
+		// the insertion after a missed find: the slot where the probe
+		// ended (the table has not changed since)
+		x.slots[x.lastFree] = uint64(x.lastH)<<32 | uint64(uint32(id+1))
+	} else {
+		x.put(uint64(x.hash(s))<<32 | uint64(uint32(id+1)))
+	}
 	x.n++
 }
 
@@ -110,6 +119,7 @@ func (x *valIndex) put(v uint64) {
 }
 
 func (x *valIndex) grow() {
+	x.lastS = ""
 	old := x.slots
 	x.slots = make([]uint64, 2*len(old))
 	for _, v := range old {
