@@ -158,6 +158,22 @@ func (w *bitWriter) writeChars(s string) {
 	}
 }
 
+// shortASCII returns the bytes of s, of at most 7 ASCII characters,
+// packed most significant first, as writeChars would write them.
+func shortASCII(s string) (uint64, bool) {
+	if len(s) > 7 {
+		return 0, false
+	}
+	var v uint64
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return 0, false
+		}
+		v = v<<8 | uint64(s[i])
+	}
+	return v, true
+}
+
 // writeString writes a length-prefixed string (§7.1.10).
 func (w *bitWriter) writeString(s string) {
 	w.writeUint(uint64(utf8.RuneCountInString(s)))

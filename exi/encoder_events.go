@@ -239,6 +239,14 @@ func (e *Encoder) plainStart(t *xml.StartElement, mark int, space bool) (bool, e
 					e.w.writeBits(part<<uint(nb)|id, 8+nb)
 					continue
 				}
+				if v, ok := shortASCII(a.Value); ok && cb+8+8*len(a.Value) <= 64 {
+					// a short ASCII miss: code, length + 2 and characters
+					// in one write
+					n := 8 * len(a.Value)
+					e.w.writeBits(code<<uint(8+n)|uint64(len(a.Value)+2)<<uint(n)|v, cb+8+n)
+					e.t.addValue(&e.opts, p.ln, a.Value, len(a.Value))
+					continue
+				}
 				e.w.writeBits(code, cb)
 				e.t.encodeMiss(&e.w, &e.opts, p.ln, a.Value, nil)
 				continue
