@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
+
+	"periph.io/x/host/v3/gpioioctl"
 
 	"github.com/xiot/xiot/boards"
 	"github.com/xiot/xiot/internal/config"
@@ -99,6 +102,17 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		clock := doctor.Hardware(doctor.Env{Root: "/"})
 		rs = append(rs, clock[len(clock)-1])
 	} else {
+		for _, s := range cfg.Sensors {
+			if s.Pin != "" {
+				env.Pins = append(env.Pins, s.Pin)
+			}
+		}
+		for _, o := range cfg.Outputs {
+			if o.Pin != "" && !strings.Contains(o.Pin, "@") {
+				env.Pins = append(env.Pins, o.Pin)
+			}
+		}
+		env.Line = gpioLine
 		hw := &sensors.HostHardware{}
 		env.Probe = func(bus string, addr uint16) error {
 			b, err := hw.I2C(bus)
@@ -142,4 +156,16 @@ func orDefaultBus(b string) string {
 		return "default"
 	}
 	return b
+}
+
+// gpioLine finds a GPIO line through the GPIO character devices (periph's
+// gpioioctl, set up by host.Init in boards.Detect) and reports who holds
+// it.
+func gpioLine(name string) (consumer string, found bool) {
+	for _, chip := range gpioioctl.Chips {
+		if l := chip.ByName(name); l != nil {
+			return l.Consumer(), true
+		}
+	}
+	return "", false
 }

@@ -62,6 +62,12 @@ type Env struct {
 	OneWire bool
 	// SPI says whether the configuration uses SPI.
 	SPI bool
+	// Pins are the GPIO lines the configuration uses (sensors and
+	// outputs), by name.
+	Pins []string
+	// Line reports whether a GPIO line exists and which program holds it
+	// ("" when free); nil skips the check.
+	Line func(name string) (consumer string, found bool)
 }
 
 func (e *Env) path(p string) string { return filepath.Join(e.Root, p) }
@@ -79,6 +85,7 @@ func Hardware(e Env) []Result {
 	var rs []Result
 	rs = append(rs, e.i2c()...)
 	rs = append(rs, e.gpio())
+	rs = append(rs, e.lines()...)
 	if e.SPI {
 		rs = append(rs, e.devices("SPI", "dev/spidev*", "spi", e.enableHint("spi")))
 	}
@@ -179,6 +186,34 @@ func (e *Env) gpio() Result {
 		r.Status = Warn
 	}
 	return r
+}
+
+// lines checks that the configured GPIO lines exist and that no other
+// program holds them.
+func (e *Env) lines() []Result {
+	if e.Line == nil {
+		return nil
+	}
+	var rs []Result
+	for _, name := range e.Pins {
+		check := "GPIO " + name + " free"
+		consumer, found := e.Line(name)
+		switch {
+		case !found:
+			rs = append(rs, Result{Check: check, Status: Fail, Detail: "no GPIO line of that name",
+				Hint: "use a name from xiot agent --list-hardware (e.g. GPIO17)"})
+		case strings.Contains(consumer, "periph") || strings.Contains(consumer, "xiot"):
+			// periph's consumer label: most likely the running agent.
+			rs = append(rs, Result{Check: check, Status: Warn, Detail: "held by " + consumer,
+				Hint: "the xiot agent holds its pins while it runs; if it is stopped, another periph program holds this one"})
+		case consumer != "":
+			rs = append(rs, Result{Check: check, Status: Fail, Detail: "held by " + consumer,
+				Hint: "stop the program or driver holding it (gpioinfo lists the users), or wire another pin"})
+		default:
+			rs = append(rs, Result{Check: check, Status: OK})
+		}
+	}
+	return rs
 }
 
 func (e *Env) oneWire() Result {

@@ -74,6 +74,10 @@ func TestHardwareChecks(t *testing.T) {
 		{"1-wire bus without devices", Env{}, []string{"sys/bus/w1/devices/w1_bus_master1/"}, "1-Wire", Warn, "pull-up"},
 		{"1-wire with a DS18B20", Env{}, []string{"sys/bus/w1/devices/w1_bus_master1/", "sys/bus/w1/devices/28-0000056a1b2c/"}, "1-Wire", OK, ""},
 		{"spi missing", Env{SPI: true, RaspberryPi: true}, nil, "SPI", Fail, "do_spi"},
+		{"configured pin held by another program", Env{Pins: []string{"GPIO17"}, Line: func(string) (string, bool) { return "w1-gpio", true }}, nil, "GPIO GPIO17 free", Fail, "gpioinfo"},
+		{"configured pin unknown", Env{Pins: []string{"GPIO99"}, Line: func(string) (string, bool) { return "", false }}, nil, "GPIO GPIO99 free", Fail, "--list-hardware"},
+		{"configured pin held by periph (the agent)", Env{Pins: []string{"GPIO17"}, Line: func(string) (string, bool) { return "periph.io", true }}, nil, "GPIO GPIO17 free", Warn, "agent holds"},
+		{"configured pin free", Env{Pins: []string{"GPIO17"}, Line: func(string) (string, bool) { return "", true }}, nil, "GPIO GPIO17 free", OK, ""},
 		{"clock unsynchronised", Env{Clock: func() (bool, error) { return false, nil }}, nil, "clock", Warn, "timedatectl set-ntp true"},
 	}
 	for _, tc := range tests {
