@@ -149,7 +149,7 @@ func (e *Encoder) schemaSE(uri, local, prefix string) (*localName, sctx, error) 
 			writeCodeParts(&e.w, c)
 			ln = tab.localName(tab.index(c), e.t)
 			el = c.Elem
-			f.sc.nt = int32(c.Next)
+			e.sg.advance(&f.sc, tab, c)
 		} else if c := tab.find(schema.EventSENS, uri, ""); c != nil {
 			writeCodeParts(&e.w, c)
 			u := e.t.uriIdx[uri]
@@ -240,7 +240,7 @@ func (e *Encoder) schemaAT(f *eframe, a *attrItem) error {
 				encodePrefix(&e.w, ln.uri, a.prefix)
 			}
 			e.value(ln, a.value, c.Type)
-			f.sc.nt = int32(c.Next)
+			e.sg.advance(&f.sc, tab, c)
 			return nil
 		}
 		if u := tab.find(schema.EventATUntyped, a.uri, a.local); u != nil {
@@ -304,7 +304,7 @@ func (e *Encoder) schemaCH(f *eframe, s string) error {
 	if c := tab.find(schema.EventCH, "", ""); c != nil && e.valid(c.Type, s, 0) {
 		writeCodeParts(&e.w, c)
 		e.value(f.ln, s, c.Type)
-		f.sc.nt = int32(c.Next)
+		e.sg.advance(&f.sc, tab, c)
 		return nil
 	}
 	if c := tab.find(schema.EventCHUntyped, "", ""); c != nil {
@@ -352,7 +352,29 @@ func (e *Encoder) schemaEvent(f *eframe, kind evKind) error {
 	}
 	writeCodeParts(&e.w, c)
 	if c.Next != schema.End {
-		f.sc.nt = int32(c.Next)
+		e.sg.advance(&f.sc, tab, c)
 	}
 	return nil
+}
+
+// advance moves sc, whose current table is tab, to the non-terminal
+// after code c, with that non-terminal's table at hand (kept per code).
+func (s *sgrammar) advance(sc *sctx, tab *stable, c *schema.Code) {
+	sc.nt = int32(c.Next)
+	i := tab.index(c)
+	if i < 0 {
+		return
+	}
+	if tab.next == nil {
+		tab.next = make([]*stable, len(tab.Codes))
+	}
+	t := tab.next[i]
+	if t == nil {
+		var err error
+		if t, err = s.table(int(sc.gi-1), int(sc.nt), sc.nillable, sc.castable); err != nil {
+			return // tableOf reports it
+		}
+		tab.next[i] = t
+	}
+	sc.tab, sc.tabNT = t, sc.nt
 }

@@ -35,6 +35,8 @@ type stable struct {
 	size0  int         // distinct first-level values
 	second []stableRef // second-level entries: first code and count
 
+	next []*stable // encoder: the table after each code, see sgrammar.advance
+
 	// the last find (encoder): kind, name and code index (-1: nil)
 	fk     schema.EventKind
 	fu, fl string
