@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -13,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -38,24 +36,6 @@ func TestEXIGWUsage(t *testing.T) {
 	}
 }
 
-// lockedBuffer collects a log written from several goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -78,7 +58,7 @@ func TestEXIGWRelays(t *testing.T) {
 	neg, alt := freeAddr(t), freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr lockedBuffer
+	var stderr syncBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- runEXIGW(ctx, []string{"--upstream", p.C2SAddr, "--ca", p.CAFile,
@@ -162,7 +142,7 @@ func TestAgentBehindEXIGW(t *testing.T) {
 	neg := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var gwLog, agentOut, agentErr lockedBuffer
+	var gwLog, agentOut, agentErr syncBuffer
 	gwDone := make(chan error, 1)
 	go func() {
 		gwDone <- runEXIGW(ctx, []string{"--upstream", p.C2SAddr, "--ca", p.CAFile,
