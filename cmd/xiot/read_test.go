@@ -151,16 +151,7 @@ func TestReadThroughProsody(t *testing.T) {
 // (the older draft the plugin speaks), started from the script of the
 // sensordata interop tests.
 func TestReadSlixmppDevice(t *testing.T) {
-	py := ""
-	for _, c := range []string{"/usr/bin/python3", "python3"} {
-		if p, err := exec.LookPath(c); err == nil && exec.Command(p, "-c", "import slixmpp.plugins.xep_0323").Run() == nil {
-			py = p
-			break
-		}
-	}
-	if py == "" {
-		t.Skip("skipping slixmpp interop: no python3 with slixmpp (install python3-slixmpp; scripts/install-deps.sh does)")
-	}
+	py := testserver.SlixmppPython(t, "slixmpp.plugins.xep_0323")
 	p := testserver.StartProsody(t, testserver.ProsodyOptions{})
 	for _, u := range []string{"slixdev", "reader"} {
 		if err := p.Register(u, u+"-pass"); err != nil {

@@ -19,19 +19,6 @@ import (
 	"github.com/xiot/xiot/internal/xmpp"
 )
 
-// slixPython returns a python3 that can import slixmpp's XEP-0325 plugin
-// (Debian's python3-slixmpp is on /usr/bin/python3's path), or skips.
-func slixPython(t *testing.T) string {
-	t.Helper()
-	for _, py := range []string{"/usr/bin/python3", "python3"} {
-		if p, err := exec.LookPath(py); err == nil && exec.Command(p, "-c", "import slixmpp.plugins.xep_0325").Run() == nil {
-			return p
-		}
-	}
-	t.Skip("skipping slixmpp interop: no python3 with slixmpp (install python3-slixmpp; scripts/install-deps.sh does)")
-	return ""
-}
-
 type slixStep struct {
 	Step         int        `json:"step"`
 	Type         string     `json:"type"`
@@ -46,7 +33,7 @@ type slixStep struct {
 // draft) set parameters on our Server, by IQ, through the plugin's own
 // set_request and set_command, and checks what it makes of our errors.
 func TestSlixmppControlsOurDevice(t *testing.T) {
-	py := slixPython(t)
+	py := testserver.SlixmppPython(t, "slixmpp.plugins.xep_0325")
 	p := testserver.StartProsody(t, testserver.ProsodyOptions{})
 	dev := newDevice(t, t.TempDir(), nil)
 	mux := &xmpp.Mux{}
@@ -131,7 +118,7 @@ func TestSlixmppControlsOurDevice(t *testing.T) {
 // "xiot set") control a slixmpp XEP-0325 device, which has no control form
 // and answers in the 2013 draft's form.
 func TestOurClientControlsSlixmppDevice(t *testing.T) {
-	py := slixPython(t)
+	py := testserver.SlixmppPython(t, "slixmpp.plugins.xep_0325")
 	p := testserver.StartProsody(t, testserver.ProsodyOptions{})
 	if err := p.Register("slixdev", "slixdev-pass"); err != nil {
 		t.Fatal(err)

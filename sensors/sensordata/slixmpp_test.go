@@ -11,22 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xiot/xiot/internal/testserver"
 	"github.com/xiot/xiot/internal/xmpp"
 	"github.com/xiot/xiot/sensors"
 )
-
-// slixPython returns a python3 that can import slixmpp (Debian's
-// python3-slixmpp lives in /usr/bin/python3's path), or skips the test.
-func slixPython(t *testing.T) string {
-	t.Helper()
-	for _, py := range []string{"/usr/bin/python3", "python3"} {
-		if p, err := exec.LookPath(py); err == nil && exec.Command(p, "-c", "import slixmpp.plugins.xep_0323").Run() == nil {
-			return p
-		}
-	}
-	t.Skip("skipping slixmpp interop: no python3 with slixmpp (install python3-slixmpp; scripts/install-deps.sh does)")
-	return ""
-}
 
 type slixEvent struct {
 	Req    int    `json:"req"`
@@ -45,7 +33,7 @@ type slixEvent struct {
 
 // TestSlixmppReadsOurDevice has slixmpp's XEP-0323 client read our Server.
 func TestSlixmppReadsOurDevice(t *testing.T) {
-	py := slixPython(t)
+	py := testserver.SlixmppPython(t, "slixmpp.plugins.xep_0323")
 	r := newRig(t, Options{})
 	if err := r.p.Register("slix", "slix-pass"); err != nil {
 		t.Fatal(err)
@@ -124,7 +112,7 @@ func TestSlixmppReadsOurDevice(t *testing.T) {
 
 // TestWeReadSlixmppDevice has our Client read slixmpp's XEP-0323 device.
 func TestWeReadSlixmppDevice(t *testing.T) {
-	py := slixPython(t)
+	py := testserver.SlixmppPython(t, "slixmpp.plugins.xep_0323")
 	r := newRig(t, Options{})
 	if err := r.p.Register("slixdev", "slixdev-pass"); err != nil {
 		t.Fatal(err)
