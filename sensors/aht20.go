@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"periph.io/x/conn/v3/i2c"
-	"periph.io/x/conn/v3/physic"
 	"periph.io/x/devices/v3/aht20"
 )
 
@@ -28,12 +27,6 @@ type AHT20 struct {
 	dev *aht20.Dev
 }
 
-// Field specs of the AHT20 driver.
-var (
-	ahtTemperature = FieldSpec{Name: "Temperature", Kind: KindNumeric, Unit: "°C", Decimals: 2, Types: Momentary}
-	ahtHumidity    = FieldSpec{Name: "Humidity", Kind: KindNumeric, Unit: "%", Decimals: 1, Types: Momentary}
-)
-
 // NewAHT20 reads the status of the chip on bus and calibrates it if needed.
 func NewAHT20(bus i2c.Bus, opts AHT20Opts) (*AHT20, error) {
 	d := newI2CDev("aht20", bus.String(), AHT20Addr, opts.Node, opts.Now)
@@ -49,7 +42,7 @@ func NewAHT20(bus i2c.Bus, opts AHT20Opts) (*AHT20, error) {
 func (s *AHT20) String() string { return fmt.Sprintf("AHT20{%s(%#x)}", s.bus, s.addr) }
 
 // Fields lists Temperature and Humidity.
-func (s *AHT20) Fields() []FieldSpec { return []FieldSpec{ahtTemperature, ahtHumidity} }
+func (s *AHT20) Fields() []FieldSpec { return climateSpecs() }
 
 // Read triggers a measurement and waits the 80 ms it takes.
 func (s *AHT20) Read(ctx context.Context, types ReadoutType) ([]Field, error) {
@@ -58,15 +51,7 @@ func (s *AHT20) Read(ctx context.Context, types ReadoutType) ([]Field, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var e physic.Env
-	if err := s.dev.Sense(&e); err != nil {
-		return nil, s.wrap("read", err)
-	}
-	ts := s.now()
-	return []Field{
-		ahtTemperature.Field(s.node, Numeric(celsius(e.Temperature)), ts, QoSAutomaticReadout),
-		ahtHumidity.Field(s.node, Numeric(float64(e.Humidity)/float64(physic.PercentRH)), ts, QoSAutomaticReadout),
-	}, nil
+	return s.climate(s.dev)
 }
 
 // Halt stops nothing: the driver measures only on Read.

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"periph.io/x/conn/v3/i2c"
-	"periph.io/x/conn/v3/physic"
 	"periph.io/x/devices/v3/hdc302x"
 )
 
@@ -33,12 +32,6 @@ type HDC302x struct {
 	dev *hdc302x.Dev
 }
 
-// Field specs of the HDC302x driver.
-var (
-	hdcTemperature = FieldSpec{Name: "Temperature", Kind: KindNumeric, Unit: "°C", Decimals: 2, Types: Momentary}
-	hdcHumidity    = FieldSpec{Name: "Humidity", Kind: KindNumeric, Unit: "%", Decimals: 1, Types: Momentary}
-)
-
 // NewHDC302x starts auto measurement on the chip at opts.Addr on bus and
 // waits for the first result.
 func NewHDC302x(bus i2c.Bus, opts HDC302xOpts) (*HDC302x, error) {
@@ -64,7 +57,7 @@ func NewHDC302x(bus i2c.Bus, opts HDC302xOpts) (*HDC302x, error) {
 func (s *HDC302x) String() string { return fmt.Sprintf("HDC302x{%s(%#x)}", s.bus, s.addr) }
 
 // Fields lists Temperature and Humidity.
-func (s *HDC302x) Fields() []FieldSpec { return []FieldSpec{hdcTemperature, hdcHumidity} }
+func (s *HDC302x) Fields() []FieldSpec { return climateSpecs() }
 
 // Read fetches the latest automatic measurement.
 func (s *HDC302x) Read(ctx context.Context, types ReadoutType) ([]Field, error) {
@@ -73,15 +66,7 @@ func (s *HDC302x) Read(ctx context.Context, types ReadoutType) ([]Field, error) 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var e physic.Env
-	if err := s.dev.Sense(&e); err != nil {
-		return nil, s.wrap("read", err)
-	}
-	ts := s.now()
-	return []Field{
-		hdcTemperature.Field(s.node, Numeric(celsius(e.Temperature)), ts, QoSAutomaticReadout),
-		hdcHumidity.Field(s.node, Numeric(float64(e.Humidity)/float64(physic.PercentRH)), ts, QoSAutomaticReadout),
-	}, nil
+	return s.climate(s.dev)
 }
 
 // Halt stops auto measurement.

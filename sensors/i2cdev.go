@@ -3,6 +3,7 @@ package sensors
 import (
 	"context"
 	"fmt"
+	"periph.io/x/conn/v3/physic"
 	"sync"
 	"time"
 )
@@ -45,4 +46,27 @@ func skipRead(ctx context.Context, types, have ReadoutType) (bool, error) {
 		return true, nil
 	}
 	return false, ctx.Err()
+}
+
+// Field specs of the temperature and humidity chips (AHT20, HDC302x).
+var (
+	climateTemperature = FieldSpec{Name: "Temperature", Kind: KindNumeric, Unit: "°C", Decimals: 2, Types: Momentary}
+	climateHumidity    = FieldSpec{Name: "Humidity", Kind: KindNumeric, Unit: "%", Decimals: 1, Types: Momentary}
+)
+
+func climateSpecs() []FieldSpec { return []FieldSpec{climateTemperature, climateHumidity} }
+
+// climate takes one temperature and humidity measurement from a periph
+// environment sensor and returns it as the two fields. The caller holds
+// d.mu.
+func (d *i2cDev) climate(dev interface{ Sense(*physic.Env) error }) ([]Field, error) {
+	var e physic.Env
+	if err := dev.Sense(&e); err != nil {
+		return nil, d.wrap("read", err)
+	}
+	ts := d.now()
+	return []Field{
+		climateTemperature.Field(d.node, Numeric(celsius(e.Temperature)), ts, QoSAutomaticReadout),
+		climateHumidity.Field(d.node, Numeric(float64(e.Humidity)/float64(physic.PercentRH)), ts, QoSAutomaticReadout),
+	}, nil
 }
