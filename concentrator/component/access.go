@@ -30,3 +30,13 @@ func (c *Component) canControl(_ context.Context, from jid.JID, _ []string, para
 	}
 	return params, nil
 }
+
+// canRead is the XEP-0323 authorizer of the device's readouts.
+func (d *device) canRead(ctx context.Context, from jid.JID, nodes, fields []string) ([]string, error) {
+	return d.c.canRead(ctx, from, nodes, fields)
+}
+
+// canControl is the XEP-0325 authorizer of the device's sets and forms.
+func (d *device) canControl(ctx context.Context, from jid.JID, nodes, params []string) ([]string, error) {
+	return d.c.canControl(ctx, from, nodes, params)
+}

@@ -202,7 +202,7 @@ func (d *device) apply(ctx context.Context, from jid.JID, via string, el *xmpp.E
 	if err != nil {
 		return iotcontrol.SetResponse{}, err
 	}
-	srv := iotcontrol.NewServer(ctl, iotcontrol.ServerOptions{Title: dev.Name, CanControl: d.c.canControl, Logger: d.c.log})
+	srv := iotcontrol.NewServer(ctl, iotcontrol.ServerOptions{Title: dev.Name, CanControl: d.canControl, Logger: d.c.log})
 	resp, err := srv.Apply(ctx, from, via, el)
 	if perr := errs.err(); perr != nil {
 		return iotcontrol.SetResponse{}, publishFault(perr)
@@ -317,6 +317,6 @@ func (d *device) handleGetForm(ctx context.Context, s *xmpp.Session, iq *xmpp.El
 		return err
 	}
 	m := &xmpp.Mux{}
-	iotcontrol.NewServer(ctl, iotcontrol.ServerOptions{Title: dev.Name, CanControl: d.c.canControl, Logger: d.c.log}).Register(m)
+	iotcontrol.NewServer(ctl, iotcontrol.ServerOptions{Title: dev.Name, CanControl: d.canControl, Logger: d.c.log}).Register(m)
 	return m.HandleStanza(ctx, s, iq)
 }
