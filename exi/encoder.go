@@ -1,11 +1,11 @@
 package exi
 
 import (
-	"bytes"
-	"compress/flate"
 	"encoding/xml"
 	"fmt"
 	"io"
+
+	"github.com/klauspost/compress/flate"
 
 	"github.com/xiot/xiot/exi/schema"
 )
@@ -47,9 +47,10 @@ type Encoder struct {
 
 	sess session // sessionWideBuffers state
 
-	lim  Limits        // resolved opts.Limits
-	zw   *flate.Writer // reused DEFLATE compressor
-	zbuf bytes.Buffer
+	lim    Limits        // resolved opts.Limits
+	zw     *flate.Writer // reused DEFLATE compressor
+	zlevel int           // the CompressionLevel zw was made for
+	zout   appendWriter  // zw's output: appends to obuf
 }
 
 type eframe struct {
@@ -108,6 +109,9 @@ func (e *Encoder) Reset(w io.Writer, opts Options) error {
 		if opts.Strict {
 			return fmt.Errorf("exi: strict cannot be combined with preserve options or selfContained: %w", ErrInvalid)
 		}
+	}
+	if opts.CompressionLevel != 0 && (opts.CompressionLevel < MinCompressionLevel || opts.CompressionLevel > MaxCompressionLevel) {
+		return fmt.Errorf("exi: compression level %d outside %d..%d: %w", opts.CompressionLevel, MinCompressionLevel, MaxCompressionLevel, ErrInvalid)
 	}
 	if opts.SelfContained && opts.Alignment >= PreCompression {
 		return fmt.Errorf("exi: selfContained with %v: %w", opts.Alignment, ErrUnsupported)

@@ -1,10 +1,11 @@
 package exi
 
 import (
-	"compress/flate"
 	"encoding/xml"
 	"fmt"
 	"strings"
+
+	"github.com/klauspost/compress/flate"
 
 	"github.com/xiot/xiot/exi/schema"
 )
@@ -456,18 +457,19 @@ func (e *Encoder) Close() error {
 }
 
 // closeBlock moves the structure channel and the value channels of the
-// current block to obuf (§9.2, §9.3).
+// current block to obuf (§9.2, §9.3). With compression each stream is
+// deflated into obuf as soon as it is complete, so no stream is copied.
 func (e *Encoder) closeBlock() {
 	e.w.flush()
 	structure := e.w.buf
 	e.vw.reset(true)
-	var streams [][]byte
+	comp := e.opts.Alignment == Compression
 	if e.nvalues <= 100 {
 		for _, c := range e.chans {
 			e.encodeChannel(c)
 		}
-		if e.opts.Alignment == Compression {
-			streams = append(streams, append(structure, e.vw.buf...))
+		if comp {
+			e.deflate(structure, e.vw.buf)
 		} else {
 			e.obuf = append(append(e.obuf, structure...), e.vw.buf...)
 		}
@@ -477,10 +479,10 @@ func (e *Encoder) closeBlock() {
 				e.encodeChannel(c)
 			}
 		}
-		if e.opts.Alignment == Compression {
-			streams = append(streams, structure)
+		if comp {
+			e.deflate(structure, nil)
 			if len(e.vw.buf) > 0 {
-				streams = append(streams, append([]byte(nil), e.vw.buf...))
+				e.deflate(e.vw.buf, nil)
 			}
 		} else {
 			e.obuf = append(append(e.obuf, structure...), e.vw.buf...)
@@ -489,24 +491,13 @@ func (e *Encoder) closeBlock() {
 			if len(c.vals) > 100 {
 				e.vw.reset(true)
 				e.encodeChannel(c)
-				if e.opts.Alignment == Compression {
-					streams = append(streams, append([]byte(nil), e.vw.buf...))
+				if comp {
+					e.deflate(e.vw.buf, nil)
 				} else {
 					e.obuf = append(e.obuf, e.vw.buf...)
 				}
 			}
 		}
-	}
-	for _, s := range streams {
-		e.zbuf.Reset()
-		if e.zw == nil {
-			e.zw, _ = flate.NewWriter(&e.zbuf, flate.DefaultCompression)
-		} else {
-			e.zw.Reset(&e.zbuf)
-		}
-		e.zw.Write(s)
-		e.zw.Close()
-		e.obuf = append(e.obuf, e.zbuf.Bytes()...)
 	}
 	for _, c := range e.chans {
 		c.ln.ch = nil
@@ -514,6 +505,32 @@ func (e *Encoder) closeBlock() {
 	e.chans = e.chans[:0]
 	e.nvalues = 0
 	e.w.buf = e.w.buf[:0]
+}
+
+// deflate appends a and b, compressed as one DEFLATE stream, to obuf.
+func (e *Encoder) deflate(a, b []byte) {
+	e.zout.b = e.obuf
+	if e.zw == nil || e.zlevel != e.opts.CompressionLevel {
+		// Reset has checked the level
+		e.zw, _ = flate.NewWriter(&e.zout, deflateLevel(e.opts.CompressionLevel))
+		e.zlevel = e.opts.CompressionLevel
+	} else {
+		e.zw.Reset(&e.zout)
+	}
+	e.zw.Write(a) // appendWriter does not fail
+	if len(b) > 0 {
+		e.zw.Write(b)
+	}
+	e.zw.Close()
+	e.obuf, e.zout.b = e.zout.b, nil
+}
+
+// appendWriter is an io.Writer that appends to b.
+type appendWriter struct{ b []byte }
+
+func (w *appendWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
 }
 
 func (e *Encoder) encodeChannel(c *channel) {

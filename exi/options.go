@@ -55,6 +55,22 @@ type HeaderOptions struct {
 // "no limit", which is the EXI default.
 const Unbounded = -1
 
+// The DEFLATE levels of Options.CompressionLevel. The default level costs
+// about 3 % in size against the smallest and compresses several times
+// faster (BENCHMARKS.md, "EXI codec").
+const (
+	MinCompressionLevel     = 1
+	DefaultCompressionLevel = 5
+	MaxCompressionLevel     = 9
+)
+
+func deflateLevel(l int) int {
+	if l == 0 {
+		return DefaultCompressionLevel
+	}
+	return l
+}
+
 // DefaultBlockSize is the EXI default blockSize.
 const DefaultBlockSize = 1000000
 
@@ -86,6 +102,11 @@ type Options struct {
 	// self-contained (SC) when SelfContained is set; an encoder choice, not
 	// an EXI option.
 	SelfContainedElements []QName
+	// CompressionLevel is the DEFLATE level an encoder uses with
+	// Compression: MinCompressionLevel (fastest) to MaxCompressionLevel
+	// (smallest), 0 for DefaultCompressionLevel. An encoder choice, not an
+	// EXI option: any level decodes the same.
+	CompressionLevel int
 	// Schema, when not nil, makes the stream schema-informed with these
 	// compiled grammars (from schema.CompileFiles, schema.BuiltinTypes for
 	// xsd-types-only streams, or Grammars.UnmarshalBinary). Grammars are
