@@ -54,6 +54,7 @@ type Component struct {
 	unknown *xmpp.Mux
 	sets    chan struct{} // one token per set in progress
 	onlineC chan struct{} // a session came online: resend presence
+	tree    *tree         // XEP-0326 state of the component's own JID
 
 	mu      sync.Mutex
 	byLocal map[string]*device // localpart → device
@@ -112,6 +113,9 @@ func New(opts Options) (*Component, error) {
 	}
 	for _, o := range opts.Owners {
 		c.owners[o.Bare().String()] = true
+	}
+	if c.tree, err = newTree(c); err != nil {
+		return nil, err
 	}
 	c.setupRoot()
 	c.setupDevices()

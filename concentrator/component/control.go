@@ -131,37 +131,60 @@ func controlValue(t control.Type, v sensors.Value) control.Value {
 	return control.Value{}
 }
 
-// controller builds a Controller over the device's writable fields as they
-// are now, with outputs bound to ctx. It has no safety rules (see the
+// ctlPoint is one writable field to control: the device it belongs to,
+// the field, and the parameter node it is set through (the field's node
+// on a device JID, its tree node id on the concentrator JID).
+type ctlPoint struct {
+	dev   string
+	field sensors.Field
+	node  string
+}
+
+// devicePoints lists the writable fields of dev by their own node.
+func devicePoints(dev mqttbridge.Device) []ctlPoint {
+	var pts []ctlPoint
+	for _, f := range dev.Fields {
+		if f.Writable {
+			pts = append(pts, ctlPoint{dev: dev.ID, field: f, node: f.Node})
+		}
+	}
+	return pts
+}
+
+// controller builds a Controller over pts as they are now, with outputs
+// bound to ctx; name names it in errors. It has no safety rules (see the
 // package documentation).
-func (d *device) controller(ctx context.Context, dev mqttbridge.Device, errs *publishErrors) (*control.Controller, error) {
+func (c *Component) controller(ctx context.Context, name string, pts []ctlPoint, errs *publishErrors) (*control.Controller, error) {
 	var points []control.Point
 	var outs []*mqttOutput
-	for _, f := range dev.Fields {
-		if !f.Writable {
-			continue
-		}
+	for _, p := range pts {
+		f := p.field
 		t, ok := controlType(f.Value.Kind())
 		if !ok {
 			continue
 		}
-		out := &mqttOutput{b: d.c.b, ctx: ctx, dev: d.id, node: f.Node, name: f.Name, typ: t, errs: errs}
+		out := &mqttOutput{b: c.b, ctx: ctx, dev: p.dev, node: f.Node, name: f.Name, typ: t, errs: errs}
 		outs = append(outs, out)
 		points = append(points, control.Point{
-			Param:   control.Param{Node: f.Node, Name: f.Name, Type: t, Label: f.Name},
+			Param:   control.Param{Node: p.node, Name: f.Name, Type: t, Label: f.Name},
 			Output:  out,
 			Initial: controlValue(t, f.Value),
 		})
 	}
-	ctl, err := control.New(points, control.Options{Logger: d.c.log})
+	ctl, err := control.New(points, control.Options{Logger: c.log})
 	if err != nil {
-		return nil, fmt.Errorf("component: controller of %s: %w", d.id, err)
+		return nil, fmt.Errorf("component: controller of %s: %w", name, err)
 	}
 	ctl.Online()
 	for _, o := range outs {
 		o.armed = true
 	}
 	return ctl, nil
+}
+
+// controller builds a Controller over the device's writable fields.
+func (d *device) controller(ctx context.Context, dev mqttbridge.Device, errs *publishErrors) (*control.Controller, error) {
+	return d.c.controller(ctx, d.id, devicePoints(dev), errs)
 }
 
 // hasOverride reports whether a set asks for a timed override.
@@ -254,10 +277,14 @@ func (c *Component) startSet() bool {
 	}
 }
 
-// handleSetIQ runs an IQ set on a goroutine of its own: it waits for the
-// device's echo, which the session's reading goroutine must not.
-func (d *device) handleSetIQ(ctx context.Context, s *xmpp.Session, iq *xmpp.Element) error {
-	c := d.c
+// applyFunc performs a set from from and returns the setResponse or the
+// error to reply with.
+type applyFunc func(ctx context.Context, from jid.JID, via string, el *xmpp.Element) (iotcontrol.SetResponse, error)
+
+// runSet runs an IQ set on a goroutine of its own: it waits for the
+// devices' echoes, which the session's reading goroutine must not. target
+// names what is set in the log.
+func (c *Component) runSet(ctx context.Context, s *xmpp.Session, iq *xmpp.Element, target string, apply applyFunc) error {
 	if !c.startSet() {
 		return xmpp.NewStanzaError("wait", "resource-constraint", "too many sets in progress")
 	}
@@ -266,31 +293,30 @@ func (d *device) handleSetIQ(ctx context.Context, s *xmpp.Session, iq *xmpp.Elem
 		defer func() { <-c.sets }()
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.SetTimeout)
 		defer cancel()
-		resp, err := d.apply(sctx, from, "iq", iq.FirstChild())
+		resp, err := apply(sctx, from, "iq", iq.FirstChild())
 		var reply *xmpp.Element
 		if err != nil {
-			c.log.Info("control set refused", "device", d.id, "from", from.String(), "err", err)
+			c.log.Info("control set refused", "device", target, "from", from.String(), "err", err)
 			reply = errReply(iq, err)
 		} else {
-			c.log.Info("control set done", "device", d.id, "from", from.String())
+			c.log.Info("control set done", "device", target, "from", from.String())
 			reply = xmpp.ResultIQ(iq, resp.Element())
 		}
 		if err := s.Send(context.WithoutCancel(ctx), reply); err != nil {
-			c.log.Warn("control: sending set reply", "device", d.id, "to", from.String(), "err", err)
+			c.log.Warn("control: sending set reply", "device", target, "to", from.String(), "err", err)
 		}
 	}()
 	return nil
 }
 
-// handleSetMessage runs a message set, which gets no answer (XEP-0325
+// runSetMessage runs a message set, which gets no answer (XEP-0325
 // §3.1), on a goroutine of its own.
-func (d *device) handleSetMessage(ctx context.Context, _ *xmpp.Session, msg *xmpp.Element) error {
-	c := d.c
+func (c *Component) runSetMessage(ctx context.Context, msg *xmpp.Element, target string, apply applyFunc) error {
 	if msg.Get("type") == "error" {
 		return nil
 	}
 	if !c.startSet() {
-		c.log.Warn("control set message dropped: too many sets in progress", "device", d.id, "from", msg.Get("from"))
+		c.log.Warn("control set message dropped: too many sets in progress", "device", target, "from", msg.Get("from"))
 		return nil
 	}
 	from, _ := jid.Parse(msg.Get("from"))
@@ -298,11 +324,21 @@ func (d *device) handleSetMessage(ctx context.Context, _ *xmpp.Session, msg *xmp
 		defer func() { <-c.sets }()
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.SetTimeout)
 		defer cancel()
-		if _, err := d.apply(sctx, from, "message", msg.Child(iotcontrol.NS, "set")); err != nil {
-			c.log.Info("control set message refused", "device", d.id, "from", from.String(), "err", err)
+		if _, err := apply(sctx, from, "message", msg.Child(iotcontrol.NS, "set")); err != nil {
+			c.log.Info("control set message refused", "device", target, "from", from.String(), "err", err)
 		}
 	}()
 	return nil
+}
+
+// handleSetIQ runs an IQ set to the device.
+func (d *device) handleSetIQ(ctx context.Context, s *xmpp.Session, iq *xmpp.Element) error {
+	return d.c.runSet(ctx, s, iq, d.id, d.apply)
+}
+
+// handleSetMessage runs a message set to the device.
+func (d *device) handleSetMessage(ctx context.Context, _ *xmpp.Session, msg *xmpp.Element) error {
+	return d.c.runSetMessage(ctx, msg, d.id, d.apply)
 }
 
 // handleGetForm answers getForm from a controller of the device's current

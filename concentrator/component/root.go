@@ -3,8 +3,10 @@ package component
 import (
 	"context"
 
+	"github.com/xiot/xiot/control/iotcontrol"
 	"github.com/xiot/xiot/internal/disco"
 	"github.com/xiot/xiot/internal/xmpp"
+	"github.com/xiot/xiot/sensors/sensordata"
 )
 
 // maxItems bounds the disco#items answer of the component domain.
@@ -17,10 +19,16 @@ func (c *Component) setupRoot() {
 	var ds disco.Server
 	ds.SetInfo(disco.Info{
 		Identities: []disco.Identity{{Category: "gateway", Type: "mqtt", Name: "xiot MQTT concentrator"}},
-		Features:   []string{disco.NSInfo, disco.NSItems, xmpp.NSPing, NSConcentrators},
+		Features:   []string{disco.NSInfo, disco.NSItems, xmpp.NSPing, NSConcentrators, sensordata.NS, iotcontrol.NS},
 	})
 	ds.Register(c.root)
 	c.registerNodes()
+	// Readouts and sets of many nodes at once (batch.go).
+	c.root.IQ("get", sensordata.NS, "req", xmpp.HandlerFunc(c.handleRootReadout))
+	c.root.IQ("get", sensordata.NS, "cancel", xmpp.HandlerFunc(c.handleRootCancel))
+	c.root.IQ("set", iotcontrol.NS, "set", xmpp.HandlerFunc(c.handleRootSetIQ))
+	c.root.IQ("get", iotcontrol.NS, "getForm", xmpp.HandlerFunc(c.handleRootGetForm))
+	c.root.Message(iotcontrol.NS, "set", xmpp.HandlerFunc(c.handleRootSetMessage))
 	c.root.IQ("get", disco.NSItems, "query", xmpp.IQFunc(c.handleItems))
 }
 
