@@ -8,6 +8,7 @@ import (
 	"github.com/xiot/xiot/control/iotcontrol"
 	"github.com/xiot/xiot/internal/xmpp"
 	"github.com/xiot/xiot/provisioning"
+	"github.com/xiot/xiot/provisioning/thing"
 	"github.com/xiot/xiot/sensors/sensordata"
 )
 
@@ -36,20 +37,7 @@ func (a *Agent) Provision(c *provisioning.Client) (sensordata.Authorizer, iotcon
 			}
 		}
 	})
-	read := func(ctx context.Context, from jid.JID, nodes, fields []string) ([]string, error) {
-		if r, ok := sensordata.RequestFromContext(ctx); ok {
-			ctx = provisioning.WithTokens(ctx, provisioning.Tokens{Service: r.ServiceToken, Device: r.DeviceToken, User: r.UserToken})
-			ctx = provisioning.WithReadoutTypes(ctx, r.Types)
-		}
-		return c.CanRead(ctx, from, nodes, fields)
-	}
-	control := func(ctx context.Context, from jid.JID, nodes, params []string) ([]string, error) {
-		if t, ok := iotcontrol.TokensFrom(ctx); ok {
-			ctx = provisioning.WithTokens(ctx, provisioning.Tokens(t))
-		}
-		return c.CanControl(ctx, from, nodes, params)
-	}
-	return read, control
+	return thing.Authorizers(c)
 }
 
 // Befriend asks for a presence subscription to friend (a provisioning
