@@ -112,7 +112,7 @@ func (s *Server) mine(ctx context.Context, from jid.JID, m Mine) (*xmpp.Element,
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var found *Thing
-	err := s.store.Things(ctx, "", func(t Thing) bool {
+	err := s.withTags(ctx, m.Tags, func(t Thing) bool {
 		if !sameTags(t.Tags, m.Tags) || (m.Node != NodeInfo{} && nodeOf(t.Key) != m.Node) {
 			return true
 		}
@@ -276,26 +276,13 @@ func (s *Server) search(ctx context.Context, q Search) (*xmpp.Element, error) {
 		limit = 20
 	}
 	limit = min(limit, s.opts.MaxResults)
-	found := xmpp.NewElement(NS, "found")
-	skip, n, more := q.Offset, 0, false
-	err := s.store.Things(ctx, "", func(t Thing) bool {
-		if !t.Claimed() || !t.Public || t.Removed || !Matches(t, q.Ops) {
-			return true
-		}
-		if skip > 0 {
-			skip--
-			return true
-		}
-		if n == limit {
-			more = true
-			return false
-		}
-		found.Add(ThingElement(NS, t))
-		n++
-		return true
-	})
+	things, more, err := s.searchThings(ctx, q.Ops, q.Offset, limit)
 	if err != nil {
 		return nil, err
+	}
+	found := xmpp.NewElement(NS, "found")
+	for _, t := range things {
+		found.Add(ThingElement(NS, t))
 	}
 	found.Set("more", formatBool(more))
 	return found, nil
@@ -305,11 +292,9 @@ func (s *Server) search(ctx context.Context, q Search) (*xmpp.Element, error) {
 func (s *Server) things(ctx context.Context, owner string) (*xmpp.Element, error) {
 	out := xmpp.NewElement(NSRules, "things")
 	n := 0
-	err := s.store.Things(ctx, "", func(t Thing) bool {
-		if t.Owner == owner {
-			out.Add(ThingElement(NSRules, t))
-			n++
-		}
+	err := s.ownedBy(ctx, owner, func(t Thing) bool {
+		out.Add(ThingElement(NSRules, t))
+		n++
 		return n < 10000
 	})
 	return out, err

@@ -1,0 +1,28 @@
+// Package sqlstore is the registry.Store of "xiot registry" in SQL: an
+// embedded SQLite file (modernc.org/sqlite, pure Go, no cgo) by default,
+// or a PostgreSQL database (github.com/jackc/pgx/v5) when given a
+// postgres:// URL, for fleets that run several registry instances on one
+// database.
+//
+// # Schema
+//
+// One schema serves both engines: things (one row per thing, its tags
+// kept whole as JSON so that a thing reads back exactly as written),
+// tags (the first tag of each name of a thing, string or number, indexed
+// by name and value for searches and claims) and rules (one JSON record
+// per thing and requester). Text that is compared or ordered uses byte
+// order (SQLite's BINARY collation, PostgreSQL's "C"), the order of Go's
+// strings and of the registry's keys. The schema version is recorded in
+// xiot_schema; Open applies the migrations a database lacks, in one
+// transaction per step (serialised between instances by a lock), and
+// refuses a database written by a newer program.
+//
+// # Search
+//
+// Store implements registry.Searcher. A search becomes one SQL query
+// whose operators are pushed down as conditions on the tags table
+// (strMask as GLOB or LIKE with its metacharacters escaped; masks with
+// too many wildcards are left to Go); every row it returns is checked
+// again with registry.Matches, the reference, so the answer is exactly
+// that of a scan. Rows are read in key-ordered pages, never all at once.
+package sqlstore

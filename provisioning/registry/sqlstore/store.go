@@ -1,0 +1,356 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+	"unicode/utf8"
+
+	"github.com/xiot/xiot/provisioning/registry"
+)
+
+// Store is a registry.Store and registry.Searcher in SQLite or
+// PostgreSQL. Its methods are safe for concurrent use, also by several
+// processes on one database.
+type Store struct {
+	db   *sql.DB
+	d    *dialect
+	name string // the file, or the URL without password
+}
+
+var (
+	_ registry.Store    = (*Store)(nil)
+	_ registry.Searcher = (*Store)(nil)
+)
+
+// pageSize is how many rows one query of an iteration reads: the rows are
+// read and released before the caller sees them, so that no connection or
+// read transaction is held while it works.
+const pageSize = 512
+
+// Engine returns "sqlite" or "postgres".
+func (s *Store) Engine() string { return s.d.name }
+
+// String returns the file, or the URL without its password.
+func (s *Store) String() string { return s.name }
+
+// Close closes the database.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("sqlstore: closing %s: %w", s.name, err)
+	}
+	return nil
+}
+
+const thingCols = `t.key, t.jid, t.node_id, t.source_id, t.cache_type, t.owner, t.public, t.self_owned, t.removed,
+	t.address, t.clear_cache, t.registered, t.updated, t.tags`
+
+// scanThing reads a row of thingCols.
+func scanThing(r interface{ Scan(...any) error }) (registry.Thing, string, error) {
+	var (
+		t                               registry.Thing
+		key, reg, upd, tags             string
+		public, self, removed, clearing int64
+	)
+	if err := r.Scan(&key, &t.JID, &t.NodeID, &t.SourceID, &t.CacheType, &t.Owner, &public, &self, &removed,
+		&t.Address, &clearing, &reg, &upd, &tags); err != nil {
+		return t, "", err
+	}
+	t.Public, t.SelfOwned, t.Removed, t.ClearCache = public != 0, self != 0, removed != 0, clearing != 0
+	if err := t.Registered.UnmarshalText([]byte(reg)); err != nil {
+		return t, key, fmt.Errorf("thing %q: registered: %w", key, err)
+	}
+	if err := t.Updated.UnmarshalText([]byte(upd)); err != nil {
+		return t, key, fmt.Errorf("thing %q: updated: %w", key, err)
+	}
+	if err := json.Unmarshal([]byte(tags), &t.Tags); err != nil {
+		return t, key, fmt.Errorf("thing %q: tags: %w", key, err)
+	}
+	return t, key, nil
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func timeText(t time.Time) (string, error) {
+	b, err := t.MarshalText()
+	return string(b), err
+}
+
+// checkThing refuses what the schema cannot hold exactly.
+func checkThing(t registry.Thing) error {
+	for _, s := range []string{t.JID, t.NodeID, t.SourceID, t.CacheType, t.Owner, t.Address} {
+		if !utf8.ValidString(s) {
+			return errors.New("invalid UTF-8")
+		}
+	}
+	for _, g := range t.Tags {
+		if !utf8.ValidString(g.Name) || !utf8.ValidString(g.Value) {
+			return fmt.Errorf("tag %q: invalid UTF-8", g.Name)
+		}
+		if math.IsNaN(g.Num) || math.IsInf(g.Num, 0) {
+			return fmt.Errorf("tag %s: %v is not a finite number", g.Name, g.Num)
+		}
+	}
+	return nil
+}
+
+// putThing writes t and its tags in tx.
+func (s *Store) putThing(ctx context.Context, tx *sql.Tx, t registry.Thing) error {
+	if err := checkThing(t); err != nil {
+		return err
+	}
+	tags, err := json.Marshal(t.Tags)
+	if err != nil {
+		return err
+	}
+	reg, err := timeText(t.Registered)
+	if err != nil {
+		return err
+	}
+	upd, err := timeText(t.Updated)
+	if err != nil {
+		return err
+	}
+	key := t.Key.String()
+	if _, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO things (key, jid, node_id, source_id, cache_type, owner,
+		public, self_owned, removed, address, clear_cache, registered, updated, tags)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, public = excluded.public,
+		self_owned = excluded.self_owned, removed = excluded.removed, address = excluded.address,
+		clear_cache = excluded.clear_cache, registered = excluded.registered, updated = excluded.updated,
+		tags = excluded.tags`),
+		key, t.JID, t.NodeID, t.SourceID, t.CacheType, t.Owner, b2i(t.Public), b2i(t.SelfOwned), b2i(t.Removed),
+		t.Address, b2i(t.ClearCache), reg, upd, string(tags)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, s.d.q(`DELETE FROM tags WHERE thing = ?`), key); err != nil {
+		return err
+	}
+	seen := make(map[string]bool, len(t.Tags))
+	for _, g := range t.Tags {
+		// Thing.Tag finds the first tag of a name: so do searches.
+		if seen[g.Name] {
+			continue
+		}
+		seen[g.Name] = true
+		var str, num any
+		if g.Numeric {
+			num = g.Num
+		} else {
+			str = g.Value
+		}
+		if _, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO tags (thing, name, str, num) VALUES (?, ?, ?, ?)`),
+			key, g.Name, str, num); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// inTx runs f in a transaction and commits it.
+func (s *Store) inTx(ctx context.Context, f func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := f(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Thing implements registry.Store.
+func (s *Store) Thing(ctx context.Context, k registry.Key) (registry.Thing, error) {
+	row := s.db.QueryRowContext(ctx, s.d.q(`SELECT `+thingCols+` FROM things t WHERE t.key = ?`), k.String())
+	t, _, err := scanThing(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return registry.Thing{}, fmt.Errorf("sqlstore: thing %s: %w", k.JID, registry.ErrNotFound)
+	}
+	if err != nil {
+		return registry.Thing{}, fmt.Errorf("sqlstore: thing %s: %w", k.JID, err)
+	}
+	return t, nil
+}
+
+// PutThing implements registry.Store.
+func (s *Store) PutThing(ctx context.Context, t registry.Thing) error {
+	if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.putThing(ctx, tx, t) }); err != nil {
+		return fmt.Errorf("sqlstore: saving thing %s: %w", t.JID, err)
+	}
+	return nil
+}
+
+// PutThings creates or replaces many things in one transaction (imports,
+// migrations, benchmarks).
+func (s *Store) PutThings(ctx context.Context, ts []registry.Thing) error {
+	if err := s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, t := range ts {
+			if err := s.putThing(ctx, tx, t); err != nil {
+				return fmt.Errorf("thing %s: %w", t.JID, err)
+			}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("sqlstore: saving %d things: %w", len(ts), err)
+	}
+	return nil
+}
+
+// DeleteThing implements registry.Store.
+func (s *Store) DeleteThing(ctx context.Context, k registry.Key) error {
+	key := k.String()
+	if err := s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, q := range []string{`DELETE FROM things WHERE key = ?`, `DELETE FROM tags WHERE thing = ?`, `DELETE FROM rules WHERE thing = ?`} {
+			if _, err := tx.ExecContext(ctx, s.d.q(q), key); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("sqlstore: deleting thing %s: %w", k.JID, err)
+	}
+	return nil
+}
+
+// pages calls f for every thing the query returns, in key order, until f
+// returns false. The query selects thingCols from things t and ends with
+// a condition; pages adds the last key read, the order and the page size
+// (first rows, then pageSize).
+func (s *Store) pages(ctx context.Context, first int, cond string, args []any, f func(registry.Thing) bool) error {
+	q := s.d.q(`SELECT ` + thingCols + ` FROM things t ` + cond + ` AND t.key > ? ORDER BY t.key LIMIT ?`)
+	last, n := "", first
+	for {
+		page, err := s.page(ctx, q, append(args[:len(args):len(args)], last, n))
+		if err != nil {
+			return err
+		}
+		for _, t := range page {
+			if !f(t) {
+				return nil
+			}
+		}
+		if len(page) < n {
+			return nil
+		}
+		last, n = page[len(page)-1].Key.String(), pageSize
+	}
+}
+
+// page reads the things of one query.
+func (s *Store) page(ctx context.Context, q string, args []any) ([]registry.Thing, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []registry.Thing
+	for rows.Next() {
+		t, _, err := scanThing(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// Things implements registry.Store. The things are read a page at a
+// time: a thing changed during the iteration is seen as it is when its
+// page is read.
+func (s *Store) Things(ctx context.Context, prefix string, f func(registry.Thing) bool) error {
+	cond, args := `WHERE t.key >= ?`, []any{prefix}
+	if hi, ok := prefixEnd(prefix); ok {
+		cond, args = cond+` AND t.key < ?`, append(args, hi)
+	}
+	if err := s.pages(ctx, pageSize, cond, args, f); err != nil {
+		return fmt.Errorf("sqlstore: listing things: %w", err)
+	}
+	return nil
+}
+
+// prefixEnd returns the least string greater than every string that
+// starts with prefix, in byte order (which is code point order in
+// UTF-8), or false when there is none (an empty prefix). It increments
+// the last code point, skipping the surrogates; a last code point that
+// cannot grow is dropped and the previous one incremented.
+func prefixEnd(prefix string) (string, bool) {
+	rs := []rune(prefix)
+	for i := len(rs) - 1; i >= 0; i-- {
+		r := rs[i] + 1
+		if r == 0xD800 {
+			r = 0xE000
+		}
+		if r <= utf8.MaxRune {
+			rs[i] = r
+			return string(rs[:i+1]), true
+		}
+	}
+	return "", false
+}
+
+// Rules implements registry.Store.
+func (s *Store) Rules(ctx context.Context, k registry.Key) ([]registry.Rule, error) {
+	rows, err := s.db.QueryContext(ctx, s.d.q(`SELECT rule FROM rules WHERE thing = ? ORDER BY requester`), k.String())
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: rules of %s: %w", k.JID, err)
+	}
+	defer rows.Close()
+	var out []registry.Rule
+	for rows.Next() {
+		var b string
+		if err := rows.Scan(&b); err != nil {
+			return nil, fmt.Errorf("sqlstore: rules of %s: %w", k.JID, err)
+		}
+		var r registry.Rule
+		if err := json.Unmarshal([]byte(b), &r); err != nil {
+			return nil, fmt.Errorf("sqlstore: rule of %s: %w", k.JID, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: rules of %s: %w", k.JID, err)
+	}
+	return out, nil
+}
+
+// PutRule implements registry.Store.
+func (s *Store) PutRule(ctx context.Context, r registry.Rule) error {
+	if r.Requester == "" {
+		return errors.New("sqlstore: rule without requester")
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("sqlstore: encoding rule: %w", err)
+	}
+	if _, err := s.db.ExecContext(ctx, s.d.q(`INSERT INTO rules (thing, requester, rule) VALUES (?, ?, ?)
+		ON CONFLICT (thing, requester) DO UPDATE SET rule = excluded.rule`), r.Thing.String(), r.Requester, string(b)); err != nil {
+		return fmt.Errorf("sqlstore: saving rule of %s for %s: %w", r.Thing.JID, r.Requester, err)
+	}
+	return nil
+}
+
+// DeleteRule implements registry.Store.
+func (s *Store) DeleteRule(ctx context.Context, k registry.Key, requester string) error {
+	if _, err := s.db.ExecContext(ctx, s.d.q(`DELETE FROM rules WHERE thing = ? AND requester = ?`), k.String(), requester); err != nil {
+		return fmt.Errorf("sqlstore: deleting rule of %s for %s: %w", k.JID, requester, err)
+	}
+	return nil
+}
+
+// DeleteRules implements registry.Store.
+func (s *Store) DeleteRules(ctx context.Context, k registry.Key) error {
+	if _, err := s.db.ExecContext(ctx, s.d.q(`DELETE FROM rules WHERE thing = ?`), k.String()); err != nil {
+		return fmt.Errorf("sqlstore: deleting rules of %s: %w", k.JID, err)
+	}
+	return nil
+}
