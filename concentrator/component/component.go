@@ -35,6 +35,10 @@ type Options struct {
 	SetTimeout time.Duration
 	// MaxSets bounds the sets waiting for their echo at once; default 64.
 	MaxSets int
+	// Provisioning, when set, delegates the devices' trust decisions to a
+	// XEP-0324 provisioning server and registers them in a XEP-0347 thing
+	// registry (see Provisioning); nil keeps the owners-only rule.
+	Provisioning *Provisioning
 	// Logger receives component events; nil discards them.
 	Logger *slog.Logger
 }
@@ -52,6 +56,7 @@ type Component struct {
 	root    *xmpp.Mux
 	devMux  *xmpp.Mux // shared by every device JID
 	unknown *xmpp.Mux
+	prov    *provisioner  // nil without provisioning
 	sets    chan struct{} // one token per set in progress
 	onlineC chan struct{} // a session came online: resend presence
 	tree    *tree         // XEP-0326 state of the component's own JID
@@ -117,8 +122,14 @@ func New(opts Options) (*Component, error) {
 	if c.tree, err = newTree(c); err != nil {
 		return nil, err
 	}
+	if c.prov, err = newProvisioner(c, opts.Provisioning, opts.StateDir); err != nil {
+		return nil, err
+	}
 	c.setupRoot()
 	c.setupDevices()
+	if c.prov != nil {
+		c.prov.setup(c.devMux)
+	}
 	c.unknown.Presence(xmpp.HandlerFunc(c.handleUnknownPresence))
 	c.root.Route(c.route)
 	sc := opts.Session
@@ -178,6 +189,7 @@ func (c *Component) Run(ctx context.Context) error {
 		wstop()
 		<-watchDone
 	}()
+	defer c.prov.start(ctx)()
 	select {
 	case err := <-done:
 		c.closeDevices()

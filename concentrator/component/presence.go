@@ -26,19 +26,41 @@ func (d *device) handlePresence(ctx context.Context, s *xmpp.Session, st *xmpp.E
 	c := d.c
 	switch st.Get("type") {
 	case "subscribe":
-		if !c.owners[bare] {
+		if d.trusts(from) {
+			return d.acceptSubscription(ctx, s, st, bare)
+		}
+		if c.prov == nil {
 			c.log.Info("presence subscription refused: not an owner", "device", d.id, "from", bare)
-			return s.Send(ctx, xmpp.NewElement("", "presence", "type", "unsubscribed", "to", bare))
+			return d.refuseSubscription(ctx, s, bare)
 		}
-		if err := c.subs.add(d.id, bare); err != nil {
-			c.log.Error("presence subscription not saved", "device", d.id, "from", bare, "err", err)
-			return s.Send(ctx, xmpp.ErrorReply(st, xmpp.NewStanzaError("wait", "internal-server-error", "subscription not saved")))
+		// isFriend waits for the provisioning server's answer, which this
+		// (reading) goroutine delivers: ask on another.
+		select {
+		case c.prov.asking <- struct{}{}:
+		default:
+			c.log.Warn("presence subscription refused: too many waiting for the provisioning server", "device", d.id, "from", bare)
+			return d.refuseSubscription(ctx, s, bare)
 		}
-		c.log.Info("presence subscription accepted", "device", d.id, "from", bare)
-		if err := s.Send(ctx, xmpp.NewElement("", "presence", "type", "subscribed", "to", bare)); err != nil {
-			return err
-		}
-		return s.Send(ctx, d.presence(bare))
+		go func() {
+			defer func() { <-c.prov.asking }()
+			actx := context.WithoutCancel(ctx)
+			ok, err := c.prov.isFriend(actx, d, from)
+			switch {
+			case err != nil:
+				c.log.Info("presence subscription refused: no decision from the provisioning server", "device", d.id, "from", bare, "err", err)
+			case !ok:
+				c.log.Info("presence subscription refused by the provisioning server", "device", d.id, "from", bare)
+			default:
+				if err := d.acceptSubscription(actx, s, st, bare); err != nil {
+					c.log.Warn("accepting a presence subscription", "device", d.id, "from", bare, "err", err)
+				}
+				return
+			}
+			if err := d.refuseSubscription(actx, s, bare); err != nil {
+				c.log.Warn("refusing a presence subscription", "device", d.id, "from", bare, "err", err)
+			}
+		}()
+		return nil
 	case "unsubscribe":
 		if err := c.subs.remove(d.id, bare); err != nil {
 			c.log.Error("presence unsubscription not saved", "device", d.id, "from", bare, "err", err)
@@ -52,6 +74,23 @@ func (d *device) handlePresence(ctx context.Context, s *xmpp.Session, st *xmpp.E
 		return s.Send(ctx, d.presence(bare))
 	}
 	return nil
+}
+
+// acceptSubscription remembers bare as a subscriber and tells it so, with
+// the device's current presence.
+func (d *device) acceptSubscription(ctx context.Context, s *xmpp.Session, st *xmpp.Element, bare string) error {
+	c := d.c
+	if err := c.subs.add(d.id, bare); err != nil {
+		c.log.Error("presence subscription not saved", "device", d.id, "from", bare, "err", err)
+		return s.Send(ctx, xmpp.ErrorReply(st, xmpp.NewStanzaError("wait", "internal-server-error", "subscription not saved")))
+	}
+	c.log.Info("presence subscription accepted", "device", d.id, "from", bare)
+	return s.SendAll(ctx, xmpp.NewElement("", "presence", "type", "subscribed", "from", d.jid, "to", bare), d.presence(bare))
+}
+
+// refuseSubscription refuses bare's subscription request.
+func (d *device) refuseSubscription(ctx context.Context, s *xmpp.Session, bare string) error {
+	return s.Send(ctx, xmpp.NewElement("", "presence", "type", "unsubscribed", "from", d.jid, "to", bare))
 }
 
 // presence returns the device's current presence addressed to to, with
