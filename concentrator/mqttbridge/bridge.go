@@ -74,7 +74,9 @@ type Options struct {
 
 // mapping is a compiled topic mapping.
 type mapping struct {
-	cfg   config.MQTTMapping
+	id      string // "config-<n>" for the configuration's, else chosen by AddMapping
+	runtime bool   // added with AddMapping
+	cfg     config.MQTTMapping
 	pat   pattern
 	avail *pattern
 	kind  sensors.Kind
@@ -104,6 +106,7 @@ type Bridge struct {
 	stats     Stats
 	lastWarn  time.Time
 	quiet     int // warnings suppressed since lastWarn
+	mapGen    int // counts changes of maps, for onConnect
 }
 
 // New checks cfg and prepares a bridge; it reads the password file but
@@ -132,6 +135,7 @@ func New(cfg config.MQTT, opts Options) (*Bridge, error) {
 		if err != nil {
 			return nil, fmt.Errorf("mqttbridge: mqtt.mappings[%d]: %w", i, err)
 		}
+		m.id = ConfigMappingID(i)
 		b.maps = append(b.maps, m)
 	}
 	if cfg.Homie.Enabled {
@@ -282,6 +286,13 @@ func (b *Bridge) Stats() Stats {
 // filters returns the subscription filters: every mapping's topic and
 // availability topic, and Homie's base.
 func (b *Bridge) filters() map[string]byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.filtersLocked()
+}
+
+// filtersLocked is filters with b.mu held.
+func (b *Bridge) filtersLocked() map[string]byte {
 	qos := byte(b.cfg.QoS)
 	f := map[string]byte{}
 	for _, m := range b.maps {
@@ -300,8 +311,12 @@ func (b *Bridge) filters() map[string]byte {
 // connected. Resubscribing makes the broker send the retained messages
 // again, so the registry catches up with what changed while it was away.
 func (b *Bridge) onConnect(c mqtt.Client) {
+	b.mu.Lock()
+	gen := b.mapGen
+	filters := b.filtersLocked()
+	b.mu.Unlock()
 	for attempt := 1; ; attempt++ {
-		tok := c.SubscribeMultiple(b.filters(), b.onMessage)
+		tok := c.SubscribeMultiple(filters, b.onMessage)
 		ok := tok.WaitTimeout(b.cfg.ConnectTimeout)
 		if ok && tok.Error() == nil {
 			b.checkGranted(tok)
@@ -324,9 +339,17 @@ func (b *Bridge) onConnect(c mqtt.Client) {
 	if b.closed {
 		return
 	}
+	if b.mapGen != gen {
+		// Mappings changed while subscribing (AddMapping saw no
+		// connection): subscribe again with the current filters.
+		b.mu.Unlock()
+		b.onConnect(c)
+		b.mu.Lock()
+		return
+	}
 	b.stats.Connects++
 	b.setConnectedLocked(true)
-	b.log.Info("mqtt connected and subscribed", "brokers", b.cfg.Brokers, "filters", len(b.filters()))
+	b.log.Info("mqtt connected and subscribed", "brokers", b.cfg.Brokers, "filters", len(filters))
 }
 
 // checkGranted logs and counts the filters the broker refused (SUBACK

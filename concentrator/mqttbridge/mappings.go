@@ -1,0 +1,311 @@
+package mqttbridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/xiot/xiot/internal/config"
+)
+
+// Topic mappings added and removed at run time, beside those of the
+// configuration: the bridge subscribes to a new mapping's topics on the
+// live connection (and on every reconnection) and unsubscribes from the
+// topics no mapping uses any more when one is removed. Devices a removed
+// mapping created stay in the registry with their last values.
+
+// MaxRuntimeMappings bounds the mappings AddMapping accepts.
+const MaxRuntimeMappings = 256
+
+// Errors of the mapping functions, wrapped with context.
+var (
+	// ErrUnknownMapping: no mapping has that id.
+	ErrUnknownMapping = errors.New("mqttbridge: unknown mapping")
+	// ErrMappingExists: a mapping already has that id.
+	ErrMappingExists = errors.New("mqttbridge: mapping id in use")
+	// ErrConfigMapping: mappings of the configuration file cannot be
+	// changed or removed at run time; edit the file.
+	ErrConfigMapping = errors.New("mqttbridge: mapping comes from the configuration file")
+	// ErrTooManyMappings: MaxRuntimeMappings mappings were added already.
+	ErrTooManyMappings = errors.New("mqttbridge: too many run-time mappings")
+)
+
+// MappingError is a mapping AddMapping or UpdateMapping refused: Problems
+// maps the mapping's configuration keys (topic, decoder, …; "id" for the
+// id) to what is wrong with them.
+type MappingError struct {
+	Problems map[string]string
+}
+
+// Error lists the problems.
+func (e *MappingError) Error() string {
+	keys := make([]string, 0, len(e.Problems))
+	for k := range e.Problems {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + ": " + e.Problems[k]
+	}
+	return "mqttbridge: invalid mapping: " + strings.Join(parts, "; ")
+}
+
+// Mapping is a topic mapping as the bridge holds it.
+type Mapping struct {
+	// ID is "config-<n>" (1-based) for the n-th mapping of the
+	// configuration, else the id given to AddMapping.
+	ID string
+	// Config is the mapping with its defaults applied.
+	Config config.MQTTMapping
+	// Runtime tells a mapping added with AddMapping.
+	Runtime bool
+}
+
+// ConfigMappingID is the id of the i-th (0-based) mapping of the
+// configuration.
+func ConfigMappingID(i int) string { return "config-" + strconv.Itoa(i+1) }
+
+// Mappings returns every mapping, the configuration's first.
+func (b *Bridge) Mappings() []Mapping {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]Mapping, len(b.maps))
+	for i, m := range b.maps {
+		out[i] = Mapping{ID: m.id, Config: m.cfg, Runtime: m.runtime}
+	}
+	return out
+}
+
+// Mapping returns the mapping with that id.
+func (b *Bridge) Mapping(id string) (Mapping, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if i := b.mappingLocked(id); i >= 0 {
+		m := b.maps[i]
+		return Mapping{ID: m.id, Config: m.cfg, Runtime: m.runtime}, true
+	}
+	return Mapping{}, false
+}
+
+func (b *Bridge) mappingLocked(id string) int {
+	for i, m := range b.maps {
+		if m.id == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// CheckMappingID returns why id cannot name a run-time mapping, or "".
+func CheckMappingID(id string) string {
+	switch {
+	case id == "":
+		return "must not be empty"
+	case len(id) > 64:
+		return "must be at most 64 bytes"
+	case strings.HasPrefix(id, "config-"):
+		return `must not start with "config-" (the configuration's mappings)`
+	case strings.ContainsFunc(id, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return "must not contain control characters"
+	}
+	return ""
+}
+
+// compileRuntime checks and compiles a run-time mapping.
+func (b *Bridge) compileRuntime(id string, mc config.MQTTMapping) (*mapping, error) {
+	probs := map[string]string{}
+	if why := CheckMappingID(id); why != "" {
+		probs["id"] = why
+	}
+	// Validate as the configuration would, then map the keys back.
+	cfg := config.MQTT{Brokers: b.cfg.Brokers, Mappings: []config.MQTTMapping{mc}}
+	if err := cfg.Validate(); err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			key, msg, ok := strings.Cut(line, ": ")
+			if !ok {
+				continue
+			}
+			if k, found := strings.CutPrefix(key, "mqtt.mappings[0]."); found {
+				probs[k] = msg
+			} else {
+				probs[key] = msg
+			}
+		}
+	}
+	if len(probs) > 0 {
+		return nil, &MappingError{Problems: probs}
+	}
+	mc = cfg.WithDefaults().Mappings[0]
+	m, err := compileMapping(mc)
+	if err != nil {
+		return nil, &MappingError{Problems: map[string]string{"topic": err.Error()}}
+	}
+	m.id, m.runtime = id, true
+	return m, nil
+}
+
+// AddMapping adds a mapping under id and subscribes to its topics when
+// connected (else at the next connection). It returns a *MappingError for
+// an invalid mapping or id, ErrMappingExists, or ErrTooManyMappings; a
+// failed subscription is only logged, as onConnect's are, and retried at
+// the next connection.
+func (b *Bridge) AddMapping(ctx context.Context, id string, mc config.MQTTMapping) error {
+	m, err := b.compileRuntime(id, mc)
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return ErrClosed
+	}
+	if b.mappingLocked(id) >= 0 {
+		b.mu.Unlock()
+		return fmt.Errorf("%w: %q", ErrMappingExists, id)
+	}
+	n := 0
+	for _, x := range b.maps {
+		if x.runtime {
+			n++
+		}
+	}
+	if n >= MaxRuntimeMappings {
+		b.mu.Unlock()
+		return fmt.Errorf("%w (limit %d)", ErrTooManyMappings, MaxRuntimeMappings)
+	}
+	b.maps = append(b.maps, m)
+	b.mapGen++
+	live := b.connected
+	b.mu.Unlock()
+	b.log.Info("mqtt mapping added", "id", id, "topic", m.cfg.Topic)
+	if live {
+		b.subscribe(ctx, m)
+	}
+	return nil
+}
+
+// UpdateMapping replaces the run-time mapping id. It returns
+// ErrUnknownMapping, ErrConfigMapping or a *MappingError.
+func (b *Bridge) UpdateMapping(ctx context.Context, id string, mc config.MQTTMapping) error {
+	m, err := b.compileRuntime(id, mc)
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	i := b.mappingLocked(id)
+	switch {
+	case i < 0:
+		b.mu.Unlock()
+		return fmt.Errorf("%w: %q", ErrUnknownMapping, id)
+	case !b.maps[i].runtime:
+		b.mu.Unlock()
+		return fmt.Errorf("%w: %q", ErrConfigMapping, id)
+	}
+	old := b.maps[i]
+	b.maps[i] = m
+	b.mapGen++
+	live := b.connected
+	stale := b.staleLocked(old)
+	b.mu.Unlock()
+	b.log.Info("mqtt mapping changed", "id", id, "topic", m.cfg.Topic)
+	if live {
+		b.unsubscribe(ctx, stale)
+		b.subscribe(ctx, m)
+	}
+	return nil
+}
+
+// RemoveMapping removes the run-time mapping id and unsubscribes from
+// the topics no other mapping uses. It returns ErrUnknownMapping or
+// ErrConfigMapping.
+func (b *Bridge) RemoveMapping(ctx context.Context, id string) error {
+	b.mu.Lock()
+	i := b.mappingLocked(id)
+	switch {
+	case i < 0:
+		b.mu.Unlock()
+		return fmt.Errorf("%w: %q", ErrUnknownMapping, id)
+	case !b.maps[i].runtime:
+		b.mu.Unlock()
+		return fmt.Errorf("%w: %q", ErrConfigMapping, id)
+	}
+	old := b.maps[i]
+	b.maps = append(b.maps[:i:i], b.maps[i+1:]...)
+	b.mapGen++
+	live := b.connected
+	stale := b.staleLocked(old)
+	b.mu.Unlock()
+	b.log.Info("mqtt mapping removed", "id", id, "topic", old.cfg.Topic)
+	if live {
+		b.unsubscribe(ctx, stale)
+	}
+	return nil
+}
+
+// staleLocked returns the filters of m that the current mappings do not
+// use; b.mu is held.
+func (b *Bridge) staleLocked(m *mapping) []string {
+	cur := b.filtersLocked()
+	var out []string
+	for _, f := range mappingFilters(m) {
+		if _, ok := cur[f]; !ok {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// mappingFilters lists the filters of one mapping.
+func mappingFilters(m *mapping) []string {
+	f := []string{m.pat.filter}
+	if m.avail != nil && m.avail.filter != m.pat.filter {
+		f = append(f, m.avail.filter)
+	}
+	return f
+}
+
+// subscribe subscribes to m's filters on the live connection, waiting
+// for the SUBACK at most until ctx ends or the connect timeout.
+func (b *Bridge) subscribe(ctx context.Context, m *mapping) {
+	qos := byte(b.cfg.QoS)
+	filters := map[string]byte{}
+	for _, f := range mappingFilters(m) {
+		filters[f] = qos
+	}
+	tok := b.client.SubscribeMultiple(filters, b.onMessage)
+	if err := b.wait(ctx, tok); err != nil {
+		b.log.Error("mqtt subscribe for a new mapping failed; retried at the next connection", "id", m.id, "err", err)
+		return
+	}
+	b.checkGranted(tok)
+}
+
+// unsubscribe drops filters on the live connection.
+func (b *Bridge) unsubscribe(ctx context.Context, filters []string) {
+	if len(filters) == 0 {
+		return
+	}
+	if err := b.wait(ctx, b.client.Unsubscribe(filters...)); err != nil {
+		b.log.Warn("mqtt unsubscribe failed", "filters", filters, "err", err)
+	}
+}
+
+// wait waits for tok within ctx and the connect timeout.
+func (b *Bridge) wait(ctx context.Context, tok mqtt.Token) error {
+	t := b.cfg.ConnectTimeout
+	select {
+	case <-tok.Done():
+		return tok.Error()
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(t):
+		return fmt.Errorf("no answer from the broker within %v", t)
+	}
+}
