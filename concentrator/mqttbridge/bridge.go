@@ -77,10 +77,10 @@ type mapping struct {
 	id      string // "config-<n>" for the configuration's, else chosen by AddMapping
 	runtime bool   // added with AddMapping
 	cfg     config.MQTTMapping
-	pat   pattern
-	avail *pattern
-	kind  sensors.Kind
-	path  payload.Path
+	pat     pattern
+	avail   *pattern
+	kind    sensors.Kind
+	path    payload.Path
 }
 
 // Bridge connects to the broker, keeps the device registry and sends
