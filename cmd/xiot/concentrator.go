@@ -14,6 +14,7 @@ import (
 	"github.com/xiot/xiot/concentrator/mqttbridge"
 	"github.com/xiot/xiot/internal/config"
 	"github.com/xiot/xiot/internal/metrics"
+	"github.com/xiot/xiot/provisioning/thing"
 )
 
 const concentratorUsage = `Usage: xiot concentrator --config FILE [flags]
@@ -29,6 +30,16 @@ Presence subscriptions from account.owners are accepted and kept in the
 state directory; subscribers see each device available or unavailable as
 its LWT, Homie $state or the broker connection says.
 
+With provisioning.registry (or provisioning.server) set, each device is a
+thing of its own under its own JID: it registers in the thing registry
+with the provisioning.meta tags, its id as SN and a random KEY kept in
+state_dir/concentrator-registrations, and the log prints the claim text of
+each device for xiot claim (--claims lists them all); once claimed, the
+owner becomes a friend of the device and the registry (or
+provisioning.server) decides who else may subscribe, read and control
+(XEP-0324), with a decision cache per device. account.owners keep full
+access either way.
+
 Device ids become JID localparts by XEP-0106 escaping and lower-casing:
 "Kitchen Plug" is kitchen\20plug@<domain>.
 
@@ -39,6 +50,7 @@ Examples:
   xiot concentrator --config /etc/xiot/concentrator.yaml
   xiot concentrator --config concentrator.yaml --state-dir ./state --verbose
   xiot concentrator --config concentrator.yaml --check-config
+  xiot concentrator --config concentrator.yaml --claims
 `
 
 // runConcentrator implements "xiot concentrator".
@@ -49,6 +61,7 @@ func runConcentrator(ctx context.Context, args []string, stdout, stderr io.Write
 	verbose := fs.Bool("verbose", false, "log debug events to stderr")
 	check := fs.Bool("check-config", false, "check the configuration (file, flags, secret files) and exit")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics on `host:port` (overrides metrics.listen)")
+	claims := fs.Bool("claims", false, "list each registered device's JID, owner (or \"unclaimed\") and claim text, and exit")
 	connectTimeout := fs.Duration("connect-timeout", 30*time.Second, "wait this long for the first broker connection before going on (the bridge keeps retrying)")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
@@ -82,6 +95,9 @@ func runConcentrator(ctx context.Context, args []string, stdout, stderr io.Write
 		_, err := fmt.Fprintln(stdout, "configuration ok")
 		return err
 	}
+	if *claims {
+		return printClaims(stdout, cfg.StateDir)
+	}
 
 	log := cfg.Log.NewLogger(stderr)
 	if *verbose {
@@ -100,7 +116,7 @@ func runConcentrator(ctx context.Context, args []string, stdout, stderr io.Write
 			log.Error("closing the MQTT bridge", "err", err)
 		}
 	}()
-	if len(cfg.Account.Owners) == 0 {
+	if len(cfg.Account.Owners) == 0 && cfg.Provisioning.Server.Domainpart() == "" && cfg.Provisioning.Registry.Domainpart() == "" {
 		log.Warn("no account.owners: every presence subscription to a device will be refused")
 	}
 	log.Info("xiot concentrator starting", "domain", xc.JID.String(), "xmpp", xc.Server,
@@ -119,8 +135,12 @@ func runConcentrator(ctx context.Context, args []string, stdout, stderr io.Write
 	default:
 		return err
 	}
+	prov, err := concentratorProvisioning(cfg)
+	if err != nil {
+		return err
+	}
 	c, err := component.New(component.Options{
-		Session: xc, Bridge: b, Owners: cfg.Account.Owners, StateDir: cfg.StateDir, Logger: log,
+		Session: xc, Bridge: b, Owners: cfg.Account.Owners, StateDir: cfg.StateDir, Provisioning: prov, Logger: log,
 	})
 	if err != nil {
 		return err
@@ -170,4 +190,37 @@ func runConcentrator(ctx context.Context, args []string, stdout, stderr io.Write
 		return nil
 	}
 	return fmt.Errorf("concentrator: XMPP component %s: %w", c.Domain(), err)
+}
+
+// concentratorProvisioning returns the XEP-0324/0347 options of the
+// provisioning section, or nil when it names neither server nor registry.
+func concentratorProvisioning(cfg *config.Config) (*component.Provisioning, error) {
+	pc := cfg.Provisioning
+	if pc.Server.Domainpart() == "" && pc.Registry.Domainpart() == "" {
+		return nil, nil
+	}
+	tags, err := thing.ParseTags(pc.Meta)
+	if err != nil {
+		return nil, err
+	}
+	return &component.Provisioning{Server: pc.Server, Registry: pc.Registry, Tags: tags, SelfOwned: pc.SelfOwned, Timeout: pc.Timeout}, nil
+}
+
+// printClaims writes one line per registered device: JID, owner and
+// claim text, tab-separated.
+func printClaims(w io.Writer, stateDir string) error {
+	cs, err := component.Claims(stateDir)
+	for _, c := range cs {
+		owner := c.Owner
+		switch {
+		case c.Removed:
+			owner = "removed"
+		case owner == "":
+			owner = "unclaimed"
+		}
+		if _, werr := fmt.Fprintf(w, "%s\t%s\t%s\n", c.JID, owner, c.Text); werr != nil {
+			return werr
+		}
+	}
+	return err
 }
