@@ -34,6 +34,7 @@ type Encoder struct {
 	ws     bool // text is whitespace only
 	simple bool // no child element since the current start tag
 	attrs  []attrItem
+	order  []uint8 // schemaStart: attribute indices in schema order
 	decls  []nsDecl
 
 	// pre-compression and compression

@@ -50,8 +50,12 @@ func (e *Encoder) startElement(t *xml.StartElement, prefixes []string) error {
 	e.attrs, e.decls = e.attrs[:0], e.decls[:0]
 	space := len(e.stack) > 0 && e.stack[len(e.stack)-1].space
 	hasXSI := false
-	if e.sg == nil && prefixes == nil && !e.opts.Preserve.Prefixes && e.scSet == nil {
-		if done, err := e.plainStart(t, mark, space); done {
+	if prefixes == nil && !e.opts.Preserve.Prefixes && e.scSet == nil {
+		if e.sg == nil {
+			if done, err := e.plainStart(t, mark, space); done {
+				return err
+			}
+		} else if done, err := e.schemaStart(t, mark, space); done {
 			return err
 		}
 	}
@@ -165,7 +169,7 @@ func (e *Encoder) startElement(t *xml.StartElement, prefixes []string) error {
 	for i := range e.attrs {
 		a := &e.attrs[i]
 		if f := e.schemaTop(); f != nil {
-			if err := e.schemaAT(f, a); err != nil {
+			if err := e.schemaAT(f, a.uri, a.local, a.prefix, a.value); err != nil {
 				return err
 			}
 			continue

@@ -1,6 +1,7 @@
 package exi
 
 import (
+	"encoding/xml"
 	"fmt"
 
 	"github.com/xiot/xiot/exi/schema"
@@ -145,11 +146,11 @@ func (e *Encoder) schemaSE(uri, local, prefix string) (*localName, sctx, error) 
 		if err != nil {
 			return nil, sctx{}, err
 		}
-		if c := tab.find(schema.EventSE, uri, local); c != nil {
-			writeCodeParts(&e.w, c)
-			ln = tab.localName(tab.index(c), e.t)
-			el = c.Elem
-			e.sg.advance(&f.sc, tab, c)
+		if i := tab.findIdx(schema.EventSE, uri, local); i >= 0 {
+			tab.writeCode(&e.w, i)
+			ln = tab.localName(i, e.t)
+			el = tab.Codes[i].Elem
+			e.sg.advance(&f.sc, tab, i)
 		} else if c := tab.find(schema.EventSENS, uri, ""); c != nil {
 			writeCodeParts(&e.w, c)
 			u := e.t.uriIdx[uri]
@@ -184,8 +185,70 @@ func (e *Encoder) schemaSE(uri, local, prefix string) (*localName, sctx, error) 
 	return ln, e.sg.ctxFor(el), nil
 }
 
+// schemaStart is startElement for the common schema-informed start tag:
+// prefixes not preserved, no self-contained elements, and no namespace
+// declaration or xsi attribute. The attributes are encoded in schema
+// order (local name, then URI) straight from t, through a sorted list of
+// their indices. It reports false, having done nothing, when t is not
+// such a start tag.
+func (e *Encoder) schemaStart(t *xml.StartElement, mark int, space bool) (bool, error) {
+	if len(t.Attr) > 255 {
+		return false, nil
+	}
+	e.order = e.order[:0]
+	for i := range t.Attr {
+		a := &t.Attr[i].Name
+		switch a.Space {
+		case "":
+			if a.Local == "xmlns" {
+				return false, nil
+			}
+		case "xmlns", nsXSI:
+			return false, nil
+		case nsXML:
+			if a.Local == "space" {
+				space = t.Attr[i].Value == "preserve"
+			}
+		}
+		// insertion sort, stable: start tags have few attributes
+		j := len(e.order)
+		e.order = append(e.order, uint8(i))
+		for ; j > 0 && attrNameLess(a, &t.Attr[e.order[j-1]].Name); j-- {
+			e.order[j] = e.order[j-1]
+		}
+		e.order[j] = uint8(i)
+	}
+	if err := e.pushElement(t.Name.Space, t.Name.Local, "", mark, space); err != nil {
+		return true, err
+	}
+	for _, i := range e.order {
+		a := &t.Attr[i]
+		if f := e.schemaTop(); f != nil {
+			if err := e.schemaAT(f, a.Name.Space, a.Name.Local, "", a.Value); err != nil {
+				return true, err
+			}
+			continue
+		}
+		ln, err := e.qnameEvent(evAT, a.Name.Space, a.Name.Local, "")
+		if err != nil {
+			return true, err
+		}
+		e.value(ln, a.Value, dtString)
+	}
+	e.simple = true
+	return true, e.t.checkEntries(&e.lim)
+}
+
+func attrNameLess(x, y *xml.Name) bool {
+	if x.Local != y.Local {
+		return x.Local < y.Local
+	}
+	return x.Space < y.Space
+}
+
 // schemaAT writes an attribute in a schema-informed grammar.
-func (e *Encoder) schemaAT(f *eframe, a *attrItem) error {
+func (e *Encoder) schemaAT(f *eframe, auri, alocal, aprefix, avalue string) error {
+	a := attrItem{uri: auri, local: alocal, prefix: aprefix, value: avalue}
 	tab, err := e.sg.tableOf(&f.sc)
 	if err != nil {
 		return err
@@ -232,15 +295,20 @@ func (e *Encoder) schemaAT(f *eframe, a *attrItem) error {
 			}
 		}
 	}
-	if c := tab.find(schema.EventAT, a.uri, a.local); c != nil {
-		ln := tab.localName(tab.index(c), e.t)
+	if i := tab.findIdx(schema.EventAT, a.uri, a.local); i >= 0 {
+		c := &tab.Codes[i]
+		ln := tab.localName(i, e.t)
+		if !pre && e.typedFast(tab, i, ln, c.Type, a.value) {
+			e.sg.advance(&f.sc, tab, i)
+			return nil
+		}
 		if e.valid(c.Type, a.value, 0) {
-			writeCodeParts(&e.w, c)
+			tab.writeCode(&e.w, i)
 			if pre {
 				encodePrefix(&e.w, ln.uri, a.prefix)
 			}
 			e.value(ln, a.value, c.Type)
-			e.sg.advance(&f.sc, tab, c)
+			e.sg.advance(&f.sc, tab, i)
 			return nil
 		}
 		if u := tab.find(schema.EventATUntyped, a.uri, a.local); u != nil {
@@ -301,11 +369,18 @@ func (e *Encoder) schemaCH(f *eframe, s string) error {
 	if err != nil {
 		return err
 	}
-	if c := tab.find(schema.EventCH, "", ""); c != nil && e.valid(c.Type, s, 0) {
-		writeCodeParts(&e.w, c)
-		e.value(f.ln, s, c.Type)
-		e.sg.advance(&f.sc, tab, c)
-		return nil
+	if i := tab.findIdx(schema.EventCH, "", ""); i >= 0 {
+		c := &tab.Codes[i]
+		if e.typedFast(tab, i, f.ln, c.Type, s) {
+			e.sg.advance(&f.sc, tab, i)
+			return nil
+		}
+		if e.valid(c.Type, s, 0) {
+			tab.writeCode(&e.w, i)
+			e.value(f.ln, s, c.Type)
+			e.sg.advance(&f.sc, tab, i)
+			return nil
+		}
 	}
 	if c := tab.find(schema.EventCHUntyped, "", ""); c != nil {
 		writeCodeParts(&e.w, c)
@@ -333,8 +408,15 @@ func (e *Encoder) schemaEvent(f *eframe, kind evKind) error {
 	if err != nil {
 		return err
 	}
-	c := tab.find(k, "", "")
-	if kind == evEE && c == nil {
+	if i := tab.findIdx(k, "", ""); i >= 0 {
+		tab.writeCode(&e.w, i)
+		if tab.Codes[i].Next != schema.End {
+			e.sg.advance(&f.sc, tab, i)
+		}
+		return nil
+	}
+	var c *schema.Code
+	if kind == evEE {
 		// An element of simple type without content: the empty value,
 		// when valid for the type, rather than a deviation.
 		if ch := tab.find(schema.EventCH, "", ""); ch != nil && ch.Len == 1 && e.valid(ch.Type, "", 0) {
@@ -352,19 +434,15 @@ func (e *Encoder) schemaEvent(f *eframe, kind evKind) error {
 	}
 	writeCodeParts(&e.w, c)
 	if c.Next != schema.End {
-		e.sg.advance(&f.sc, tab, c)
+		e.sg.advance(&f.sc, tab, tab.index(c))
 	}
 	return nil
 }
 
 // advance moves sc, whose current table is tab, to the non-terminal
-// after code c, with that non-terminal's table at hand (kept per code).
-func (s *sgrammar) advance(sc *sctx, tab *stable, c *schema.Code) {
-	sc.nt = int32(c.Next)
-	i := tab.index(c)
-	if i < 0 {
-		return
-	}
+// after code i, with that non-terminal's table at hand (kept per code).
+func (s *sgrammar) advance(sc *sctx, tab *stable, i int) {
+	sc.nt = int32(tab.Codes[i].Next)
 	if tab.next == nil {
 		tab.next = make([]*stable, len(tab.Codes))
 	}

@@ -36,6 +36,10 @@ type stable struct {
 	second []stableRef // second-level entries: first code and count
 
 	next []*stable // encoder: the table after each code, see sgrammar.advance
+	// packed (encoder) holds each code's parts as one bit-packed value of
+	// width packedN, so that it goes out in one write
+	packed  []uint64
+	packedN []uint8
 
 	// the last find (encoder): kind, name and code index (-1: nil)
 	fk     schema.EventKind
@@ -211,8 +215,26 @@ func (s *sgrammar) table(gi, nt int, nillable, castable bool) (*stable, error) {
 		}
 		t.second[len(t.second)-1].n++
 	}
+	t.packed, t.packedN = make([]uint64, len(tab.Codes)), make([]uint8, len(tab.Codes))
+	for i := range tab.Codes {
+		c := &tab.Codes[i]
+		for k := 0; k < c.Len; k++ {
+			n := bitsFor(c.Sizes[k])
+			t.packed[i] = t.packed[i]<<uint(n) | uint64(c.Parts[k])
+			t.packedN[i] += uint8(n)
+		}
+	}
 	s.tables[gi][key] = t
 	return t, nil
+}
+
+// writeCode writes the event code of t.Codes[i].
+func (t *stable) writeCode(w *bitWriter, i int) {
+	if !w.aligned {
+		w.writeBits(t.packed[i], int(t.packedN[i]))
+		return
+	}
+	writeCodeParts(w, &t.Codes[i])
 }
 
 // localName returns the string-table entry of the qname of code i,
@@ -294,20 +316,23 @@ func (t *stable) read(r *bitReader) (*schema.Code, error) {
 // findCode returns the first code of kind k for name (ignored for kinds
 // without a qname), or nil.
 func (t *stable) find(k schema.EventKind, uri, local string) *schema.Code {
-	// Documents repeat their structure: a non-terminal is mostly left by
-	// the same event.
-	if t.fok && t.fk == k && t.fl == local && t.fu == uri {
-		if t.fi < 0 {
-			return nil
-		}
-		return &t.Codes[t.fi]
-	}
-	i := t.findIndex(k, uri, local)
-	t.fk, t.fu, t.fl, t.fi, t.fok = k, uri, local, i, true
+	i := t.findIdx(k, uri, local)
 	if i < 0 {
 		return nil
 	}
 	return &t.Codes[i]
+}
+
+// findIdx is find returning the index of the code, or -1.
+func (t *stable) findIdx(k schema.EventKind, uri, local string) int {
+	// Documents repeat their structure: a non-terminal is mostly left by
+	// the same event.
+	if t.fok && t.fk == k && t.fl == local && t.fu == uri {
+		return t.fi
+	}
+	i := t.findIndex(k, uri, local)
+	t.fk, t.fu, t.fl, t.fi, t.fok = k, uri, local, i, true
+	return i
 }
 
 func (t *stable) findIndex(k schema.EventKind, uri, local string) int {

@@ -222,6 +222,89 @@ func (e *Encoder) writeTyped(w *bitWriter, ln *localName, dt int, s string) {
 	}
 }
 
+// typedFast writes the event code i of tab and the value s of datatype
+// dt, parsing s once for the check and the write, in the common cases:
+// values written in place (no channels, no Preserve.lexicalValues) of
+// strings, booleans, floats, integers and date-times. It reports false,
+// having written nothing, when s is not valid for dt or not such a case;
+// the caller then checks and writes it the general way.
+func (e *Encoder) typedFast(tab *stable, i int, ln *localName, dt int, s string) bool {
+	dts := e.sg.dts
+	if dt < 0 || dt >= len(dts) || e.opts.Preserve.LexicalValues || e.channels() {
+		return false
+	}
+	w := &e.w
+	switch d := &dts[dt]; d.Rep {
+	case schema.RepString:
+		tab.writeCode(w, i)
+		if d.WhiteSpace != schema.WSPreserve {
+			s = schema.NormalizeSpace(s, d.WhiteSpace)
+		}
+		e.t.encodeValue(w, &e.opts, ln, s, d.CharSet)
+	case schema.RepBoolean:
+		var v uint64
+		switch s {
+		case "true", "1":
+			v = 1
+		case "false", "0":
+		default:
+			return false // whitespace around it, or invalid
+		}
+		if d.BooleanPattern {
+			// false=0, 0=1, true=2, 1=3 (§7.1.2)
+			v = 2 * v
+			if s[0] == '0' || s[0] == '1' {
+				v++
+			}
+			tab.writeCode(w, i)
+			w.writeNBit(v, 2)
+			return true
+		}
+		tab.writeCode(w, i)
+		w.writeNBit(v, 1)
+	case schema.RepFloat:
+		f, ok := fastFloat(s)
+		if !ok {
+			return false
+		}
+		tab.writeCode(w, i)
+		writeInt(w, f.Mantissa)
+		writeInt(w, f.Exponent)
+	case schema.RepInteger, schema.RepUnsignedInteger, schema.RepNBitInteger:
+		v, ok := fastInt(s)
+		if !ok {
+			return false
+		}
+		switch d.Rep {
+		case schema.RepInteger:
+			tab.writeCode(w, i)
+			writeInt(w, v)
+		case schema.RepUnsignedInteger:
+			if v < 0 {
+				return false
+			}
+			tab.writeCode(w, i)
+			w.writeUint(uint64(v))
+		default:
+			if v -= d.NBitMin; v < 0 || v >= 1<<uint(d.NBitBits) {
+				return false
+			}
+			tab.writeCode(w, i)
+			w.writeNBit(uint64(v), d.NBitBits)
+		}
+	case schema.RepDateTime:
+		v, err := schema.ParseDateTime(d.DateTime, s)
+		if err != nil {
+			return false
+		}
+		tab.writeCode(w, i)
+		writeDateTime(w, d.DateTime, v)
+	default:
+		return false
+	}
+	return true
+}
+
 // enumIndex returns the index of s among the enumeration values of d,
 // comparing numbers by value (1.000 matches 1), or -1.
 func enumIndex(dts []schema.Datatype, d *schema.Datatype, s string) int {
