@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian packages that xiot's integration tests and `make demo`
-# need: throwaway Prosody and mosquitto servers (started by
+# need: throwaway Prosody, mosquitto and PostgreSQL servers (started by
 # internal/testserver on loopback, never as system services), the mosquitto
 # command-line clients, slixmpp as an independent XMPP peer, and the tools
 # the Makefile runs.
@@ -14,6 +14,7 @@ PACKAGES=(
 	mosquitto         # MQTT broker; also provides mosquitto_passwd
 	mosquitto-clients # mosquitto_pub / mosquitto_sub
 	python3-slixmpp   # independent XMPP peer (use /usr/bin/python3)
+	postgresql        # the registry's PostgreSQL store (15 on bookworm), run from /usr/lib/postgresql/*/bin
 	openssl
 	ca-certificates
 	make
@@ -62,8 +63,12 @@ for b in prosody prosodyctl mosquitto mosquitto_passwd mosquitto_pub mosquitto_s
 		exit 1
 	fi
 done
+if ! compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; then
+	echo "install-deps: postgresql is installed but /usr/lib/postgresql/*/bin/postgres is missing" >&2
+	exit 1
+fi
 if ! /usr/bin/python3 -c 'import slixmpp' 2>/dev/null; then
 	echo "install-deps: /usr/bin/python3 cannot import slixmpp" >&2
 	exit 1
 fi
-echo "install-deps: ok ($(dpkg-query -W -f='prosody ${Version}, ' prosody)$(dpkg-query -W -f='mosquitto ${Version}, ' mosquitto)$(dpkg-query -W -f='slixmpp ${Version}' python3-slixmpp))"
+echo "install-deps: ok ($(dpkg-query -W -f='prosody ${Version}, ' prosody)$(dpkg-query -W -f='mosquitto ${Version}, ' mosquitto)$(dpkg-query -W -f='slixmpp ${Version}, ' python3-slixmpp)$(dpkg-query -W -f='postgresql ${Version}' postgresql))"
