@@ -1,0 +1,281 @@
+//go:build !xiot_small
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"mellium.im/xmpp/jid"
+
+	"github.com/xiot/xiot/internal/testserver"
+	"github.com/xiot/xiot/internal/xmpp"
+)
+
+// TestFleetConcentratorEndToEnd is issue 8's scenario for a device behind
+// the concentrator, with the real commands, a real Prosody and a real
+// mosquitto: a device published to the broker appears as
+// thermo1@mqtt.localhost, registers with `xiot registry` and its claim
+// text is listed by `xiot concentrator --claims`; the owner claims it
+// with `xiot claim`; a third party is refused friendship and readout; the
+// owner allows it two fields with `xiot rules`; the third party then reads
+// exactly those and cannot set anything; with the registry down the
+// cached grant holds and every other question is refused; the owner
+// revokes and the refusal holds at once (clearCache).
+func TestFleetConcentratorEndToEnd(t *testing.T) {
+	const mqttDomain = "mqtt.localhost"
+	mqttSecret := fmt.Sprintf("concentrator-%d", time.Now().UnixNano())
+	p := testserver.StartProsody(t, testserver.ProsodyOptions{
+		ExtraConfig: fmt.Sprintf("Component %q\n    component_secret = %q\n", mqttDomain, mqttSecret),
+	})
+	m := testserver.StartMosquitto(t, testserver.MosquittoOptions{})
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		f := filepath.Join(dir, name)
+		if err := os.WriteFile(f, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	pass := map[string]string{}
+	for _, u := range []string{"owner", "alice", "bob"} {
+		if err := p.Register(u, u+"-secret"); err != nil {
+			t.Fatal(err)
+		}
+		pass[u] = write(u+".pass", u+"-secret")
+	}
+	acct := func(user string) []string {
+		return []string{"--jid", user + "@" + p.Domain, "--password-file", pass[user], "--server", p.C2SAddr, "--ca-file", p.CAFile}
+	}
+
+	// The device: three retained readings and a switch whose commands
+	// are watched (none may arrive).
+	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + m.Addr).SetClientID("thermo1"))
+	if tok := pub.Connect(); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer pub.Disconnect(0)
+	var commands atomic.Int32
+	if tok := pub.Subscribe("cmnd/#", 1, func(mqtt.Client, mqtt.Message) { commands.Add(1) }); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	for topic, v := range map[string]string{"plain/thermo1/Temperature": "21.5 °C", "plain/thermo1/Humidity": "40 %",
+		"plain/thermo1/Pressure": "1013 hPa", "stat/thermo1/POWER": "ON"} {
+		if tok := pub.Publish(topic, 1, true, v); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
+			t.Fatal(tok.Error())
+		}
+	}
+
+	regSecret := write("registry.secret", p.ComponentSecret)
+	concSecret := write("concentrator.secret", mqttSecret)
+	regCfg := write("registry.yaml", fmt.Sprintf("state_dir: %s\ncomponent:\n  domain: %s\n  server: %s\n  secret_file: %s\n",
+		filepath.Join(dir, "registry-state"), p.ComponentDomain, p.ComponentAddr, regSecret))
+	concCfg := write("concentrator.yaml", fmt.Sprintf(`state_dir: %s
+component:
+  domain: %s
+  server: %s
+  secret_file: %s
+mqtt:
+  brokers: [tcp://%s]
+  client_id: concentrator-fleet
+  mappings:
+    - topic: "plain/{device}/{field}"
+    - topic: "stat/{device}/POWER"
+      field: Power
+      type: boolean
+      command_topic: "cmnd/{device}/POWER"
+      payload_on: "ON"
+      payload_off: "OFF"
+provisioning:
+  registry: %s
+  timeout: 3s
+  meta: {MAN: xiot.example, MODEL: mqtt}
+`, filepath.Join(dir, "concentrator-state"), mqttDomain, p.ComponentAddr, concSecret, m.Addr, p.ComponentDomain))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var regLog, concLog syncBuffer
+	startRegistry := func() (context.CancelFunc, chan int) {
+		rctx, rcancel := context.WithCancel(ctx)
+		done := make(chan int, 1)
+		go func() { done <- run(rctx, []string{"registry", "--config", regCfg}, &regLog, &regLog) }()
+		return rcancel, done
+	}
+	stopRegistry, regDone := startRegistry()
+	concDone := make(chan int, 1)
+	go func() { concDone <- run(ctx, []string{"concentrator", "--config", concCfg}, &concLog, &concLog) }()
+	defer func() { cancel(); <-regDone; <-concDone }()
+	waitFor := func(buf *syncBuffer, re *regexp.Regexp) []string {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			if m := re.FindStringSubmatch(buf.String()); m != nil {
+				return m
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s in the log:\n%s\nregistry:\n%s", re, buf.String(), regLog.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	// Registered: the claim text is in the log and in --claims.
+	device := "thermo1@" + mqttDomain
+	logged := waitFor(&concLog, regexp.MustCompile(`xiot claim '([^']*)'[^\n]*jid=`+regexp.QuoteMeta(device)))[1]
+	code, out, errOut := runXiot(t, "concentrator", "--config", concCfg, "--claims")
+	if code != exitOK {
+		t.Fatalf("--claims: exit %d\n%s\n%s", code, out, errOut)
+	}
+	f := strings.Split(strings.TrimSpace(out), "\t")
+	if len(f) != 3 || f[0] != device || f[1] != "unclaimed" || f[2] != logged || !strings.Contains(logged, "KEY:") || !strings.Contains(logged, "SN:thermo1") {
+		t.Fatalf("--claims printed %q; the log says %q", out, logged)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "concentrator-state", "concentrator-registrations")); err != nil {
+		t.Fatal(err)
+	} else if ents, _ := os.ReadDir(filepath.Join(dir, "concentrator-state", "concentrator-registrations")); len(ents) != 1 || !fi.IsDir() {
+		t.Fatalf("registration files: %v", ents)
+	} else if info, _ := ents[0].Info(); info.Mode().Perm() != 0o600 {
+		t.Errorf("registration file mode %v, want 0600", info.Mode().Perm())
+	}
+
+	// Claimed with xiot claim; the device learns its owner.
+	claimArgs := append(append([]string{"claim"}, acct("owner")...), "--registry", p.ComponentDomain, logged)
+	if code, out, errOut := runXiot(t, claimArgs...); code != exitOK {
+		t.Fatalf("xiot claim: exit %d\n%s\n%s\nregistry:\n%s", code, out, errOut, regLog.String())
+	}
+	waitFor(&concLog, regexp.MustCompile(`registry: claimed[^\n]*jid=`+regexp.QuoteMeta(device)))
+	if _, out, _ := runXiot(t, "concentrator", "--config", concCfg, "--claims"); !strings.Contains(out, device+"\towner@"+p.Domain+"\t") {
+		t.Errorf("--claims after the claim: %q", out)
+	}
+
+	read := func(user string, extra ...string) (int, string, string) {
+		args := append(append(append([]string{"read", "--types", "momentary"}, acct(user)...), extra...), device)
+		return runXiot(t, args...)
+	}
+	fieldNames := func(out string) map[string]bool {
+		// The table's node column is empty for the device itself: the
+		// field name starts under the FIELD heading.
+		lines := strings.Split(out, "\n")
+		col := strings.Index(lines[0], "FIELD")
+		names := map[string]bool{}
+		for _, line := range lines[1:] {
+			if col < 0 || len(line) <= col {
+				continue
+			}
+			if f := strings.Fields(line[col:]); len(f) > 0 {
+				names[f[0]] = true
+			}
+		}
+		return names
+	}
+	// The owner reads everything without a rule.
+	if code, out, errOut := read("owner"); code != exitOK || len(fieldNames(out)) != 4 {
+		t.Fatalf("the owner's read: exit %d\n%s\n%s\n%s", code, out, errOut, concLog.String())
+	}
+
+	// Alice is refused friendship and readout.
+	if got := subscribe(t, p, "alice", device); got != "unsubscribed" {
+		t.Errorf("alice's subscription request answered %q, want unsubscribed", got)
+	}
+	if code, out, _ := read("alice"); code == exitOK {
+		t.Fatalf("alice read the device before any rule:\n%s", out)
+	}
+
+	rules := func(args ...string) {
+		t.Helper()
+		all := append(append([]string{"rules", args[0]}, append(acct("owner"), "--registry", p.ComponentDomain)...), args[1:]...)
+		if code, out, errOut := runXiot(t, all...); code != exitOK {
+			t.Fatalf("xiot %s: exit %d\n%s\n%s", strings.Join(all, " "), code, out, errOut)
+		}
+	}
+	rules("allow", "--fields", "Temperature,Humidity", device, "alice@"+p.Domain, "read")
+	code, out, errOut = read("alice")
+	if code != exitOK {
+		t.Fatalf("alice's read after the rule: exit %d\n%s\n%s\n%s", code, out, errOut, concLog.String())
+	}
+	if names := fieldNames(out); !names["Temperature"] || !names["Humidity"] || len(names) != 2 {
+		t.Errorf("alice read fields %v, want exactly Temperature and Humidity:\n%s", names, out)
+	}
+	code, out, errOut = runXiot(t, append(append([]string{"set"}, acct("alice")...), device, "Power=false")...)
+	if code == exitOK || !strings.Contains(out+errOut, "forbidden") {
+		t.Errorf("alice's set: exit %d, want forbidden\n%s\n%s", code, out, errOut)
+	}
+
+	// The registry goes away: the cached grant holds, nothing else does.
+	stopRegistry()
+	if code := <-regDone; code != exitOK {
+		t.Errorf("registry exit %d", code)
+	}
+	code, out, errOut = read("alice")
+	if names := fieldNames(out); code != exitOK || !names["Temperature"] || !names["Humidity"] || len(names) != 2 {
+		t.Errorf("alice's cached grant with the registry down: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, _ := read("alice", "--user-token", "new-question"); code == exitOK {
+		t.Errorf("alice read with an uncached question while the registry is down:\n%s", out)
+	}
+	if code, out, _ := read("bob"); code == exitOK {
+		t.Errorf("bob read while the registry is down:\n%s", out)
+	}
+	if got := subscribe(t, p, "bob", device); got != "unsubscribed" {
+		t.Errorf("bob's subscription request with the registry down answered %q, want unsubscribed", got)
+	}
+	if !strings.Contains(concLog.String(), "no decision from the provisioning server") {
+		t.Errorf("the concentrator did not log a failed question:\n%s", concLog.String())
+	}
+
+	// Back up; the owner revokes, and the device knows at once.
+	stopRegistry, regDone = startRegistry()
+	waitFor(&regLog, regexp.MustCompile(`(?s)registry stopped.*XMPP component online`))
+	rules("deny", device, "alice@"+p.Domain, "read")
+	if code, out, _ := read("alice"); code == exitOK {
+		t.Errorf("alice still reads after the owner revoked:\n%s", out)
+	}
+	if n := commands.Load(); n != 0 {
+		t.Errorf("%d commands reached the device", n)
+	}
+	_ = stopRegistry
+}
+
+// subscribe asks for a presence subscription to device as user and
+// returns the type of the device's answer ("" when none came).
+func subscribe(t *testing.T, p *testserver.Prosody, user, device string) string {
+	t.Helper()
+	mux := &xmpp.Mux{}
+	answer := make(chan string, 4)
+	mux.Presence(xmpp.HandlerFunc(func(_ context.Context, _ *xmpp.Session, st *xmpp.Element) error {
+		if from, err := jid.Parse(st.Get("from")); err == nil && from.Bare().String() == device {
+			if typ := st.Get("type"); typ == "subscribed" || typ == "unsubscribed" {
+				answer <- typ
+			}
+		}
+		return nil
+	}))
+	s := xmpp.New(xmpp.Config{JID: jid.MustParse(user + "@" + p.Domain + "/sub"), Password: user + "-secret",
+		Server: p.C2SAddr, TLS: p.TLSConfig(), Keepalive: -1}, mux)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// Only resources that asked for the roster get subscription answers.
+	if _, err := s.SendIQ(ctx, xmpp.NewElement("", "iq", "type", "get").Add(xmpp.NewElement("jabber:iq:roster", "query"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(ctx, xmpp.NewElement("", "presence", "to", device, "type", "subscribe")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case typ := <-answer:
+		return typ
+	case <-time.After(10 * time.Second):
+		return ""
+	}
+}
