@@ -6,10 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"mellium.im/xmpp/jid"
@@ -41,9 +44,12 @@ readouts (XEP-0323) from the configured sensors, or from every part of the
 simulated board with --board sim. Samples are recorded in a history store
 in the state directory (state_dir, --state-dir) for historical readouts.
 SIGHUP reloads the configuration: a file that does not load is refused
-with an error and the running configuration stays; the log level, the
-owners and the presence priority apply at once, other changes at the next
-restart (a reload never cycles outputs through their failsafe states).
+with an error and the running configuration stays. The log level, the
+owners and the presence priority apply at once, the sensors, history and
+push sections restart the sensor services, and any other change restarts
+the agent in the process with the new configuration (back to the running
+one if it does not start). Outputs keep their state across a reload unless
+the board, the outputs or state_dir changed.
 
 Outputs (relays, PWM, setpoints; the simulated thermostat with --board sim)
 are controlled with XEP-0325 under their safety rules: failsafe values at
@@ -86,6 +92,9 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := cfg.ApplyFlags(acct.o); err != nil {
 			return nil, err
 		}
+		if *metricsAddr != "" {
+			cfg.Metrics.Listen = *metricsAddr
+		}
 		return cfg, nil
 	}
 	cfg, err := load()
@@ -116,10 +125,107 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if acct.verbose {
 		level.Set(slog.LevelDebug)
 	}
+	// One SIGHUP channel for the life of the process, so that a signal
+	// between two generations waits for the next one instead of ending
+	// the process (SIGHUP's default action).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	g := &generation{
+		stderr: stderr, level: level, fixedLevel: acct.verbose, hup: hup,
+		load: func() (*config.Config, error) {
+			next, err := load()
+			if err == nil {
+				err = next.Preflight()
+			}
+			return next, err
+		},
+	}
 	log := cfg.Log.NewLoggerLevel(stderr, level)
-	xc, err := cfg.XMPPClient("", log)
+	// Outputs first: their boot (failsafe) values are applied before the
+	// device goes online. They live across reloads that leave the board,
+	// the outputs and the state directory alone.
+	hw, err := openAgentHardware(ctx, board, cfg, log)
 	if err != nil {
 		return err
+	}
+	defer func() { hw.close() }()
+
+	var prev *config.Config // the configuration to go back to if cfg fails to start
+	for {
+		next, err := g.run(ctx, cfg, hw)
+		log = cfg.Log.NewLoggerLevel(stderr, level)
+		switch {
+		case next != nil:
+			// A reload asked for a new generation with next.
+			if hardwareChanged(cfg, next) {
+				log.Warn("reload: board, outputs or state_dir changed: outputs go to their failsafe values and start again")
+				hw.close()
+				nb, err := openBoard(next.Board)
+				var nhw *agentHardware
+				if err == nil {
+					nhw, err = openAgentHardware(ctx, nb, next, next.Log.NewLoggerLevel(stderr, level))
+				}
+				if err != nil {
+					log.Error("configuration reload refused: the new board or outputs did not open; the running configuration stays", "err", err)
+					if nhw, err = openAgentHardware(ctx, hw.board, cfg, log); err != nil {
+						return fmt.Errorf("outputs could not be opened again with the running configuration: %w", err)
+					}
+					hw = nhw
+					continue
+				}
+				hw = nhw
+			}
+			prev, cfg = cfg, next
+		case err != nil && prev != nil && ctx.Err() == nil:
+			// The reloaded configuration did not start: back to the one
+			// that ran.
+			log.Error("configuration reload refused: the agent did not start with it; the running configuration comes back", "err", err)
+			if hardwareChanged(cfg, prev) {
+				hw.close()
+				pb, err := openBoard(prev.Board)
+				var nhw *agentHardware
+				if err == nil {
+					nhw, err = openAgentHardware(ctx, pb, prev, log)
+				}
+				if err != nil {
+					return fmt.Errorf("outputs could not be opened again with the previous configuration: %w", err)
+				}
+				hw = nhw
+			}
+			cfg, prev = prev, nil
+		default:
+			log.Info("xiot agent stopped")
+			return err
+		}
+	}
+}
+
+// generation runs the agent for one configuration: the XMPP session and
+// everything served over it (readouts, control, provisioning, registry,
+// metrics). A reload that changes more than the live settings ends the
+// generation and starts the next one with the new configuration.
+type generation struct {
+	stderr     io.Writer
+	level      *slog.LevelVar
+	fixedLevel bool // --verbose keeps debug across reloads
+	hup        <-chan os.Signal
+	load       func() (*config.Config, error)
+}
+
+// run serves cfg until ctx ends (nil, Run's error) or a reload asks for a
+// new generation (the new configuration, nil). An error before the
+// session starts is returned with a nil configuration.
+func (g *generation) run(ctx context.Context, cfg *config.Config, hw *agentHardware) (*config.Config, error) {
+	log := cfg.Log.NewLoggerLevel(g.stderr, g.level)
+	if !g.fixedLevel {
+		g.level.Set(cfg.Log.SlogLevel())
+	}
+	board := hw.board
+	xc, err := cfg.XMPPClient("", log)
+	if err != nil {
+		return nil, err
 	}
 	a, err := agent.New(agent.Options{
 		Session:  xc,
@@ -129,24 +235,27 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Logger:   log,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	rl := &reloader{cur: cfg, level: level, fixedLevel: acct.verbose, agent: a, log: log, load: func() (*config.Config, error) {
-		next, err := load()
-		if err == nil {
-			err = next.Preflight()
-		}
-		return next, err
-	}}
+	gctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		restartMu sync.Mutex
+		restartTo *config.Config
+	)
+	rl := &reloader{cur: cfg, level: g.level, fixedLevel: g.fixedLevel, agent: a, log: log, load: g.load,
+		restart: func(next *config.Config) {
+			restartMu.Lock()
+			restartTo = next
+			restartMu.Unlock()
+			cancel()
+		}}
 	log.Info("xiot agent starting", "jid", xc.JID.String(), "board", board.report.Name(), "server", serverOrSRV(xc.Server))
 	if !board.report.Hardware() && board.sim == nil {
 		log.Warn("no sensor hardware: the agent runs with XMPP features only; use --board sim (or board: sim) for a simulated board",
 			"board", cfg.Board)
 	}
 
-	if *metricsAddr != "" {
-		cfg.Metrics.Listen = *metricsAddr
-	}
 	var m *metrics.Metrics
 	readoutOpts := sensordata.Options{}
 	controlOpts := iotcontrol.ServerOptions{Title: "xiot agent (" + board.report.Name() + ")", Logger: log}
@@ -166,7 +275,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if reg := pcfg.Registry; reg.Domainpart() != "" {
 		tags, err := agent.ParseTags(pcfg.Meta)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		r, err := a.RegisterWithRegistry(agent.RegistrationOptions{
 			Registry: reg, Tags: tags, SelfOwned: pcfg.SelfOwned,
@@ -177,7 +286,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			},
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if o, ok := r.Owner(); ok {
 			a.SetOwners(slices.Concat(cfg.Account.Owners, []jid.JID{o}))
@@ -192,19 +301,8 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log.Info("provisioning: trust decisions delegated", "server", srv.String())
 	}
 
-	// Outputs first: their boot (failsafe) values are applied before the
-	// device goes online.
-	ctl, err := board.openControl(cfg, log)
-	if err != nil {
-		return err
-	}
+	ctl := hw.ctl
 	if ctl != nil {
-		defer func() {
-			if err := ctl.Shutdown(); err != nil {
-				log.Error("control shutdown", "err", err)
-			}
-		}()
-		go func() { _ = ctl.Run(ctx) }()
 		a.OnOnline(func(context.Context, bool) { ctl.Online() })
 		a.OnOffline(func(error) { ctl.Offline() })
 		controlOpts.CanControl = canControl
@@ -214,18 +312,19 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log.Info("control", "parameters", len(ctl.Params()), "nodes", strings.Join(ctl.Nodes(), ","))
 	}
 	if m != nil {
-		addr, err := m.Serve(ctx, cfg.Metrics.Listen)
+		addr, err := m.Serve(gctx, cfg.Metrics.Listen)
 		if err != nil {
-			return err
+			return nil, err
 		}
+		defer m.Wait()
 		log.Info("metrics endpoint", "url", "http://"+addr.String()+"/metrics")
 	}
 	readoutOpts.CanRead = canRead
 	deps := sensorDeps{a: a, board: board, ctl: ctl, m: m, opts: readoutOpts, log: log}
 	var stackMu sync.Mutex
-	stack, err := startSensors(ctx, cfg, deps)
+	stack, err := startSensors(gctx, cfg, deps)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer func() {
 		stackMu.Lock()
@@ -236,13 +335,13 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		stackMu.Lock()
 		defer stackMu.Unlock()
 		stack.close()
-		ns, err := startSensors(ctx, next, deps)
+		ns, err := startSensors(gctx, next, deps)
 		if err == nil {
 			stack = ns
 			return nil
 		}
 		// Back to the running configuration's sensors.
-		if old, err2 := startSensors(ctx, cur, deps); err2 == nil {
+		if old, err2 := startSensors(gctx, cur, deps); err2 == nil {
 			stack = old
 		} else {
 			log.Error("sensors could not be restarted with the running configuration either", "err", err2)
@@ -251,11 +350,62 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	go rl.watch(ctx)
+	watched := make(chan struct{})
+	go func() { defer close(watched); rl.watch(gctx, g.hup) }()
+	defer func() { <-watched }()
 
-	err = a.Run(ctx)
-	log.Info("xiot agent stopped")
-	return err
+	err = a.Run(gctx)
+	cancel() // Run may end on its own (authentication refused): stop the rest
+	restartMu.Lock()
+	next := restartTo
+	restartMu.Unlock()
+	if next != nil && ctx.Err() == nil {
+		log.Info("xiot agent restarting with the new configuration")
+		return next, nil
+	}
+	return nil, err
+}
+
+// agentHardware is the board and its outputs, which outlive a generation.
+type agentHardware struct {
+	board *hardware
+	ctl   *control.Controller // nil without outputs
+	stop  context.CancelFunc
+	log   *slog.Logger
+}
+
+// openAgentHardware opens the outputs of cfg on board and starts their
+// controller.
+func openAgentHardware(ctx context.Context, board *hardware, cfg *config.Config, log *slog.Logger) (*agentHardware, error) {
+	ctl, err := board.openControl(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	hw := &agentHardware{board: board, ctl: ctl, log: log, stop: func() {}}
+	if ctl != nil {
+		cctx, stop := context.WithCancel(ctx)
+		hw.stop = stop
+		go func() { _ = ctl.Run(cctx) }()
+	}
+	return hw, nil
+}
+
+// close applies the outputs' shutdown (failsafe) values; it may be called
+// more than once.
+func (hw *agentHardware) close() {
+	hw.stop()
+	if hw.ctl != nil {
+		if err := hw.ctl.Shutdown(); err != nil {
+			hw.log.Error("control shutdown", "err", err)
+		}
+		hw.ctl = nil
+	}
+}
+
+// hardwareChanged reports whether going from cur to next needs the board
+// and the outputs opened again.
+func hardwareChanged(cur, next *config.Config) bool {
+	return cur.Board != next.Board || cur.StateDir != next.StateDir || !reflect.DeepEqual(cur.Outputs, next.Outputs)
 }
 
 // sensorDeps are what the sensor services are built with; they do not

@@ -4,10 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"os/signal"
 	"reflect"
 	"slices"
-	"syscall"
 
 	"mellium.im/xmpp/jid"
 
@@ -17,12 +15,13 @@ import (
 
 // reloader applies a new configuration on SIGHUP: it loads and checks the
 // file again and keeps the running configuration, with a clear error,
-// when the new one is not valid. Settings that apply live are the log
-// level, the owners, the presence priority, and the sensors, history and
-// push sections (the sensor services restart with them); a change to any
-// other key (account, board, outputs, …) is reported as needing a restart,
-// and then nothing is applied, so that a reload never cycles outputs
-// through their failsafe states.
+// when the new one is not valid. The log level, the owners, the presence
+// priority apply live, and the sensors, history and push sections restart
+// the sensor services; a change to any other key (account, xmpp,
+// provisioning, metrics, board, outputs, …) restarts the agent in the
+// process with the new configuration (restart), going back to the running
+// one if the new one does not start. Outputs keep their state unless the
+// board, the outputs or the state directory changed.
 type reloader struct {
 	load  func() (*config.Config, error)
 	cur   *config.Config
@@ -35,6 +34,9 @@ type reloader struct {
 	// history and push sections, or returns an error with the running
 	// ones restored; nil when there are none.
 	applySensors func(cur, next *config.Config) error
+	// restart ends the running generation and starts the next one with
+	// next; nil leaves other changes for a restart by hand.
+	restart func(next *config.Config)
 }
 
 // liveSections are the top-level keys a reload applies by restarting the
@@ -42,10 +44,7 @@ type reloader struct {
 var liveSections = []string{"sensors", "history", "push"}
 
 // watch reloads on every SIGHUP until ctx is done.
-func (r *reloader) watch(ctx context.Context) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+func (r *reloader) watch(ctx context.Context, hup <-chan os.Signal) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -70,6 +69,15 @@ func (r *reloader) reload(ctx context.Context) {
 		} else {
 			restart = append(restart, k)
 		}
+	}
+	if len(restart) > 0 && r.restart != nil {
+		if _, err := next.XMPPClient("", r.log); err != nil {
+			r.log.Error("configuration reload refused; the running configuration stays", "keys", restart, "err", err)
+			return
+		}
+		r.log.Warn("reload: these settings changed: the agent starts again with the new configuration (session, services; outputs only if board, outputs or state_dir changed)", "keys", restart)
+		r.restart(next)
+		return
 	}
 	if len(restart) > 0 {
 		r.log.Warn("reload: these settings changed and need a restart (systemctl restart xiot); nothing was applied", "keys", restart)

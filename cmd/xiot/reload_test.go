@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -179,6 +183,125 @@ func TestSIGHUPReload(t *testing.T) {
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("agent exit after SIGTERM: %v\n%s", err, logs.String())
+	}
+	if !strings.Contains(logs.String(), "xiot agent stopped") {
+		t.Errorf("no clean stop:\n%s", logs.String())
+	}
+}
+
+// TestReloadRestartsAgent reloads changes that the running session cannot
+// take (another account, a metrics endpoint): the agent starts again in
+// the process with them, the outputs keep their state, and a configuration
+// that does not start brings the running one back.
+func TestReloadRestartsAgent(t *testing.T) {
+	p := testserver.StartProsody(t, testserver.ProsodyOptions{})
+	dir := t.TempDir()
+	pass := map[string]string{}
+	for _, u := range []string{"device", "device2", "client"} {
+		if err := p.Register(u, u+"-secret"); err != nil {
+			t.Fatal(err)
+		}
+		pass[u] = filepath.Join(dir, u+".pass")
+		if err := os.WriteFile(pass[u], []byte(u+"-secret\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	client := []string{"--jid", "client@localhost", "--password-file", pass["client"], "--server", p.C2SAddr, "--ca-file", p.CAFile}
+	cfgFile := filepath.Join(dir, "xiot.yaml")
+	write := func(user, extra string) {
+		t.Helper()
+		body := "account:\n  jid: " + user + "@localhost/agent\n  password_file: " + pass[user] + "\n  server: " + p.C2SAddr +
+			"\n  ca_file: " + p.CAFile + "\nboard: sim\nstate_dir: " + filepath.Join(dir, "state") + "\n" + extra
+		if err := os.WriteFile(cfgFile, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hup := func() {
+		t.Helper()
+		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("device", "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"agent", "--config", cfgFile}, io.Discard, &logs) }()
+	waitLog := func(what string, n int) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for strings.Count(logs.String(), what) < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("not %d× %q in the agent's log:\n%s", n, what, logs.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitLog("agent online", 1)
+	code, out, errOut := runXiot(t, append(append([]string{"set"}, client...), "device@localhost/agent", "Setpoint=23.5", "--node", "thermostat")...)
+	if code != exitOK {
+		t.Fatalf("set: exit %d\n%s\n%s", code, out, errOut)
+	}
+
+	// Another account and a metrics endpoint: a new generation.
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := free.Addr().String()
+	free.Close()
+	write("device2", "metrics:\n  listen: "+metricsAddr+"\n")
+	hup()
+	waitLog("xiot agent restarting with the new configuration", 1)
+	waitLog("agent online", 2)
+	if !strings.Contains(logs.String(), "jid=device2@localhost/agent") {
+		t.Fatalf("not started as device2:\n%s", logs.String())
+	}
+	if strings.Count(logs.String(), "failsafe at boot") != 1 {
+		t.Errorf("outputs cycled although board and outputs did not change:\n%s", logs.String())
+	}
+	code, out, errOut = runXiot(t, append(append([]string{"read", "--types", "status", "--node", "thermostat"}, client...), "device2@localhost/agent")...)
+	if code != exitOK || !strings.Contains(out, "23.5") {
+		t.Errorf("the setpoint did not survive the reload: exit %d\n%s\n%s", code, out, errOut)
+	}
+	m := regexp.MustCompile(`url=(http://[^ ]+/metrics)`).FindStringSubmatch(logs.String())
+	if m == nil {
+		t.Fatalf("no metrics endpoint after the reload:\n%s", logs.String())
+	}
+	resp, err := http.Get(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var busy net.Listener
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("metrics: %s", resp.Status)
+	}
+
+	// A configuration that loads but does not start (the metrics port is
+	// taken): the running one comes back.
+	busy, err = net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	write("device", "metrics:\n  listen: "+busy.Addr().String()+"\n")
+	hup()
+	waitLog("the agent did not start with it; the running configuration comes back", 1)
+	waitLog("agent online", 3)
+	if !strings.Contains(logs.String()[strings.LastIndex(logs.String(), "xiot agent starting"):], "jid=device2@localhost/agent") {
+		t.Errorf("not back on the running configuration (device2):\n%s", logs.String())
+	}
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Errorf("agent exit %d:\n%s", code, logs.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("agent did not stop:\n%s", logs.String())
 	}
 	if !strings.Contains(logs.String(), "xiot agent stopped") {
 		t.Errorf("no clean stop:\n%s", logs.String())

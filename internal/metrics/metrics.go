@@ -29,7 +29,8 @@ import (
 
 // Metrics is one set of xiot's metrics.
 type Metrics struct {
-	set *vm.Set
+	set     *vm.Set
+	stopped chan struct{} // closed when the server of Serve has shut down
 }
 
 // Session is what the metrics read of an XMPP session.
@@ -236,6 +237,9 @@ func (o *observed) Interval() time.Duration {
 // once listening, with the address (useful with port 0), and reports a
 // failure to listen as an error.
 func (m *Metrics) Serve(ctx context.Context, addr string) (net.Addr, error) {
+	if m.stopped != nil {
+		return nil, errors.New("metrics: already served")
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: listen on %s: %w", addr, err)
@@ -243,7 +247,10 @@ func (m *Metrics) Serve(ctx context.Context, addr string) (net.Addr, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", m.Handler())
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	stopped := make(chan struct{})
+	m.stopped = stopped
 	go func() {
+		defer close(stopped)
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -255,4 +262,13 @@ func (m *Metrics) Serve(ctx context.Context, addr string) (net.Addr, error) {
 		}
 	}()
 	return ln.Addr(), nil
+}
+
+// Wait blocks until the server of Serve has shut down after its context
+// ended (its port is free again); it returns at once when Serve was not
+// called.
+func (m *Metrics) Wait() {
+	if m.stopped != nil {
+		<-m.stopped
+	}
 }
