@@ -259,6 +259,9 @@ func (r *Registration) Register(ctx context.Context) (Status, error) {
 	if skip {
 		return Skipped, nil
 	}
+	if r.sess == nil {
+		return Skipped, errors.New("registry: no XMPP session to register on")
+	}
 	ctx = r.from(ctx)
 	tctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
 	defer cancel()
