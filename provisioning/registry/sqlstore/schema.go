@@ -117,14 +117,8 @@ var migrations = []struct {
 	}},
 }
 
-// migrate creates the version table and applies the missing migrations,
-// one transaction each.
+// migrate applies the missing migrations, one transaction each.
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, s.d.q(`CREATE TABLE IF NOT EXISTS xiot_schema (
-		version {{int}} PRIMARY KEY,
-		what {{text}} NOT NULL)`)); err != nil {
-		return fmt.Errorf("creating the schema version table: %w", err)
-	}
 	for {
 		done, err := s.migrateStep(ctx)
 		if err != nil || done {
@@ -133,8 +127,8 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 }
 
-// migrateStep applies the next migration, if any, and reports whether
-// the schema is current.
+// migrateStep creates the version table when missing, applies the next
+// migration, if any, and reports whether the schema is current.
 func (s *Store) migrateStep(ctx context.Context) (bool, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -145,6 +139,13 @@ func (s *Store) migrateStep(ctx context.Context) (bool, error) {
 		if _, err := tx.ExecContext(ctx, s.d.lock); err != nil {
 			return false, fmt.Errorf("migration lock: %w", err)
 		}
+	}
+	// Created under the lock: concurrent CREATE TABLE IF NOT EXISTS
+	// race in PostgreSQL.
+	if _, err := tx.ExecContext(ctx, s.d.q(`CREATE TABLE IF NOT EXISTS xiot_schema (
+		version {{int}} PRIMARY KEY,
+		what {{text}} NOT NULL)`)); err != nil {
+		return false, fmt.Errorf("creating the schema version table: %w", err)
 	}
 	v, err := schemaVersion(ctx, tx)
 	if err != nil {
