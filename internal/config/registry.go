@@ -1,7 +1,9 @@
 package config
 
 import (
+	"net/url"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -9,9 +11,15 @@ import (
 // XEP-0324 provisioning server, run as the component of the component
 // section.
 type Registry struct {
-	// Store is the registry's database file (bbolt); empty means
-	// state_dir/registry.db.
-	Store string `yaml:"store" xiot:"path"`
+	// Store is where the registry keeps things and rules: a SQLite file
+	// (empty means state_dir/registry.db; relative to the configuration
+	// file's directory) or a postgres:// or postgresql:// URL, for
+	// several registry instances on one PostgreSQL database. A URL holds
+	// no password: see StorePasswordFile.
+	Store string `yaml:"store"`
+	// StorePasswordFile holds the PostgreSQL password (mode 0600); empty
+	// leaves it to PGPASSWORD or ~/.pgpass.
+	StorePasswordFile string `yaml:"store_password_file" xiot:"path"`
 	// MaxResults caps the things one search returns; 0 means 100.
 	MaxResults int `yaml:"max_results"`
 	// ClaimBurst claims are accepted at once from one JID, then one per
@@ -26,12 +34,71 @@ type Registry struct {
 // Bounds of the registry section.
 const maxRegistryResults = 10000
 
-// RegistryStore returns the path of the registry's database.
+// RegistryStore returns the registry's store: a postgres:// URL as
+// given (without password), or the path of the SQLite file.
 func (c *Config) RegistryStore() string {
-	if c.Registry.Store != "" {
-		return c.Registry.Store
+	s := c.Registry.Store
+	switch {
+	case s == "":
+		return filepath.Join(c.StateDir, "registry.db")
+	case isDatabaseURL(s) || filepath.IsAbs(s) || c.src.file == "":
+		return s
 	}
-	return filepath.Join(c.StateDir, "registry.db")
+	return filepath.Join(filepath.Dir(c.src.file), s)
+}
+
+// RegistryStoreURL returns the registry's store with the password of
+// registry.store_password_file put into a postgres:// URL. It is a
+// secret: log RegistryStore instead.
+func (c *Config) RegistryStoreURL() (string, error) {
+	s := c.RegistryStore()
+	if !isDatabaseURL(s) || c.Registry.StorePasswordFile == "" {
+		return s, nil
+	}
+	pw, err := ReadSecretFile(c.Registry.StorePasswordFile)
+	if err != nil {
+		return "", c.src.atf("registry.store_password_file", "%w", err)
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", c.src.atf("registry.store", "not a URL: %w", err)
+	}
+	u.User = url.UserPassword(u.User.Username(), pw)
+	return u.String(), nil
+}
+
+// isDatabaseURL reports whether s names a PostgreSQL database.
+func isDatabaseURL(s string) bool {
+	l := strings.ToLower(s)
+	return strings.HasPrefix(l, "postgres://") || strings.HasPrefix(l, "postgresql://")
+}
+
+// checkStore validates registry.store and registry.store_password_file.
+func (c *Config) checkStore() error {
+	r := c.Registry
+	if !isDatabaseURL(r.Store) {
+		if r.StorePasswordFile != "" {
+			return c.src.atf("registry.store_password_file", "is for a postgres:// store, not the file %q", r.Store)
+		}
+		if strings.Contains(r.Store, "://") {
+			return c.src.atf("registry.store", "must be a file or a postgres:// URL, not %q", r.Store)
+		}
+		return nil
+	}
+	u, err := url.Parse(r.Store)
+	if err != nil {
+		return c.src.atf("registry.store", "not a URL: %v", strings.ReplaceAll(err.Error(), r.Store, "(the URL)"))
+	}
+	_, inline := u.User.Password()
+	if q := u.Query(); q.Has("password") {
+		inline = true
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	if inline {
+		return c.src.atf("registry.store", "%s: holds a password, which \"xiot config\" would show: put it in registry.store_password_file (mode 0600) or ~/.pgpass", u.Redacted())
+	}
+	return nil
 }
 
 // checkRegistry validates the registry section.
@@ -50,6 +117,9 @@ func (c *Config) checkRegistry() []error {
 	}
 	if r.NotifyTimeout < 0 {
 		add("registry.notify_timeout", "must not be negative, not %v", r.NotifyTimeout)
+	}
+	if err := c.checkStore(); err != nil {
+		errs = append(errs, err)
 	}
 	return errs
 }
