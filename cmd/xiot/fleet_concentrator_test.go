@@ -29,7 +29,8 @@ import (
 // owner allows it two fields with `xiot rules`; the third party then reads
 // exactly those and cannot set anything; with the registry down the
 // cached grant holds and every other question is refused; the owner
-// revokes and the refusal holds at once (clearCache).
+// revokes and the refusal holds at once (clearCache); a friend rule then
+// lets the third party subscribe.
 func TestFleetConcentratorEndToEnd(t *testing.T) {
 	const mqttDomain = "mqtt.localhost"
 	mqttSecret := fmt.Sprintf("concentrator-%d", time.Now().UnixNano())
@@ -237,6 +238,13 @@ provisioning:
 	if code, out, _ := read("alice"); code == exitOK {
 		t.Errorf("alice still reads after the owner revoked:\n%s", out)
 	}
+	// Friendship allowed: the device now accepts alice's subscription.
+	rules("allow", device, "alice@"+p.Domain, "friend")
+	if got := subscribe(t, p, "alice", device); got != "subscribed" {
+		t.Errorf("alice's subscription request after the friend rule answered %q, want subscribed", got)
+	}
+	// The registry's friend recommendation reached the device.
+	waitFor(&concLog, regexp.MustCompile(`befriending device=thermo1 friend=alice@`))
 	if n := commands.Load(); n != 0 {
 		t.Errorf("%d commands reached the device", n)
 	}
