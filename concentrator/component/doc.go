@@ -45,6 +45,20 @@
 // may read and control devices and query the node tree; others get
 // forbidden. Service discovery and ping answer everybody.
 //
+// With Options.Provisioning, each device is also a XEP-0347 thing of its
+// own, under its own JID (see Provisioning for why not a node behind the
+// component): it registers in the thing registry with a random KEY kept
+// in RegistrationsDir (at most Provisioning.MaxRegistering at once, with
+// backoff), its claim text is logged and listed by Claims, and the owner
+// who claims it becomes its friend and may read and control it. For
+// everybody else the device asks the XEP-0324 provisioning server, from
+// its own JID: isFriend before accepting a presence subscription, canRead
+// and canControl before a readout or a set, serving only the fields and
+// parameters allowed. Each device caches the answers until the server
+// sends it clearCache, and follows the server's friend and unfriend
+// recommendations; with the server unreachable only cached decisions
+// hold.
+//
 // # Device ids and JIDs
 //
 // A device id becomes a localpart by XEP-0106 escaping (space, ", &, ', /,
