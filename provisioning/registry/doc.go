@@ -39,5 +39,10 @@
 // bounded; strMask matching is linear; KEY is never searched, returned or
 // logged.
 //
-// Everything is kept in a Store; boltstore provides the embedded one.
+// Everything is kept in a Store. sqlstore provides SQLite (embedded, the
+// default) and PostgreSQL (several registry instances on one database);
+// both implement Searcher, so that searches, claims and owners' listings
+// use indexes instead of scanning every thing. boltstore, the store of
+// older versions, is kept to convert their files; storetest is the suite
+// every Store passes.
 package registry

@@ -1,15 +1,9 @@
-// Package boltstore is the embedded registry.Store: one bbolt file
-// (go.etcd.io/bbolt, pure Go, already linked for sensor history), with
-// things and rules as JSON records and the format version recorded for
-// migrations.
-//
-// # Why not SQLite
-//
-// A pure-Go SQLite (modernc.org/sqlite v1.34.5) adds 3.1 MB to the
-// stripped ARMv6 binary of xiot (11.2 MB to 14.4 MB, measured), beyond
-// the 12 MB budget; bbolt costs nothing more. Searches scan the things,
-// which is adequate for fleets of thousands; a SQL store can be added as
-// another registry.Store.
+// Package boltstore is the registry.Store of older versions of xiot:
+// one bbolt file (go.etcd.io/bbolt, pure Go, already linked for sensor
+// history), with things and rules as JSON records and the format version
+// recorded for migrations. "xiot registry" now keeps its things in
+// sqlstore (SQLite by default) and uses this package only to convert
+// such files (--migrate-from-bolt); it still passes storetest.
 //
 // # Memory
 //

@@ -200,7 +200,7 @@ func checkFile(f *os.File, path string) error {
 	case n == 0 || bytes.HasPrefix(head, sqliteMagic):
 		return nil
 	case n >= 20 && binary.LittleEndian.Uint32(head[16:20]) == boltMagic:
-		return fmt.Errorf("sqlstore: %s: %w: convert it with: xiot registry --config FILE --migrate-from-bolt %s (after moving it aside, or with registry.store set to a new file)",
+		return fmt.Errorf("sqlstore: %s: %w: convert it with: xiot registry --config FILE --migrate-from-bolt %s",
 			path, ErrBoltFile, path)
 	}
 	return fmt.Errorf("sqlstore: %s: not a SQLite database (header %q)", path, head[:min(n, 16)])
