@@ -225,7 +225,8 @@ func (r *relay) dialUpstream(ctx context.Context) error {
 // header and features.
 func (r *relay) openUpstream() error {
 	r.ubud = &budget{r: r.uconn, left: r.max() + 8192}
-	r.uxml = xml.NewDecoder(bufio.NewReader(r.ubud))
+	r.ubr = bufio.NewReader(r.ubud)
+	r.uxml = xml.NewDecoder(r.ubr)
 	hdr := fmt.Sprintf(`<?xml version='1.0'?><stream:stream xmlns='%s' xmlns:stream='%s' to='%s' version='1.0' xml:lang='en'>`,
 		xmpp.NSClient, xmpp.NSStream, xmlEscape(r.to))
 	r.uwmu.Lock()

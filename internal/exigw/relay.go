@@ -70,8 +70,16 @@ type relay struct {
 	uraw  net.Conn
 	uconn net.Conn
 	ubud  *budget
+	ubr   *bufio.Reader
 	uxml  *xml.Decoder
 	uwmu  sync.Mutex
+
+	// upstream elements read but not yet written to the device: a burst
+	// of them (a stanza and the stream-management request after it) goes
+	// to the device in one write, one TLS record (guarded by pmu)
+	pmu     sync.Mutex
+	pending []*xmpp.Element
+	pflush  *time.Timer
 	feats *xmpp.Element // the upstream's latest stream features
 	id    string
 	to    string
@@ -458,25 +466,66 @@ func (r *relay) handleEXI(el *xmpp.Element) error {
 	return &xmpp.StreamError{Condition: "unsupported-stanza-type", Text: "unexpected " + el.Name.Local}
 }
 
-// pumpUp relays upstream elements to the device.
+// pumpUp relays upstream elements to the device. Elements that arrive
+// together (already buffered behind the one just read) are written to the
+// device together, so that a constrained link carries one TLS record and
+// one packet instead of several; a held element waits at most
+// coalesceDelay should the next one arrive incomplete.
 func (r *relay) pumpUp() error {
 	for {
 		el, err := r.readUp()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
+				_ = r.flushUp()
 				r.writeDeviceEnd()
 				r.closeAll()
 			}
 			return err
 		}
-		if err := r.writeDevice(el); err != nil {
-			// An element the device's encoding cannot carry (or a lost
-			// link) ends the relay rather than leave the device without
-			// the server's stanzas; with sessionWideBuffers no later
-			// element could be encoded anyway.
-			r.g.log.Info("cannot write to device; closing", "remote", r.raw.RemoteAddr(), "err", err)
-			r.closeAll()
+		r.pmu.Lock()
+		r.pending = append(r.pending, el)
+		hold := r.ubr.Buffered() > 0 && len(r.pending) < maxCoalesce
+		if hold && r.pflush == nil {
+			r.pflush = time.AfterFunc(coalesceDelay, func() { _ = r.flushUp() })
+		}
+		r.pmu.Unlock()
+		if hold {
+			continue
+		}
+		if err := r.flushUp(); err != nil {
 			return err
 		}
 	}
+}
+
+// Coalescing of upstream elements: at most maxCoalesce per write, held at
+// most coalesceDelay.
+const (
+	maxCoalesce   = 16
+	coalesceDelay = 2 * time.Millisecond
+)
+
+// flushUp writes the pending upstream elements to the device.
+func (r *relay) flushUp() error {
+	r.pmu.Lock()
+	defer r.pmu.Unlock()
+	if r.pflush != nil {
+		r.pflush.Stop()
+		r.pflush = nil
+	}
+	if len(r.pending) == 0 {
+		return nil
+	}
+	els := r.pending
+	r.pending = nil
+	if err := r.writeDevice(els...); err != nil {
+		// An element the device's encoding cannot carry (or a lost
+		// link) ends the relay rather than leave the device without
+		// the server's stanzas; with sessionWideBuffers no later
+		// element could be encoded anyway.
+		r.g.log.Info("cannot write to device; closing", "remote", r.raw.RemoteAddr(), "err", err)
+		r.closeAll()
+		return err
+	}
+	return nil
 }

@@ -31,6 +31,7 @@ type Session struct {
 	waiters  map[string]waiter
 	onlineCh chan struct{} // closed while online
 	ackTimer *time.Timer
+	ackDue   *stream // a stream whose server asked for an <a/> not sent yet
 	closed   bool
 	mech     string // SASL mechanism of the last login
 
@@ -300,12 +301,42 @@ func (s *Session) readLoop(ctx context.Context, st *stream) error {
 func (s *Session) handleSM(st *stream, el *Element) {
 	switch el.Name.Local {
 	case "r":
-		_ = st.writeElements(NewElement(NSSM, "a", "h", strconv.FormatUint(uint64(s.sm.h()), 10)))
+		// Answered with the next stanza we send when that comes soon
+		// (typically the reply to what the server just delivered), else
+		// on its own after ackAnswerDelay: one write, one packet and one
+		// TLS record instead of two on a constrained link.
+		s.mu.Lock()
+		due := s.ackDue == st
+		s.ackDue = st
+		s.mu.Unlock()
+		if !due {
+			time.AfterFunc(ackAnswerDelay, func() {
+				if a := s.takeAck(st); a != nil {
+					_ = st.writeElements(a)
+				}
+			})
+		}
 	case "a":
 		if h, err := strconv.ParseUint(el.Get("h"), 10, 32); err == nil {
 			s.sm.ack(uint32(h))
 		}
 	}
+}
+
+// ackAnswerDelay is how long the answer to the server's <r/> waits for a
+// stanza to travel with.
+const ackAnswerDelay = 20 * time.Millisecond
+
+// takeAck returns the <a/> answering the server's pending <r/> on st, or
+// nil when none is due; the answer then counts as sent.
+func (s *Session) takeAck(st *stream) *Element {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st == nil || s.ackDue != st {
+		return nil
+	}
+	s.ackDue = nil
+	return NewElement(NSSM, "a", "h", strconv.FormatUint(uint64(s.sm.h()), 10))
 }
 
 // waiter is an IQ request waiting for its answer.
@@ -431,7 +462,11 @@ func (s *Session) SendAll(ctx context.Context, vs ...any) error {
 	st := s.st
 	s.mu.Unlock()
 	if st != nil {
-		if err := st.writeElements(els...); err != nil {
+		out := els
+		if a := s.takeAck(st); a != nil {
+			out = append([]*Element{a}, els...)
+		}
+		if err := st.writeElements(out...); err != nil {
 			// The stanzas stay queued; the reader notices the broken
 			// connection and the session reconnects.
 			st.close()
