@@ -33,6 +33,7 @@ import (
 	"github.com/xiot/xiot/control"
 	"github.com/xiot/xiot/control/iotcontrol"
 	"github.com/xiot/xiot/exi"
+	"github.com/xiot/xiot/internal/config"
 	"github.com/xiot/xiot/internal/exigw"
 	"github.com/xiot/xiot/internal/testserver"
 	"github.com/xiot/xiot/internal/xmpp"
@@ -72,6 +73,9 @@ type variant struct {
 	name   string
 	server string // "", "neg" or "alt": Prosody, gateway negotiated, gateway alternative binding
 	x      xmpp.EXIConfig
+	// classic offers only classic TLS key exchanges (xmpp.tls_post_quantum
+	// false): no 1.2 KB hybrid ML-KEM key share each way
+	classic bool
 }
 
 type result struct {
@@ -158,38 +162,42 @@ func run(nRead, nSet int) error {
 
 	cmux := &xmpp.Mux{}
 	reader := sensordata.NewClient(cmux)
-	cli, err := session(ctx, p, "client", "bench", p.C2SAddr, false, xmpp.EXIConfig{}, cmux, nil)
+	cli, err := session(ctx, p, "client", "bench", p.C2SAddr, false, false, xmpp.EXIConfig{}, cmux, nil)
 	if err != nil {
 		return err
 	}
 	defer cli.Close()
 
 	variants := []variant{
-		{"XML, straight to Prosody", "", xmpp.EXIConfig{}},
-		{"XML, through the gateway", "neg", xmpp.EXIConfig{}},
-		{"EXI schema-less", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate}},
-		{"EXI schema-less + compression", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, Alignment: exi.Compression}},
-		{"EXI schema-informed", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true}},
-		{"EXI schema-informed + compression", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, Alignment: exi.Compression}},
-		{"EXI schema-informed, alt. binding", "alt", xmpp.EXIConfig{Mode: xmpp.EXIAlternative, SchemaInformed: true}},
-		{"EXI s.-informed + compr., alt. binding", "alt", xmpp.EXIConfig{Mode: xmpp.EXIAlternative, SchemaInformed: true, Alignment: exi.Compression}},
-		{"EXI schema-less, session-wide", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SessionWideBuffers: true}},
-		{"EXI schema-informed, session-wide", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, SessionWideBuffers: true}},
-		{"EXI s.-informed + compr., session-wide", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, Alignment: exi.Compression, SessionWideBuffers: true}},
-		{"no TLS: XML", "neg-plain", xmpp.EXIConfig{}},
-		{"no TLS: EXI schema-less", "neg-plain", xmpp.EXIConfig{Mode: xmpp.EXINegotiate}},
-		{"no TLS: EXI schema-less + compression", "neg-plain", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, Alignment: exi.Compression}},
-		{"no TLS: EXI schema-informed", "neg-plain", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true}},
-		{"no TLS: EXI schema-informed + compr.", "neg-plain", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, Alignment: exi.Compression}},
-		{"no TLS: EXI schema-informed, alt.", "alt-plain", xmpp.EXIConfig{Mode: xmpp.EXIAlternative, SchemaInformed: true}},
-		{"no TLS: EXI schema-less, session-wide", "neg-plain", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SessionWideBuffers: true}},
-		{"no TLS: EXI schema-informed, session-wide", "neg-plain", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, SessionWideBuffers: true}},
+		{"XML, straight to Prosody", "", xmpp.EXIConfig{}, false},
+		{"XML, through the gateway", "neg", xmpp.EXIConfig{}, false},
+		{"EXI schema-less", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate}, false},
+		{"EXI schema-less + compression", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, Alignment: exi.Compression}, false},
+		{"EXI schema-informed", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true}, false},
+		{"EXI schema-informed + compression", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, Alignment: exi.Compression}, false},
+		{"EXI schema-informed, alt. binding", "alt", xmpp.EXIConfig{Mode: xmpp.EXIAlternative, SchemaInformed: true}, false},
+		{"EXI s.-informed + compr., alt. binding", "alt", xmpp.EXIConfig{Mode: xmpp.EXIAlternative, SchemaInformed: true, Alignment: exi.Compression}, false},
+		{"EXI schema-less, session-wide", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SessionWideBuffers: true}, false},
+		{"EXI schema-informed, session-wide", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, SessionWideBuffers: true}, false},
+		{"EXI s.-informed + compr., session-wide", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, Alignment: exi.Compression, SessionWideBuffers: true}, false},
+		{"classic TLS: XML", "", xmpp.EXIConfig{}, true},
+		{"classic TLS: EXI schema-less, session-w.", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SessionWideBuffers: true}, true},
+		{"classic TLS: EXI schema-inf., session-w.", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, SessionWideBuffers: true}, true},
+		{"no TLS: XML", "neg-plain", xmpp.EXIConfig{}, false},
+		{"no TLS: EXI schema-less", "neg-plain", xmpp.EXIConfig{Mode: xmpp.EXINegotiate}, false},
+		{"no TLS: EXI schema-less + compression", "neg-plain", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, Alignment: exi.Compression}, false},
+		{"no TLS: EXI schema-informed", "neg-plain", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true}, false},
+		{"no TLS: EXI schema-informed + compr.", "neg-plain", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, Alignment: exi.Compression}, false},
+		{"no TLS: EXI schema-informed, alt.", "alt-plain", xmpp.EXIConfig{Mode: xmpp.EXIAlternative, SchemaInformed: true}, false},
+		{"no TLS: EXI schema-less, session-wide", "neg-plain", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SessionWideBuffers: true}, false},
+		{"no TLS: EXI schema-informed, session-wide", "neg-plain", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, SessionWideBuffers: true}, false},
 	}
-	plainBase := slices.IndexFunc(variants, func(v variant) bool { return v.name == "no TLS: XML" }) // the XML variant without TLS
+	plainBase := slices.IndexFunc(variants, func(v variant) bool { return v.name == "no TLS: XML" })        // the XML variant without TLS
+	classicBase := slices.IndexFunc(variants, func(v variant) bool { return v.name == "classic TLS: XML" }) // with classic key exchange
 	results := make([]result, len(variants))
 	for i, v := range variants {
 		var in, out atomic.Int64
-		dev, err := session(ctx, p, "device", fmt.Sprint("bench", i), addrs[v.server], strings.HasSuffix(v.server, "-plain"), v.x, dmux, func(c net.Conn) net.Conn {
+		dev, err := session(ctx, p, "device", fmt.Sprint("bench", i), addrs[v.server], strings.HasSuffix(v.server, "-plain"), v.classic, v.x, dmux, func(c net.Conn) net.Conn {
 			return &countConn{Conn: c, in: &in, out: &out}
 		})
 		if err != nil {
@@ -232,12 +240,16 @@ func run(nRead, nSet int) error {
 	for i, v := range variants {
 		r := results[i]
 		base := float64(results[0].total)
-		if i >= plainBase {
+		switch {
+		case i >= plainBase:
 			base = float64(results[plainBase].total)
+		case i >= classicBase:
+			base = float64(results[classicBase].total)
 		}
 		fmt.Printf("  %-40s %9d %9d %7.1f%% %11v %11v\n", v.name, r.login, r.total, 100*float64(r.total)/base, r.p50.Round(time.Microsecond), r.p90.Round(time.Microsecond))
 	}
-	fmt.Printf("  (\"no TLS\" rows: device link without TLS, against the XML row without TLS)\n")
+	fmt.Printf("  (\"classic TLS\" rows: no hybrid post-quantum key share (xmpp.tls_post_quantum: false), against the XML row with the same TLS;\n")
+	fmt.Printf("   \"no TLS\" rows: device link without TLS, against the XML row without TLS)\n")
 	fmt.Printf("  goal: schema-informed EXI <= 25%% of the XML bytes\n")
 	fmt.Printf("== gateway's added latency on a readout round trip (p50) ==\n")
 	fmt.Printf("  XML through the gateway vs straight: %+v\n", (results[1].p50 - results[0].p50).Round(time.Microsecond))
@@ -248,12 +260,15 @@ func run(nRead, nSet int) error {
 	return nil
 }
 
-func session(ctx context.Context, p *testserver.Prosody, user, res, server string, plain bool, x xmpp.EXIConfig, mux *xmpp.Mux, wrap func(net.Conn) net.Conn) (*xmpp.Session, error) {
+func session(ctx context.Context, p *testserver.Prosody, user, res, server string, plain, classic bool, x xmpp.EXIConfig, mux *xmpp.Mux, wrap func(net.Conn) net.Conn) (*xmpp.Session, error) {
 	j, err := jid.Parse(user + "@" + p.Domain + "/" + res)
 	if err != nil {
 		return nil, err
 	}
 	cfg := xmpp.Config{JID: j, Password: user + "-bench-pass", Server: server, TLS: p.TLSConfig(), Keepalive: -1, EXI: x, StreamManagement: true, NoTLS: plain}
+	if classic {
+		cfg.TLS.CurvePreferences = config.ClassicCurves()
+	}
 	if wrap != nil {
 		cfg.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
 			var d net.Dialer

@@ -138,6 +138,10 @@ type XMPP struct {
 	// ResumeTimeout is the resumption window requested from the server;
 	// 0 asks for the server's default.
 	ResumeTimeout time.Duration `yaml:"resume_timeout"`
+	// TLSPostQuantum offers the hybrid post-quantum key exchange
+	// (X25519MLKEM768) in TLS handshakes; false offers only X25519 and
+	// P-256, about 2.3 KB less per handshake on a constrained link.
+	TLSPostQuantum bool `yaml:"tls_post_quantum"`
 }
 
 // Default returns the configuration used for keys a file leaves out. It has
@@ -154,6 +158,7 @@ func Default() *Config {
 			ReconnectMax:     60 * time.Second,
 			StreamManagement: true,
 			ResumeTimeout:    300 * time.Second,
+			TLSPostQuantum:   true,
 		},
 		StateDir: "/var/lib/xiot",
 		EXI:      EXI{SessionWideBuffers: true},

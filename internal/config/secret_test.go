@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -291,6 +293,28 @@ func TestWarnings(t *testing.T) {
 			if !strings.HasPrefix(got[i], tc.want[i]) {
 				t.Errorf("warning %d = %q, want prefix %q", i, got[i], tc.want[i])
 			}
+		}
+	}
+}
+
+func TestTLSPostQuantum(t *testing.T) {
+	for _, tc := range []struct {
+		yaml string
+		want []tls.CurveID
+	}{
+		{"account:\n  jid: d@example.org\n", nil}, // Go's defaults, hybrid ML-KEM first
+		{"account:\n  jid: d@example.org\nxmpp:\n  tls_post_quantum: false\n", []tls.CurveID{tls.X25519, tls.CurveP256}},
+	} {
+		c, err := Decode("x.yaml", []byte(tc.yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc2, err := c.TLSConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(tc2.CurvePreferences, tc.want) {
+			t.Errorf("%q: curves %v, want %v", tc.yaml, tc2.CurvePreferences, tc.want)
 		}
 	}
 }

@@ -14,14 +14,18 @@ const xmppClientALPN = "xmpp-client"
 // TLSConfig returns the TLS settings for the account's connection: server
 // name from Account.ServerName, root CAs from account.ca_file (replacing
 // the system roots) when set, verification off only when
-// insecure_skip_verify is true, TLS 1.2 at least, and the "xmpp-client"
-// ALPN protocol for direct TLS.
+// insecure_skip_verify is true, TLS 1.2 at least, the "xmpp-client"
+// ALPN protocol for direct TLS, and only classic key exchanges when
+// xmpp.tls_post_quantum is false.
 func (c *Config) TLSConfig() (*tls.Config, error) {
 	a := c.Account
 	cfg := &tls.Config{
 		ServerName:         a.ServerName(),
 		MinVersion:         tls.VersionTLS12,
 		InsecureSkipVerify: a.InsecureSkipVerify, //nolint:gosec // explicit opt-in, warned about by Warnings
+	}
+	if !c.XMPP.TLSPostQuantum {
+		cfg.CurvePreferences = ClassicCurves()
 	}
 	if a.DirectTLS {
 		cfg.NextProtos = []string{xmppClientALPN}
@@ -48,3 +52,8 @@ func loadCAFile(path string) (*x509.CertPool, error) {
 	}
 	return pool, nil
 }
+
+// ClassicCurves returns the TLS key exchanges offered with
+// xmpp.tls_post_quantum off: no hybrid post-quantum key share, whose 1.2 KB
+// each way weigh on a constrained link.
+func ClassicCurves() []tls.CurveID { return []tls.CurveID{tls.X25519, tls.CurveP256} }
