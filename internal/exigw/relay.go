@@ -74,15 +74,16 @@ type relay struct {
 	uxml  *xml.Decoder
 	uwmu  sync.Mutex
 
+	feats *xmpp.Element // the upstream's latest stream features
+	id    string
+	to    string
+
 	// upstream elements read but not yet written to the device: a burst
 	// of them (a stanza and the stream-management request after it) goes
 	// to the device in one write, one TLS record (guarded by pmu)
 	pmu     sync.Mutex
 	pending []*xmpp.Element
 	pflush  *time.Timer
-	feats *xmpp.Element // the upstream's latest stream features
-	id    string
-	to    string
 
 	closeOnce sync.Once
 }
