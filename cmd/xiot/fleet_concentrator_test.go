@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,7 +30,8 @@ import (
 // exactly those and cannot set anything; with the registry down the
 // cached grant holds and every other question is refused; the owner
 // revokes and the refusal holds at once (clearCache); a friend rule then
-// lets the third party subscribe.
+// lets the third party subscribe, and a control rule for one parameter
+// lets it set that one only.
 func TestFleetConcentratorEndToEnd(t *testing.T) {
 	const mqttDomain = "mqtt.localhost"
 	mqttSecret := fmt.Sprintf("concentrator-%d", time.Now().UnixNano())
@@ -57,19 +58,26 @@ func TestFleetConcentratorEndToEnd(t *testing.T) {
 		return []string{"--jid", user + "@" + p.Domain, "--password-file", pass[user], "--server", p.C2SAddr, "--ca-file", p.CAFile}
 	}
 
-	// The device: three retained readings and a switch whose commands
-	// are watched (none may arrive).
+	// The device: three retained readings and two switches; it echoes
+	// commands as Tasmota does, and the test records them.
 	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + m.Addr).SetClientID("thermo1"))
 	if tok := pub.Connect(); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
 		t.Fatal(tok.Error())
 	}
 	defer pub.Disconnect(0)
-	var commands atomic.Int32
-	if tok := pub.Subscribe("cmnd/#", 1, func(mqtt.Client, mqtt.Message) { commands.Add(1) }); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
+	var cmdMu sync.Mutex
+	var commands []string
+	echo := func(c mqtt.Client, msg mqtt.Message) {
+		cmdMu.Lock()
+		commands = append(commands, msg.Topic()+"="+string(msg.Payload()))
+		cmdMu.Unlock()
+		c.Publish(strings.Replace(msg.Topic(), "cmnd/", "stat/", 1), 1, true, msg.Payload())
+	}
+	if tok := pub.Subscribe("cmnd/#", 1, echo); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
 		t.Fatal(tok.Error())
 	}
 	for topic, v := range map[string]string{"plain/thermo1/Temperature": "21.5 °C", "plain/thermo1/Humidity": "40 %",
-		"plain/thermo1/Pressure": "1013 hPa", "stat/thermo1/POWER": "ON"} {
+		"plain/thermo1/Pressure": "1013 hPa", "stat/thermo1/POWER": "ON", "stat/thermo1/LIGHT": "OFF"} {
 		if tok := pub.Publish(topic, 1, true, v); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
 			t.Fatal(tok.Error())
 		}
@@ -93,6 +101,12 @@ mqtt:
       field: Power
       type: boolean
       command_topic: "cmnd/{device}/POWER"
+      payload_on: "ON"
+      payload_off: "OFF"
+    - topic: "stat/{device}/LIGHT"
+      field: Light
+      type: boolean
+      command_topic: "cmnd/{device}/LIGHT"
       payload_on: "ON"
       payload_off: "OFF"
 provisioning:
@@ -177,7 +191,7 @@ provisioning:
 		return names
 	}
 	// The owner reads everything without a rule.
-	if code, out, errOut := read("owner"); code != exitOK || len(fieldNames(out)) != 4 {
+	if code, out, errOut := read("owner"); code != exitOK || len(fieldNames(out)) != 5 {
 		t.Fatalf("the owner's read: exit %d\n%s\n%s\n%s", code, out, errOut, concLog.String())
 	}
 
@@ -245,8 +259,22 @@ provisioning:
 	}
 	// The registry's friend recommendation reached the device.
 	waitFor(&concLog, regexp.MustCompile(`befriending device=thermo1 friend=alice@`))
-	if n := commands.Load(); n != 0 {
-		t.Errorf("%d commands reached the device", n)
+	// Control of one parameter: alice sets Light, still not Power.
+	set := func(param string) (int, string) {
+		code, out, errOut := runXiot(t, append(append([]string{"set"}, acct("alice")...), device, param)...)
+		return code, out + errOut
+	}
+	rules("allow", "--params", "Light", device, "alice@"+p.Domain, "control")
+	if code, out := set("Light=true"); code != exitOK {
+		t.Errorf("alice's set of Light after the control rule: exit %d\n%s", code, out)
+	}
+	if code, out := set("Power=false"); code == exitOK || !strings.Contains(out, "forbidden") {
+		t.Errorf("alice's set of Power: exit %d, want forbidden\n%s", code, out)
+	}
+	cmdMu.Lock()
+	defer cmdMu.Unlock()
+	if len(commands) != 1 || commands[0] != "cmnd/thermo1/LIGHT=ON" {
+		t.Errorf("commands that reached the device: %q, want only cmnd/thermo1/LIGHT=ON", commands)
 	}
 	_ = stopRegistry
 }
