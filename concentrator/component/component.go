@@ -135,6 +135,11 @@ func New(opts Options) (*Component, error) {
 	sc := opts.Session
 	online := sc.OnOnline
 	sc.OnOnline = func(ctx context.Context, resumed bool) {
+		if !resumed {
+			// XEP-0326: event subscriptions end when the concentrator
+			// goes offline.
+			c.tree.events.reset()
+		}
 		select {
 		case c.onlineC <- struct{}{}:
 		default:
@@ -183,7 +188,14 @@ func (c *Component) Run(ctx context.Context) error {
 	wctx, wstop := context.WithCancel(ctx)
 	go func() {
 		defer close(watchDone)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.tree.events.run(wctx)
+		}()
 		c.watch(wctx)
+		wg.Wait()
 	}()
 	defer func() {
 		wstop()

@@ -10,9 +10,11 @@ import (
 	"github.com/xiot/xiot/concentrator/mqttbridge"
 	"github.com/xiot/xiot/internal/config"
 	"github.com/xiot/xiot/internal/xmpp"
+	"github.com/xiot/xiot/sensors/sensordata"
 )
 
-// FuzzNodeRequest feeds arbitrary XEP-0326 requests to the node tree and
+// FuzzNodeRequest feeds arbitrary XEP-0326 requests to the node tree,
+// and XEP-0323/0325 requests to the concentrator JID's node selection and
 // the set-override check: they must never panic.
 func FuzzNodeRequest(f *testing.F) {
 	for _, s := range []string{
@@ -21,6 +23,15 @@ func FuzzNodeRequest(f *testing.F) {
 		`<getChildNodes xmlns='urn:xmpp:iot:concentrators' sourceId='MQTT' nodeId='/'/>`,
 		`<getNodes xmlns='urn:xmpp:iot:concentrators'><node sourceId='MQTT' nodeId=''/></getNodes>`,
 		`<set xmlns='urn:xmpp:iot:control'><boolean name='OverrideDuration' value='x'/></set>`,
+		`<getAllNodes xmlns='urn:xmpp:iot:concentrators' sourceId='MQTTMappings'><onlyIfDerivedFrom>xiot.mqtt.Node</onlyIfDerivedFrom></getAllNodes>`,
+		`<getAncestors xmlns='urn:xmpp:iot:concentrators' sourceId='MQTTMappings' nodeId='config-1' parameters='true'/>`,
+		`<getNodeInheritance xmlns='urn:xmpp:iot:concentrators' sourceId='MQTT' nodeId='a'/>`,
+		`<createNewNode xmlns='urn:xmpp:iot:concentrators' sourceId='MQTTMappings' nodeId='mappings' type='xiot.mqtt.TopicMapping'><x xmlns='jabber:x:data' type='submit'><field var='id'><value>m1</value></field><field var='topic'><value>t/{device}</value></field></x></createNewNode>`,
+		`<setNodeParametersAfterEdit xmlns='urn:xmpp:iot:concentrators' sourceId='MQTTMappings' nodeId='m1'><x xmlns='jabber:x:data' type='submit'><field var='unit'><value>W</value><value>V</value></field></x></setNodeParametersAfterEdit>`,
+		`<destroyNode xmlns='urn:xmpp:iot:concentrators' sourceId='MQTTMappings' nodeId='config-1'/>`,
+		`<executeNodeCommand xmlns='urn:xmpp:iot:concentrators' sourceId='MQTTMappings' nodeId='m1' command='publishSample'><x xmlns='jabber:x:data' type='submit'/></executeNodeCommand>`,
+		`<subscribe xmlns='urn:xmpp:iot:concentrators' sourceId='MQTT' nodeAdded='false' parameters='1'/>`,
+		`<req xmlns='urn:xmpp:iot:sensordata' seqnr='1' momentary='true'><node nodeId='a' sourceId='MQTT'/><node nodeId='b' sourceId='X'/></req>`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -45,10 +56,15 @@ func FuzzNodeRequest(f *testing.F) {
 				if err != nil {
 					return
 				}
+				owner, _ := jid.Parse("owner@example.org/fuzz")
 				for _, cmd := range append(nodeCommands, "nope") {
-					_ = c.answerNodes(cmd, el, xmpp.NewElement(NSConcentrators, cmd+"Response"))
+					_ = c.answerNodes(t.Context(), owner, cmd, el, xmpp.NewElement(NSConcentrators, cmd+"Response"))
 				}
 				_ = hasOverride(el)
+				if req, err := sensordata.ParseRequest(el); err == nil {
+					_, _, _ = c.readTargets(req)
+				}
+				_, _ = c.rootSetTargets(el)
 				return
 			}
 		}

@@ -477,7 +477,7 @@ func TestConcentratorThroughProsody(t *testing.T) {
 		for _, v := range res.Children() {
 			caps = append(caps, v.Text())
 		}
-		if !slices.Contains(caps, "getRootNodes") || !slices.Contains(caps, "getChildNodes") || slices.Contains(caps, "createNewNode") {
+		if !slices.Contains(caps, "getRootNodes") || !slices.Contains(caps, "getChildNodes") || slices.Contains(caps, "moveNodeUp") {
 			t.Errorf("capabilities %v", caps)
 		}
 		res, err = query(owner, xmpp.NewElement(ns, "getAllDataSources"))
@@ -531,9 +531,11 @@ func TestConcentratorThroughProsody(t *testing.T) {
 		if !errors.As(err, &se) || se.Condition != "item-not-found" || res == nil || res.Get("result") != "NotFound" {
 			t.Errorf("getNode of an unknown node: %v %v", res, err)
 		}
-		res, err = query(owner, xmpp.NewElement(ns, "createNewNode", "sourceId", component.SourceID))
-		if !errors.As(err, &se) || se.Condition != "feature-not-implemented" || res == nil || res.Get("result") != "NotImplemented" {
-			t.Errorf("createNewNode: %v %v", res, err)
+		for _, cmd := range []string{"moveNodeUp", "holabandola"} {
+			res, err = query(owner, xmpp.NewElement(ns, cmd, "sourceId", component.SourceID))
+			if !errors.As(err, &se) || se.Condition != "feature-not-implemented" || res == nil || res.Get("result") != "NotImplemented" {
+				t.Errorf("%s: %v %v", cmd, res, err)
+			}
 		}
 		if res, err = query(stranger, xmpp.NewElement(ns, "getRootNodes", "sourceId", component.SourceID)); !errors.As(err, &se) || se.Condition != "forbidden" || res == nil || res.Get("result") != "InsufficientPrivileges" {
 			t.Errorf("stranger's getRootNodes: %v", err)

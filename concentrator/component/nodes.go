@@ -3,18 +3,16 @@ package component
 import (
 	"context"
 	"strconv"
-	"strings"
 
 	"mellium.im/xmpp/jid"
 
-	"github.com/xiot/xiot/concentrator/mqttbridge"
 	"github.com/xiot/xiot/internal/xmpp"
 )
 
 // XEP-0326 (Internet of Things - Concentrators, v0.4) on the component's
-// own JID: one data source, SourceID, whose root nodes are the devices and
-// whose child nodes are the devices' field nodes (Homie nodes, SenML
-// mapping nodes) as "<device>/<node>".
+// own JID: the requests of the schema, answered over the node tree of
+// tree.go. Requests other than those of nodeCommands get the
+// <…Response result='NotImplemented'/> the XEP asks for.
 
 // NSConcentrators is the XEP-0326 namespace.
 const NSConcentrators = "urn:xmpp:iot:concentrators"
@@ -26,58 +24,78 @@ const SourceID = "MQTT"
 // OtherError (XEP-0326 has no paging) rather than cut silently.
 const maxNodes = 1000
 
-// Node types of the tree.
-const (
-	nodeTypeDevice = "xiot.mqtt.Device"
-	nodeTypeNode   = "xiot.mqtt.FieldNode"
-)
+// maxRefs bounds the node references of one request (containsNodes,
+// getNodes, onlyIfDerivedFrom).
+const maxRefs = 1000
 
 // nodeCommands are the XEP-0326 commands answered, in getCapabilities
 // order.
 var nodeCommands = []string{
 	"getCapabilities", "getAllDataSources", "getRootDataSources", "getChildDataSources",
-	"containsNode", "containsNodes", "getNode", "getNodes", "getAllNodes", "getRootNodes", "getChildNodes",
-}
-
-// unimplementedCommands are the other requests of the XEP-0326 schema,
-// answered with NotImplemented as §"Unimplemented commands" says.
-var unimplementedCommands = []string{
-	"getNodeInheritance", "getIndices", "getNodesFromIndex", "getNodesFromIndices", "getAllIndexValues",
-	"getNodeParametersForEdit", "setNodeParametersAfterEdit", "getCommonNodeParametersForEdit",
-	"setCommonNodeParametersAfterEdit", "getAddableNodeTypes", "getParametersForNewNode", "createNewNode",
-	"destroyNode", "getAncestors", "getNodeCommands", "getCommandParameters", "executeNodeCommand",
-	"executeNodeQuery", "getCommonNodeCommands", "getCommonCommandParameters", "executeCommonNodeCommand",
-	"executeCommonNodeQuery", "moveNodeUp", "moveNodeDown", "moveNodesUp", "moveNodesDown", "subscribe",
-	"unsubscribe", "getDatabases",
+	"containsNode", "containsNodes", "getNode", "getNodes", "getAllNodes", "getNodeInheritance",
+	"getRootNodes", "getChildNodes",
+	"getNodeParametersForEdit", "setNodeParametersAfterEdit",
+	"getAddableNodeTypes", "getParametersForNewNode", "createNewNode", "destroyNode",
+	"getAncestors", "getNodeCommands", "getCommandParameters", "executeNodeCommand",
+	"subscribe", "unsubscribe",
 }
 
 // nodeError is a XEP-0326 response code other than OK, with the RFC 6120
-// condition sent beside it.
+// condition sent beside it, and the form errors of FormError.
 type nodeError struct {
 	code, typ, condition, text string
+	form                       []formError
+}
+
+// formError is one <error var='…'>text</error> of a FormError response.
+type formError struct {
+	v, text string
+}
+
+func errNodeNotFound(text string) *nodeError {
+	return &nodeError{"NotFound", "cancel", "item-not-found", text, nil}
+}
+
+func errOther(text string) *nodeError {
+	return &nodeError{"OtherError", "cancel", "undefined-condition", text, nil}
+}
+
+func errLocked(text string) *nodeError {
+	return &nodeError{"Locked", "cancel", "not-allowed", text, nil}
+}
+
+func errForm(errs []formError) *nodeError {
+	text := ""
+	if len(errs) > 0 {
+		text = errs[0].v + ": " + errs[0].text
+	}
+	return &nodeError{"FormError", "modify", "bad-request", text, errs}
 }
 
 var (
-	errNodeNotFound = func(text string) *nodeError { return &nodeError{"NotFound", "cancel", "item-not-found", text} }
-	errPrivileges   = &nodeError{"InsufficientPrivileges", "auth", "forbidden", "Only the concentrator's owners may browse its nodes."}
-	errNotImpl      = &nodeError{"NotImplemented", "cancel", "feature-not-implemented", ""}
+	errPrivileges = &nodeError{"InsufficientPrivileges", "auth", "forbidden", "Only the concentrator's owners may browse and edit its nodes.", nil}
+	errNotImpl    = &nodeError{"NotImplemented", "cancel", "feature-not-implemented", "", nil}
 )
 
-// registerNodes installs the XEP-0326 handlers on the root mux.
+// registerNodes installs the XEP-0326 handlers on the root mux: every
+// command of nodeCommands (as get or set: the XEP's examples use both),
+// and NotImplemented for any other element of the namespace.
 func (c *Component) registerNodes() {
 	for _, cmd := range nodeCommands {
-		c.root.IQ("get", NSConcentrators, cmd, c.nodeHandler(cmd))
-	}
-	for _, cmd := range unimplementedCommands {
 		h := c.nodeHandler(cmd)
 		c.root.IQ("get", NSConcentrators, cmd, h)
 		c.root.IQ("set", NSConcentrators, cmd, h)
 	}
+	unknown := xmpp.HandlerFunc(func(ctx context.Context, s *xmpp.Session, iq *xmpp.Element) error {
+		return c.nodeHandler(iq.FirstChild().Name.Local).HandleStanza(ctx, s, iq)
+	})
+	c.root.IQ("get", NSConcentrators, "", unknown)
+	c.root.IQ("set", NSConcentrators, "", unknown)
 }
 
 // nodeHandler answers one XEP-0326 command: the result with result='OK',
-// or an IQ error carrying both the response element with its code and the
-// matching RFC 6120 error.
+// or an IQ error carrying both the response element with its code (and
+// form errors) and the matching RFC 6120 error.
 func (c *Component) nodeHandler(cmd string) xmpp.Handler {
 	return xmpp.HandlerFunc(func(ctx context.Context, s *xmpp.Session, iq *xmpp.Element) error {
 		resp := xmpp.NewElement(NSConcentrators, cmd+"Response")
@@ -86,196 +104,235 @@ func (c *Component) nodeHandler(cmd string) xmpp.Handler {
 		switch {
 		case !c.isOwner(from):
 			ne = errPrivileges
+		case blocking[cmd]:
+			// Waits for the broker: on a goroutine of its own, bounded
+			// like sets.
+			if !c.startSet() {
+				ne = &nodeError{"OtherError", "wait", "resource-constraint", "too many requests in progress", nil}
+				break
+			}
+			go func() {
+				defer func() { <-c.sets }()
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.SetTimeout)
+				defer cancel()
+				c.replyNodes(rctx, s, iq, resp, c.answerNodes(rctx, from, cmd, iq.FirstChild(), resp))
+			}()
+			return nil
 		default:
-			ne = c.answerNodes(cmd, iq.FirstChild(), resp)
+			ne = c.answerNodes(ctx, from, cmd, iq.FirstChild(), resp)
 		}
-		if ne == nil {
-			resp.Set("result", "OK")
-			return s.Send(ctx, xmpp.ResultIQ(iq, resp))
-		}
-		r := xmpp.ErrorReply(iq, xmpp.NewStanzaError(ne.typ, ne.condition, ne.text))
-		r.Add(xmpp.NewElement(NSConcentrators, cmd+"Response", "result", ne.code))
-		return s.Send(ctx, r)
+		return c.replyNodes(ctx, s, iq, resp, ne)
 	})
 }
 
-// answerNodes fills resp for cmd, or returns why not.
-func (c *Component) answerNodes(cmd string, req, resp *xmpp.Element) *nodeError {
-	params := req.Get("parameters") == "true" || req.Get("parameters") == "1"
+// blocking are the commands that wait for the MQTT broker.
+var blocking = map[string]bool{"createNewNode": true, "destroyNode": true, "setNodeParametersAfterEdit": true, "executeNodeCommand": true}
+
+// replyNodes sends the answer of a command: resp with result OK, or the
+// error of ne.
+func (c *Component) replyNodes(ctx context.Context, s *xmpp.Session, iq, resp *xmpp.Element, ne *nodeError) error {
+	if ne == nil {
+		resp.Set("result", "OK")
+		return s.Send(ctx, xmpp.ResultIQ(iq, resp))
+	}
+	r := xmpp.ErrorReply(iq, xmpp.NewStanzaError(ne.typ, ne.condition, ne.text))
+	er := xmpp.NewElement(NSConcentrators, resp.Name.Local, "result", ne.code)
+	for _, fe := range ne.form {
+		er.Add(xmpp.NewElement(NSConcentrators, "error", "var", fe.v).AddText(fe.text))
+	}
+	r.Add(er)
+	return s.Send(ctx, r)
+}
+
+// boolAttr reads an xs:boolean attribute, def when absent.
+func boolAttr(el *xmpp.Element, name string, def bool) bool {
+	switch el.Get(name) {
+	case "true", "1":
+		return true
+	case "false", "0":
+		return false
+	}
+	return def
+}
+
+// dataSource returns the dataSource element of a source.
+func dataSource(id string) *xmpp.Element {
+	name := "MQTT devices"
+	if id == MappingsSourceID {
+		name = "MQTT topic mappings"
+	}
+	return xmpp.NewElement(NSConcentrators, "dataSource", "sourceId", id, "name", name, "hasChildren", "false")
+}
+
+// nodeRefs returns the node children of req (at most maxRefs).
+func nodeRefs(req *xmpp.Element) ([]*xmpp.Element, *nodeError) {
+	var out []*xmpp.Element
+	for _, n := range req.Children() {
+		if n.Name.Local != "node" {
+			continue
+		}
+		if len(out) == maxRefs {
+			return nil, errOther("more than " + strconv.Itoa(maxRefs) + " nodes in one request")
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// answerNodes fills resp for cmd from from, or returns why not.
+func (c *Component) answerNodes(ctx context.Context, from jid.JID, cmd string, req, resp *xmpp.Element) *nodeError {
+	params := boolAttr(req, "parameters", false)
+	src := req.Get("sourceId")
 	switch cmd {
 	case "getCapabilities":
 		for _, v := range nodeCommands {
 			resp.Add(xmpp.NewElement(NSConcentrators, "value").AddText(v))
 		}
+		return nil
 	case "getAllDataSources", "getRootDataSources":
-		resp.Add(xmpp.NewElement(NSConcentrators, "dataSource", "sourceId", SourceID, "name", "MQTT devices", "hasChildren", "false"))
+		resp.Add(dataSource(SourceID), dataSource(MappingsSourceID))
+		return nil
 	case "getChildDataSources":
-		if req.Get("sourceId") != SourceID {
-			return errNodeNotFound("no data source " + strconv.Quote(req.Get("sourceId")))
+		if src != SourceID && src != MappingsSourceID {
+			return errNodeNotFound("no data source " + strconv.Quote(src))
 		}
+		return nil
 	case "containsNode":
-		_, ok := c.lookupNode(req.Get("sourceId"), req.Get("nodeId"))
+		_, ok := c.lookupNode(src, req.Get("nodeId"))
 		resp.AddText(strconv.FormatBool(ok))
+		return nil
 	case "containsNodes":
-		for _, n := range req.Children() {
-			if n.Name.Local != "node" {
-				continue
-			}
+		refs, ne := nodeRefs(req)
+		if ne != nil {
+			return ne
+		}
+		for _, n := range refs {
 			_, ok := c.lookupNode(n.Get("sourceId"), n.Get("nodeId"))
 			resp.Add(xmpp.NewElement(NSConcentrators, "value").AddText(strconv.FormatBool(ok)))
 		}
-	case "getNode":
-		n, ok := c.lookupNode(req.Get("sourceId"), req.Get("nodeId"))
-		if !ok {
-			return errNodeNotFound("no node " + strconv.Quote(req.Get("nodeId")))
-		}
-		n.fill(resp, params, c.jidOf)
+		return nil
 	case "getNodes":
-		for _, el := range req.Children() {
-			if el.Name.Local != "node" {
-				continue
-			}
+		refs, ne := nodeRefs(req)
+		if ne != nil {
+			return ne
+		}
+		for _, el := range refs {
 			n, ok := c.lookupNode(el.Get("sourceId"), el.Get("nodeId"))
 			if !ok {
-				return errNodeNotFound("no node " + strconv.Quote(el.Get("nodeId")))
+				return errNodeNotFound("no node " + strconv.Quote(el.Get("nodeId")) + " in data source " + strconv.Quote(el.Get("sourceId")))
 			}
-			resp.Add(n.element(params, c.jidOf))
+			resp.Add(n.element(c, params))
 		}
+		return nil
 	case "getAllNodes", "getRootNodes":
-		if req.Get("sourceId") != SourceID {
-			return errNodeNotFound("no data source " + strconv.Quote(req.Get("sourceId")))
+		if src != SourceID && src != MappingsSourceID {
+			return errNodeNotFound("no data source " + strconv.Quote(src))
 		}
-		var nodes []treeNode
-		for _, dev := range c.b.Devices() {
-			nodes = append(nodes, treeNode{dev: dev})
-			if cmd == "getAllNodes" {
-				for _, fn := range nodesOf(dev)[1:] {
-					nodes = append(nodes, treeNode{dev: dev, node: fn})
+		if cmd == "getRootNodes" {
+			return addNodes(c, resp, c.rootNodes(src), params)
+		}
+		var classes []string
+		for _, el := range req.Children() {
+			if el.Name.Local == "onlyIfDerivedFrom" && len(classes) < maxRefs {
+				classes = append(classes, el.Text())
+			}
+		}
+		nodes := c.allNodes(src)
+		if len(classes) > 0 {
+			kept := nodes[:0]
+			for _, n := range nodes {
+				for _, cl := range classes {
+					if n.derivedFrom(cl) {
+						kept = append(kept, n)
+						break
+					}
 				}
 			}
+			nodes = kept
 		}
-		return addNodes(resp, nodes, params, c.jidOf)
+		return addNodes(c, resp, nodes, params)
+	}
+	// The rest address one node.
+	n, ok := c.lookupNode(src, req.Get("nodeId"))
+	if !ok && cmd != "unsubscribe" && cmd != "subscribe" && !isUnknown(cmd) {
+		return errNodeNotFound("no node " + strconv.Quote(req.Get("nodeId")) + " in data source " + strconv.Quote(src))
+	}
+	switch cmd {
+	case "getNode":
+		n.fill(c, resp, params)
 	case "getChildNodes":
-		n, ok := c.lookupNode(req.Get("sourceId"), req.Get("nodeId"))
-		if !ok {
-			return errNodeNotFound("no node " + strconv.Quote(req.Get("nodeId")))
+		return addNodes(c, resp, c.children(n), params)
+	case "getAncestors":
+		return addNodes(c, resp, c.ancestors(n), params)
+	case "getNodeInheritance":
+		bc := xmpp.NewElement(NSConcentrators, "baseClasses")
+		for _, b := range baseClasses[n.nodeType()] {
+			bc.Add(xmpp.NewElement(NSConcentrators, "value").AddText(b))
 		}
-		var nodes []treeNode
-		if n.node == "" {
-			for _, fn := range nodesOf(n.dev)[1:] {
-				nodes = append(nodes, treeNode{dev: n.dev, node: fn})
+		resp.Add(bc)
+		if ifs := n.interfaces(); len(ifs) > 0 {
+			ie := xmpp.NewElement(NSConcentrators, "interfaces")
+			for _, i := range ifs {
+				ie.Add(xmpp.NewElement(NSConcentrators, "value").AddText(i))
 			}
+			resp.Add(ie)
 		}
-		return addNodes(resp, nodes, params, c.jidOf)
+	case "getNodeParametersForEdit":
+		resp.Add(c.editForm(n))
+	case "setNodeParametersAfterEdit":
+		return c.setParameters(ctx, n, req, resp)
+	case "getAddableNodeTypes":
+		for _, t := range addableTypes(n) {
+			resp.Add(xmpp.NewElement(NSConcentrators, "nodeType", "type", t, "name", "Topic mapping"))
+		}
+	case "getParametersForNewNode":
+		if !addable(n, req.Get("type")) {
+			return errNodeNotFound("no node type " + strconv.Quote(req.Get("type")) + " can be added to " + strconv.Quote(n.id()))
+		}
+		resp.Add(newMappingForm())
+	case "createNewNode":
+		if !addable(n, req.Get("type")) {
+			return errNodeNotFound("no node type " + strconv.Quote(req.Get("type")) + " can be added to " + strconv.Quote(n.id()))
+		}
+		return c.createMapping(ctx, req, resp)
+	case "destroyNode":
+		return c.destroyNode(ctx, n)
+	case "getNodeCommands":
+		for _, cmd := range n.commands() {
+			resp.Add(cmd.element())
+		}
+	case "getCommandParameters":
+		return c.commandParameters(n, req.Get("command"), resp)
+	case "executeNodeCommand":
+		return c.executeCommand(ctx, n, req)
+	case "subscribe":
+		return c.tree.events.subscribe(from, req)
+	case "unsubscribe":
+		return c.tree.events.unsubscribe(from, req)
 	default:
 		return errNotImpl
 	}
 	return nil
 }
 
+// isUnknown reports whether cmd is no command of nodeCommands.
+func isUnknown(cmd string) bool {
+	for _, c := range nodeCommands {
+		if c == cmd {
+			return false
+		}
+	}
+	return true
+}
+
 // addNodes adds node elements to resp, refusing lists beyond maxNodes.
-func addNodes(resp *xmpp.Element, nodes []treeNode, params bool, jidOf func(string) string) *nodeError {
+func addNodes(c *Component, resp *xmpp.Element, nodes []treeNode, params bool) *nodeError {
 	if len(nodes) > maxNodes {
 		return &nodeError{"OtherError", "wait", "resource-constraint",
-			strconv.Itoa(len(nodes)) + " nodes are more than one answer carries (" + strconv.Itoa(maxNodes) + "): use getRootNodes and getChildNodes"}
+			strconv.Itoa(len(nodes)) + " nodes are more than one answer carries (" + strconv.Itoa(maxNodes) + "): use getRootNodes and getChildNodes", nil}
 	}
 	for _, n := range nodes {
-		resp.Add(n.element(params, jidOf))
+		resp.Add(n.element(c, params))
 	}
 	return nil
-}
-
-// treeNode is a node of the tree: a device, or one of its field nodes.
-type treeNode struct {
-	dev  mqttbridge.Device
-	node string // "" for the device itself
-}
-
-// lookupNode finds a node by its XEP-0326 id.
-func (c *Component) lookupNode(source, id string) (treeNode, bool) {
-	if source != SourceID {
-		return treeNode{}, false
-	}
-	if dev, ok := c.b.Device(id); ok {
-		return treeNode{dev: dev}, true
-	}
-	// "<device>/<node>": the device id itself may hold slashes.
-	for i := strings.LastIndexByte(id, '/'); i > 0; i = strings.LastIndexByte(id[:i], '/') {
-		dev, ok := c.b.Device(id[:i])
-		if !ok {
-			continue
-		}
-		for _, fn := range nodesOf(dev)[1:] {
-			if fn == id[i+1:] {
-				return treeNode{dev: dev, node: fn}, true
-			}
-		}
-	}
-	return treeNode{}, false
-}
-
-// id returns the node's XEP-0326 id.
-func (n treeNode) id() string {
-	if n.node == "" {
-		return n.dev.ID
-	}
-	return n.dev.ID + "/" + n.node
-}
-
-// element returns the node's node element.
-func (n treeNode) element(params bool, jidOf func(string) string) *xmpp.Element {
-	el := xmpp.NewElement(NSConcentrators, "node")
-	n.fill(el, params, jidOf)
-	return el
-}
-
-// fill sets the NodeInformation attributes (and parameters) on el.
-func (n treeNode) fill(el *xmpp.Element, params bool, jidOf func(string) string) {
-	readable, controllable, children := false, false, len(nodesOf(n.dev)) > 1 && n.node == ""
-	for _, f := range n.dev.Fields {
-		if f.Node == n.node {
-			readable = true
-			controllable = controllable || f.Writable
-		}
-	}
-	state := "None"
-	if !n.dev.Available {
-		state = "ErrorUnsigned"
-	}
-	typ, name := nodeTypeDevice, n.dev.Name
-	if name == "" {
-		name = n.dev.ID
-	}
-	if n.node != "" {
-		typ, name = nodeTypeNode, n.node
-	}
-	el.Set("nodeId", n.id())
-	el.Set("displayName", name)
-	el.Set("nodeType", typ)
-	el.Set("state", state)
-	el.Set("hasChildren", strconv.FormatBool(children))
-	el.Set("isReadable", strconv.FormatBool(readable))
-	el.Set("isControllable", strconv.FormatBool(controllable))
-	el.Set("hasCommands", "false")
-	if n.node != "" {
-		el.Set("parentId", n.dev.ID)
-	}
-	if !n.dev.Since.IsZero() {
-		el.Set("lastChanged", n.dev.Since.UTC().Format("2006-01-02T15:04:05Z"))
-	}
-	if params {
-		el.Add(xmpp.NewElement(NSConcentrators, "string", "id", "id", "name", "Node ID", "value", n.id()))
-		if j := jidOf(n.dev.ID); j != "" {
-			el.Add(xmpp.NewElement(NSConcentrators, "string", "id", "jid", "name", "JID", "value", j))
-		}
-		el.Add(xmpp.NewElement(NSConcentrators, "boolean", "id", "available", "name", "Available", "value", strconv.FormatBool(n.dev.Available)))
-	}
-}
-
-// jidOf returns the JID of a device, "" when another device holds it.
-func (c *Component) jidOf(id string) string {
-	if d := c.deviceByID(id); d != nil {
-		return d.jid
-	}
-	return ""
 }

@@ -29,6 +29,10 @@ func (c *Component) setupRoot() {
 	c.root.IQ("set", iotcontrol.NS, "set", xmpp.HandlerFunc(c.handleRootSetIQ))
 	c.root.IQ("get", iotcontrol.NS, "getForm", xmpp.HandlerFunc(c.handleRootGetForm))
 	c.root.Message(iotcontrol.NS, "set", xmpp.HandlerFunc(c.handleRootSetMessage))
+	// Data source events (events.go): bounces and departures end
+	// subscriptions.
+	c.root.Message(NSConcentrators, "", xmpp.HandlerFunc(c.handleEventBounce))
+	c.root.Presence(xmpp.HandlerFunc(c.handleRootPresence))
 	c.root.IQ("get", disco.NSItems, "query", xmpp.IQFunc(c.handleItems))
 }
 

@@ -283,15 +283,8 @@ func (b *Bridge) Stats() Stats {
 	return b.stats
 }
 
-// filters returns the subscription filters: every mapping's topic and
-// availability topic, and Homie's base.
-func (b *Bridge) filters() map[string]byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.filtersLocked()
-}
-
-// filtersLocked is filters with b.mu held.
+// filtersLocked returns the subscription filters: every mapping's topic
+// and availability topic, and Homie's base; b.mu is held.
 func (b *Bridge) filtersLocked() map[string]byte {
 	qos := byte(b.cfg.QoS)
 	f := map[string]byte{}

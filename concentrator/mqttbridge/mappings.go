@@ -309,3 +309,84 @@ func (b *Bridge) wait(ctx context.Context, tok mqtt.Token) error {
 		return fmt.Errorf("no answer from the broker within %v", t)
 	}
 }
+
+// ResubscribeMapping subscribes to the mapping's topics again, so that
+// the broker sends their retained messages anew ("" resubscribes every
+// mapping). It returns ErrUnknownMapping, ErrNotConnected, or the
+// broker's refusal.
+func (b *Bridge) ResubscribeMapping(ctx context.Context, id string) error {
+	b.mu.Lock()
+	var ms []*mapping
+	for _, m := range b.maps {
+		if id == "" || m.id == id {
+			ms = append(ms, m)
+		}
+	}
+	live := b.connected
+	b.mu.Unlock()
+	switch {
+	case id != "" && len(ms) == 0:
+		return fmt.Errorf("%w: %q", ErrUnknownMapping, id)
+	case !live:
+		return ErrNotConnected
+	}
+	qos := byte(b.cfg.QoS)
+	filters := map[string]byte{}
+	for _, m := range ms {
+		for _, f := range mappingFilters(m) {
+			filters[f] = qos
+		}
+	}
+	if len(filters) == 0 {
+		return nil
+	}
+	tok := b.client.SubscribeMultiple(filters, b.onMessage)
+	if err := b.wait(ctx, tok); err != nil {
+		return fmt.Errorf("mqttbridge: resubscribe: %w", err)
+	}
+	b.checkGranted(tok)
+	return nil
+}
+
+// PublishSample publishes payload on the mapping's topic with its
+// {device}, {node} and {field} levels filled in, as the device would: to
+// try a mapping out. It refuses mappings whose topic has + or #
+// wildcards, and values that are empty where the topic captures them or
+// that hold /, + or #.
+func (b *Bridge) PublishSample(ctx context.Context, id, device, field string, payload []byte, retain bool) error {
+	m, ok := b.Mapping(id)
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownMapping, id)
+	}
+	levels := strings.Split(m.Config.Topic, "/")
+	for i, l := range levels {
+		v := ""
+		switch l {
+		case "+", "#":
+			return fmt.Errorf("mqttbridge: mapping %q: topic %q has wildcards; publish to a topic of your own", id, m.Config.Topic)
+		case "{device}":
+			v = device
+		case "{field}":
+			v = field
+		case "{node}":
+			v = m.Config.Node
+		default:
+			continue
+		}
+		if v == "" || strings.ContainsAny(v, "/+#") {
+			return fmt.Errorf("mqttbridge: mapping %q: %s %q: must not be empty nor hold /, + or #", id, strings.Trim(l, "{}"), v)
+		}
+		levels[i] = v
+	}
+	b.mu.Lock()
+	live := b.connected
+	b.mu.Unlock()
+	if !live {
+		return ErrNotConnected
+	}
+	topic := strings.Join(levels, "/")
+	if err := b.wait(ctx, b.client.Publish(topic, byte(b.cfg.QoS), retain, payload)); err != nil {
+		return fmt.Errorf("mqttbridge: publish to %s: %w", topic, err)
+	}
+	return nil
+}

@@ -71,7 +71,8 @@ func (m *Mux) HandleStanza(ctx context.Context, s *Session, st *Element) error {
 }
 
 // IQ registers h for IQs of type typ ("get" or "set") whose payload is
-// {space}local.
+// {space}local; an empty local matches the payloads in space that have no
+// handler of their own (e.g. to answer unknown commands as a XEP asks).
 func (m *Mux) IQ(typ, space, local string, h Handler) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -126,6 +127,9 @@ func (m *Mux) dispatch(ctx context.Context, s *Session, st *Element) {
 		p := kids[0].Name
 		m.mu.RLock()
 		h := m.iq[iqKey{typ, p.Space, p.Local}]
+		if h == nil {
+			h = m.iq[iqKey{typ, p.Space, ""}]
+		}
 		known := m.iqNS[p.Space]
 		m.mu.RUnlock()
 		if h == nil {

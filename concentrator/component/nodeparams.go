@@ -1,0 +1,357 @@
+package component
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/xiot/xiot/concentrator/mqttbridge"
+	"github.com/xiot/xiot/control/iotcontrol"
+	"github.com/xiot/xiot/internal/config"
+	"github.com/xiot/xiot/internal/xmpp"
+)
+
+// Node parameters (XEP-0326 §"Node Parameters") and the creation and
+// destruction of nodes, over XEP-0004 forms: a device's display name,
+// the settings of a topic mapping created at run time. Read-only fields
+// carry the XEP-0336 readOnly flag, and a submitted form that changes one
+// is refused with FormError, as are invalid values.
+
+// maxFormValue bounds one submitted value.
+const maxFormValue = 1024
+
+// maxNameLen bounds a display name, in characters.
+const maxNameLen = 64
+
+// mappingField is one key of config.MQTTMapping in forms and parameters.
+type mappingField struct {
+	key, label, desc string
+	options          []string // list-single choices, "" included when optional
+	required         bool
+	get              func(config.MQTTMapping) string
+	set              func(*config.MQTTMapping, string)
+}
+
+// mappingFields are the mapping's settings, named by their configuration
+// keys (internal/config/example.yaml documents them).
+var mappingFields = []mappingField{
+	{key: "topic", label: "Topic pattern", desc: "MQTT topic with {device}, {node} and {field} levels, e.g. tele/{device}/SENSOR.", required: true,
+		get: func(m config.MQTTMapping) string { return m.Topic }, set: func(m *config.MQTTMapping, v string) { m.Topic = v }},
+	{key: "device", label: "Device", desc: "Device id when the topic has no {device} level.",
+		get: func(m config.MQTTMapping) string { return m.Device }, set: func(m *config.MQTTMapping, v string) { m.Device = v }},
+	{key: "node", label: "Node", desc: "Field node of the values; empty: the device itself.",
+		get: func(m config.MQTTMapping) string { return m.Node }, set: func(m *config.MQTTMapping, v string) { m.Node = v }},
+	{key: "field", label: "Field", desc: "Field name; empty: the {field} level, the SenML name or the topic's last level.",
+		get: func(m config.MQTTMapping) string { return m.Field }, set: func(m *config.MQTTMapping, v string) { m.Field = v }},
+	{key: "decoder", label: "Payload format", options: []string{config.DecoderPlain, config.DecoderJSON, config.DecoderSenMLJSON, config.DecoderSenMLCBOR},
+		get: func(m config.MQTTMapping) string { return m.Decoder }, set: func(m *config.MQTTMapping, v string) { m.Decoder = v }},
+	{key: "path", label: "JSON path", desc: "Value of the json format, e.g. ENERGY.Power.",
+		get: func(m config.MQTTMapping) string { return m.Path }, set: func(m *config.MQTTMapping, v string) { m.Path = v }},
+	{key: "type", label: "Value type", options: []string{"", "numeric", "boolean", "int", "long", "string", "enum", "date", "dateTime", "time", "duration"},
+		get: func(m config.MQTTMapping) string { return m.Type }, set: func(m *config.MQTTMapping, v string) { m.Type = v }},
+	{key: "unit", label: "Unit", desc: "Unit of numeric values, replacing the payload's.",
+		get: func(m config.MQTTMapping) string { return m.Unit }, set: func(m *config.MQTTMapping, v string) { m.Unit = v }},
+	{key: "command_topic", label: "Command topic", desc: "Makes the field writable: a set publishes here.",
+		get: func(m config.MQTTMapping) string { return m.CommandTopic }, set: func(m *config.MQTTMapping, v string) { m.CommandTopic = v }},
+	{key: "command_payload", label: "Command payload", desc: "Template; {value} is the new value.",
+		get: func(m config.MQTTMapping) string { return m.CommandPayload }, set: func(m *config.MQTTMapping, v string) { m.CommandPayload = v }},
+	{key: "payload_on", label: "Payload for true",
+		get: func(m config.MQTTMapping) string { return m.PayloadOn }, set: func(m *config.MQTTMapping, v string) { m.PayloadOn = v }},
+	{key: "payload_off", label: "Payload for false",
+		get: func(m config.MQTTMapping) string { return m.PayloadOff }, set: func(m *config.MQTTMapping, v string) { m.PayloadOff = v }},
+	{key: "availability_topic", label: "Availability topic", desc: "The device's availability (LWT) topic, e.g. tele/{device}/LWT.",
+		get: func(m config.MQTTMapping) string { return m.AvailabilityTopic }, set: func(m *config.MQTTMapping, v string) { m.AvailabilityTopic = v }},
+	{key: "payload_available", label: "Payload when available",
+		get: func(m config.MQTTMapping) string { return m.PayloadAvailable }, set: func(m *config.MQTTMapping, v string) { m.PayloadAvailable = v }},
+	{key: "payload_not_available", label: "Payload when unavailable",
+		get: func(m config.MQTTMapping) string { return m.PayloadNotAvailable }, set: func(m *config.MQTTMapping, v string) { m.PayloadNotAvailable = v }},
+}
+
+// formField is one field of a parameter form.
+type formField struct {
+	v, typ, label, desc string
+	value               string
+	options             []string
+	required, readOnly  bool
+}
+
+// buildForm returns a XEP-0004 form of type "form".
+func buildForm(title string, fields []formField) *xmpp.Element {
+	x := xmpp.NewElement(iotcontrol.NSData, "x", "type", "form")
+	x.Add(xmpp.NewElement(iotcontrol.NSData, "title").AddText(title))
+	for _, f := range fields {
+		typ := f.typ
+		if typ == "" {
+			typ = "text-single"
+			if len(f.options) > 0 {
+				typ = "list-single"
+			}
+		}
+		el := xmpp.NewElement(iotcontrol.NSData, "field", "var", f.v, "type", typ, "label", f.label)
+		if f.desc != "" {
+			el.Add(xmpp.NewElement(iotcontrol.NSData, "desc").AddText(f.desc))
+		}
+		if f.required {
+			el.Add(xmpp.NewElement(iotcontrol.NSData, "required"))
+		}
+		el.Add(xmpp.NewElement(iotcontrol.NSData, "value").AddText(f.value))
+		for _, o := range f.options {
+			label := o
+			if o == "" {
+				label = "(from the payload)"
+			}
+			el.Add(xmpp.NewElement(iotcontrol.NSData, "option", "label", label).Add(xmpp.NewElement(iotcontrol.NSData, "value").AddText(o)))
+		}
+		if f.readOnly {
+			el.Add(xmpp.NewElement(iotcontrol.NSDynamic, "readOnly"))
+		}
+		x.Add(el)
+	}
+	return x
+}
+
+// submitted reads the submitted form of req: var → value. Fields with
+// more than one value, or values too long, are form errors.
+func submitted(req *xmpp.Element) (map[string]string, *nodeError) {
+	x := req.Child(iotcontrol.NSData, "x")
+	if x == nil {
+		return nil, errForm([]formError{{"", "no data form (jabber:x:data) in the request"}})
+	}
+	if t := x.Get("type"); t != "submit" {
+		return nil, errForm([]formError{{"", "data form of type " + strconv.Quote(t) + ", want submit"}})
+	}
+	f, err := iotcontrol.ParseForm(x)
+	if err != nil {
+		return nil, errForm([]formError{{"", err.Error()}})
+	}
+	out := map[string]string{}
+	var errs []formError
+	for _, fd := range f.Fields {
+		if len(out) >= 64 {
+			errs = append(errs, formError{fd.Var, "too many fields"})
+			break
+		}
+		v := ""
+		switch len(fd.Values) {
+		case 0:
+		case 1:
+			v = fd.Values[0]
+		default:
+			errs = append(errs, formError{fd.Var, "more than one value"})
+			continue
+		}
+		if len(v) > maxFormValue {
+			errs = append(errs, formError{fd.Var, "longer than " + strconv.Itoa(maxFormValue) + " bytes"})
+			continue
+		}
+		out[fd.Var] = strings.TrimSpace(v)
+	}
+	if len(errs) > 0 {
+		return nil, errForm(errs)
+	}
+	return out, nil
+}
+
+// editForm returns the parameter form of a node.
+func (c *Component) editForm(n treeNode) *xmpp.Element {
+	fields := []formField{
+		{v: "id", label: "Node ID", value: n.id(), readOnly: true},
+		{v: "type", label: "Node type", value: n.nodeType(), readOnly: true},
+	}
+	switch {
+	case n.src == SourceID && n.node == "":
+		fields = append(fields, formField{v: "jid", label: "JID", value: c.jidOf(n.dev.ID), readOnly: true},
+			formField{v: "name", label: "Display name", desc: "Name shown for the device; empty: its own name or id.", value: c.tree.store.name(n.dev.ID)})
+	case n.src == MappingsSourceID && n.mp != nil:
+		for _, mf := range mappingFields {
+			fields = append(fields, formField{v: mf.key, label: mf.label, desc: mf.desc, options: mf.options, required: mf.required,
+				value: mf.get(n.mp.Config), readOnly: !n.mp.Runtime})
+		}
+	}
+	return buildForm(n.displayName(c), fields)
+}
+
+// setParameters applies a submitted parameter form to n.
+func (c *Component) setParameters(ctx context.Context, n treeNode, req, resp *xmpp.Element) *nodeError {
+	vals, ne := submitted(req)
+	if ne != nil {
+		return ne
+	}
+	current := map[string]formField{}
+	x := c.editForm(n)
+	for _, f := range x.Children() {
+		if f.Name.Local == "field" {
+			current[f.Get("var")] = formField{value: f.Child(iotcontrol.NSData, "value").Text(), readOnly: f.Child(iotcontrol.NSDynamic, "readOnly") != nil}
+		}
+	}
+	var errs []formError
+	for v, val := range vals {
+		cur, ok := current[v]
+		switch {
+		case v == iotcontrol.SessionVar:
+		case !ok:
+			errs = append(errs, formError{v, "no such parameter"})
+		case cur.readOnly && val != cur.value:
+			why := "read-only"
+			if n.mp != nil && !n.mp.Runtime {
+				why = "read-only: the mapping is defined in the configuration file; edit it there"
+			}
+			errs = append(errs, formError{v, why})
+		}
+	}
+	slices.SortFunc(errs, func(a, b formError) int { return strings.Compare(a.v, b.v) })
+	if len(errs) > 0 {
+		return errForm(errs)
+	}
+	switch {
+	case n.src == SourceID && n.node == "":
+		if name, ok := vals["name"]; ok {
+			if why := checkName(name); why != "" {
+				return errForm([]formError{{"name", why}})
+			}
+			if err := c.tree.store.setName(n.dev.ID, name); err != nil {
+				return errOther(err.Error())
+			}
+			n.dev, _ = c.b.Device(n.dev.ID)
+			c.tree.events.changed(n, "")
+		}
+	case n.src == MappingsSourceID && n.mp != nil && n.mp.Runtime:
+		mc := n.mp.Config
+		for _, mf := range mappingFields {
+			if v, ok := vals[mf.key]; ok {
+				mf.set(&mc, v)
+			}
+		}
+		if err := c.b.UpdateMapping(ctx, n.mp.ID, mc); err != nil {
+			return mappingFault(err)
+		}
+		m, _ := c.b.Mapping(n.mp.ID)
+		if err := c.tree.store.putMapping(m.ID, m.Config); err != nil {
+			return errOther(err.Error())
+		}
+		n.mp = &m
+		c.tree.events.changed(n, "")
+	}
+	resp.Add(n.element(c, true))
+	return nil
+}
+
+// checkName returns why a display name is refused, or "".
+func checkName(s string) string {
+	switch {
+	case !utf8.ValidString(s):
+		return "not valid UTF-8"
+	case utf8.RuneCountInString(s) > maxNameLen:
+		return "longer than " + strconv.Itoa(maxNameLen) + " characters"
+	case strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return "must not contain control characters"
+	}
+	return ""
+}
+
+// mappingFault maps a refusal of the bridge to the XEP's response.
+func mappingFault(err error) *nodeError {
+	var me *mqttbridge.MappingError
+	switch {
+	case errors.As(err, &me):
+		var errs []formError
+		for k, v := range me.Problems {
+			errs = append(errs, formError{k, v})
+		}
+		slices.SortFunc(errs, func(a, b formError) int { return strings.Compare(a.v, b.v) })
+		return errForm(errs)
+	case errors.Is(err, mqttbridge.ErrMappingExists):
+		return errForm([]formError{{"id", "a mapping with this id exists already"}})
+	case errors.Is(err, mqttbridge.ErrConfigMapping):
+		return errLocked("the mapping is defined in the configuration file; edit or remove it there")
+	case errors.Is(err, mqttbridge.ErrUnknownMapping):
+		return errNodeNotFound(err.Error())
+	}
+	return errOther(err.Error())
+}
+
+// addableTypes lists the node types that can be added under n.
+func addableTypes(n treeNode) []string {
+	if n.src == MappingsSourceID && n.mp == nil {
+		return []string{nodeTypeMapping}
+	}
+	return nil
+}
+
+// addable reports whether a node of type typ can be added under n.
+func addable(n treeNode, typ string) bool { return slices.Contains(addableTypes(n), typ) }
+
+// newMappingForm is the form of a new topic mapping.
+func newMappingForm() *xmpp.Element {
+	fields := []formField{{v: "id", label: "Node ID", desc: "Id of the new mapping node (not starting with config-).", required: true}}
+	def := config.MQTT{Mappings: []config.MQTTMapping{{}}}.WithDefaults().Mappings[0]
+	for _, mf := range mappingFields {
+		fields = append(fields, formField{v: mf.key, label: mf.label, desc: mf.desc, options: mf.options, required: mf.required, value: mf.get(def)})
+	}
+	return buildForm("New topic mapping", fields)
+}
+
+// createMapping creates a mapping node from the submitted form, persists
+// it and answers the new node.
+func (c *Component) createMapping(ctx context.Context, req, resp *xmpp.Element) *nodeError {
+	vals, ne := submitted(req)
+	if ne != nil {
+		return ne
+	}
+	var mc config.MQTTMapping
+	var errs []formError
+	for v := range vals {
+		if v != "id" && v != iotcontrol.SessionVar && !slices.ContainsFunc(mappingFields, func(f mappingField) bool { return f.key == v }) {
+			errs = append(errs, formError{v, "no such parameter"})
+		}
+	}
+	if len(errs) > 0 {
+		return errForm(errs)
+	}
+	for _, mf := range mappingFields {
+		mf.set(&mc, vals[mf.key])
+	}
+	id := vals["id"]
+	if _, taken := c.b.Device(id); taken {
+		// Not a clash in the tree (another source), but confusing.
+		c.log.Info("mapping created with the id of a device", "id", id)
+	}
+	if err := c.b.AddMapping(ctx, id, mc); err != nil {
+		return mappingFault(err)
+	}
+	m, _ := c.b.Mapping(id)
+	if err := c.tree.store.putMapping(m.ID, m.Config); err != nil {
+		_ = c.b.RemoveMapping(ctx, id)
+		return errOther("not created: " + err.Error())
+	}
+	c.log.Info("mapping node created", "id", id, "topic", m.Config.Topic)
+	n := treeNode{src: MappingsSourceID, mp: &m}
+	c.tree.events.added(n)
+	resp.Add(n.element(c, true))
+	return nil
+}
+
+// destroyNode destroys a mapping created at run time.
+func (c *Component) destroyNode(ctx context.Context, n treeNode) *nodeError {
+	switch {
+	case n.src == MappingsSourceID && n.mp == nil:
+		return errLocked("the list of mappings cannot be destroyed")
+	case n.src == SourceID:
+		return errLocked("devices come from MQTT and cannot be destroyed; destroy or change the mapping that bridges them")
+	case !n.mp.Runtime:
+		return errLocked("mapping " + strconv.Quote(n.mp.ID) + " is defined in the configuration file; remove it there")
+	}
+	if err := c.b.RemoveMapping(ctx, n.mp.ID); err != nil {
+		return mappingFault(err)
+	}
+	if err := c.tree.store.deleteMapping(n.mp.ID); err != nil {
+		// Gone now, back at the next start: say so.
+		return errOther("removed, but the node store was not updated, so it returns at the next start: " + err.Error())
+	}
+	c.log.Info("mapping node destroyed", "id", n.mp.ID)
+	c.tree.events.removed(n)
+	return nil
+}

@@ -1,0 +1,373 @@
+package component_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"mellium.im/xmpp/jid"
+
+	"github.com/xiot/xiot/concentrator/component"
+	"github.com/xiot/xiot/concentrator/mqttbridge"
+	"github.com/xiot/xiot/control/iotcontrol"
+	"github.com/xiot/xiot/internal/config"
+	"github.com/xiot/xiot/internal/xmpp"
+	"github.com/xiot/xiot/sensors"
+	"github.com/xiot/xiot/sensors/sensordata"
+)
+
+// eventUser is a logged-in XMPP client that records the XEP-0326 event
+// messages it gets.
+type eventUser struct {
+	s  *xmpp.Session
+	sd *sensordata.Client
+
+	mu     sync.Mutex
+	events []*xmpp.Element
+}
+
+func (r *rig) loginEvents(t *testing.T, name, resource string) *eventUser {
+	t.Helper()
+	j, _ := jid.Parse(name + "@" + r.p.Domain + "/" + resource)
+	mux := &xmpp.Mux{}
+	u := &eventUser{sd: sensordata.NewClient(mux)}
+	mux.Message(component.NSConcentrators, "", xmpp.HandlerFunc(func(_ context.Context, _ *xmpp.Session, m *xmpp.Element) error {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		u.events = append(u.events, m.Children()...)
+		return nil
+	}))
+	u.s = xmpp.New(xmpp.Config{JID: j, Password: name + "-pass", Server: r.p.C2SAddr, TLS: r.p.TLSConfig(),
+		Keepalive: -1, Logger: testLogger(t)}, mux)
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	if err := u.s.Connect(ctx); err != nil {
+		t.Fatalf("login %s: %v", name, err)
+	}
+	t.Cleanup(func() { u.s.Close() })
+	return u
+}
+
+// waitEvent waits for an event named name about nodeId in sourceId.
+func (u *eventUser) waitEvent(t *testing.T, name, source, nodeID string) *xmpp.Element {
+	t.Helper()
+	end := time.Now().Add(deadline)
+	for time.Now().Before(end) {
+		u.mu.Lock()
+		for _, e := range u.events {
+			if e.Name.Local == name && e.Get("sourceId") == source && e.Get("nodeId") == nodeID {
+				u.mu.Unlock()
+				return e
+			}
+		}
+		u.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	var got []string
+	for _, e := range u.events {
+		got = append(got, e.String())
+	}
+	t.Fatalf("no %s event for %s/%s; got %v", name, source, nodeID, got)
+	return nil
+}
+
+// query sends a XEP-0326 request and returns its response element (also
+// beside the error of a refusal).
+func query(ctx context.Context, s *xmpp.Session, to, typ string, payload *xmpp.Element) (*xmpp.Element, error) {
+	res, err := s.SendIQ(ctx, xmpp.NewElement("", "iq", "type", typ, "to", to).Add(payload))
+	if res != nil {
+		if r := res.Child(component.NSConcentrators, payload.Name.Local+"Response"); r != nil {
+			return r, err
+		}
+	}
+	return nil, err
+}
+
+// submitForm is a XEP-0004 submitted form of var/value pairs.
+func submitForm(kv ...string) *xmpp.Element {
+	x := xmpp.NewElement(iotcontrol.NSData, "x", "type", "submit")
+	for i := 0; i+1 < len(kv); i += 2 {
+		x.Add(xmpp.NewElement(iotcontrol.NSData, "field", "var", kv[i]).Add(xmpp.NewElement(iotcontrol.NSData, "value").AddText(kv[i+1])))
+	}
+	return x
+}
+
+// formErrors returns var → text of a FormError response.
+func formErrors(res *xmpp.Element) map[string]string {
+	out := map[string]string{}
+	if res == nil {
+		return out
+	}
+	for _, e := range res.Children() {
+		if e.Name.Local == "error" {
+			out[e.Get("var")] = e.Text()
+		}
+	}
+	return out
+}
+
+// newBridge starts another bridge on the rig's broker, as a restarted
+// concentrator would.
+func (r *rig) newBridge(t *testing.T) *mqttbridge.Bridge {
+	t.Helper()
+	b, err := mqttbridge.New(config.MQTT{
+		Brokers: []string{"tcp://" + r.m.Addr}, ClientID: "concentrator2-" + t.Name(),
+		ReconnectMax: 200 * time.Millisecond, ConnectTimeout: 2 * time.Second, CommandTimeout: 500 * time.Millisecond,
+		Mappings: mappings, Homie: config.MQTTHomie{Enabled: true},
+	}, mqttbridge.Options{Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+// TestNodeTree exercises the XEP-0326 node tree through Prosody: the two
+// data sources, ancestors and inheritance, parameter forms, mappings
+// created at run time (persisted across a restart), commands and data
+// source events.
+func TestNodeTree(t *testing.T) {
+	r := startRig(t)
+	stop := r.startComponent(t)
+	r.waitBridged(t)
+	dom := r.p.ComponentDomain
+	ns := component.NSConcentrators
+	ms := component.MappingsSourceID
+	owner := r.loginEvents(t, "owner", "events")
+	ctx, cancel := context.WithTimeout(context.Background(), 4*deadline)
+	defer cancel()
+	get := func(p *xmpp.Element) (*xmpp.Element, error) { return query(ctx, owner.s, dom, "get", p) }
+	set := func(p *xmpp.Element) (*xmpp.Element, error) { return query(ctx, owner.s, dom, "set", p) }
+	var se *xmpp.StanzaError
+
+	t.Run("data sources and queries", func(t *testing.T) {
+		res, err := get(xmpp.NewElement(ns, "getRootDataSources"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var srcs []string
+		for _, d := range res.Children() {
+			srcs = append(srcs, d.Get("sourceId"))
+		}
+		if !slices.Equal(srcs, []string{component.SourceID, ms}) {
+			t.Errorf("data sources %v", srcs)
+		}
+		res, err = get(xmpp.NewElement(ns, "getAncestors", "sourceId", component.SourceID, "nodeId", "thermo/switch"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, n := range res.Children() {
+			ids = append(ids, n.Get("nodeId"))
+		}
+		if !slices.Equal(ids, []string{"thermo/switch", "thermo"}) {
+			t.Errorf("ancestors %v", ids)
+		}
+		res, err = get(xmpp.NewElement(ns, "getNodeInheritance", "sourceId", component.SourceID, "nodeId", "thermo"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var bases, ifaces []string
+		for _, v := range res.Child(ns, "baseClasses").Children() {
+			bases = append(bases, v.Text())
+		}
+		if !slices.Equal(bases, []string{"xiot.mqtt.Device", "xiot.mqtt.Node"}) {
+			t.Errorf("base classes of a Homie device %v", bases)
+		}
+		if res, err = get(xmpp.NewElement(ns, "getNodeInheritance", "sourceId", component.SourceID, "nodeId", "plug1")); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range res.Child(ns, "interfaces").Children() {
+			ifaces = append(ifaces, v.Text())
+		}
+		if !slices.Equal(ifaces, []string{sensordata.NS, iotcontrol.NS}) {
+			t.Errorf("interfaces of plug1 %v", ifaces)
+		}
+		res, err = get(xmpp.NewElement(ns, "getAllNodes", "sourceId", component.SourceID).Add(
+			xmpp.NewElement(ns, "onlyIfDerivedFrom").AddText("xiot.mqtt.Device")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Children()) != 7 {
+			t.Errorf("nodes derived from xiot.mqtt.Device: %d, want the 7 devices: %v", len(res.Children()), res)
+		}
+		res, err = get(xmpp.NewElement(ns, "getChildNodes", "sourceId", ms, "nodeId", component.MappingsNodeID, "parameters", "true"))
+		if err != nil || len(res.Children()) != len(mappings) || res.FirstChild().Get("nodeId") != "config-1" {
+			t.Fatalf("mapping nodes: %v %v", res, err)
+		}
+	})
+	t.Run("parameters", func(t *testing.T) {
+		res, err := get(xmpp.NewElement(ns, "getNodeParametersForEdit", "sourceId", component.SourceID, "nodeId", "plug1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		form, err := iotcontrol.ParseForm(res.Child(iotcontrol.NSData, "x"))
+		if err != nil || len(form.Fields) != 4 || form.Fields[3].Var != "name" {
+			t.Fatalf("edit form of plug1: %+v %v", form, err)
+		}
+		res, err = set(xmpp.NewElement(ns, "setNodeParametersAfterEdit", "sourceId", component.SourceID, "nodeId", "plug1").Add(submitForm("name", "Desk lamp")))
+		if err != nil || res.Child(ns, "node").Get("displayName") != "Desk lamp" {
+			t.Fatalf("set name: %v %v", res, err)
+		}
+		res, err = set(xmpp.NewElement(ns, "setNodeParametersAfterEdit", "sourceId", component.SourceID, "nodeId", "plug1").Add(
+			submitForm("name", "bad\tname", "id", "other", "color", "red")))
+		fe := formErrors(res)
+		if !errors.As(err, &se) || se.Condition != "bad-request" || res.Get("result") != "FormError" || fe["id"] == "" || fe["color"] == "" {
+			t.Errorf("bad parameters: %v %v", res, err)
+		}
+		res, err = set(xmpp.NewElement(ns, "setNodeParametersAfterEdit", "sourceId", component.SourceID, "nodeId", "plug1").Add(submitForm("name", strings.Repeat("x", 65))))
+		if fe := formErrors(res); !errors.As(err, &se) || fe["name"] == "" {
+			t.Errorf("long name: %v %v", res, err)
+		}
+		res, err = set(xmpp.NewElement(ns, "setNodeParametersAfterEdit", "sourceId", ms, "nodeId", "config-2").Add(submitForm("unit", "kW")))
+		if fe := formErrors(res); !errors.As(err, &se) || !strings.Contains(fe["unit"], "configuration file") {
+			t.Errorf("editing a configured mapping: %v %v", res, err)
+		}
+	})
+	t.Run("create mapping", func(t *testing.T) {
+		res, err := get(xmpp.NewElement(ns, "getAddableNodeTypes", "sourceId", ms, "nodeId", component.MappingsNodeID))
+		if err != nil || res.Child(ns, "nodeType").Get("type") != "xiot.mqtt.TopicMapping" {
+			t.Fatalf("addable types: %v %v", res, err)
+		}
+		typ := "xiot.mqtt.TopicMapping"
+		res, err = get(xmpp.NewElement(ns, "getParametersForNewNode", "sourceId", ms, "nodeId", component.MappingsNodeID, "type", typ))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if form, err := iotcontrol.ParseForm(res.Child(iotcontrol.NSData, "x")); err != nil || form.Fields[0].Var != "id" || form.Fields[1].Var != "topic" {
+			t.Fatalf("new node form: %+v %v", form, err)
+		}
+		if err := owner.s.Send(ctx, xmpp.NewElement("", "iq", "type", "set", "to", dom, "id", "sub1").Add(
+			xmpp.NewElement(ns, "subscribe", "sourceId", ms))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := set(xmpp.NewElement(ns, "subscribe", "sourceId", component.SourceID, "parameters", "true")); err != nil {
+			t.Fatal(err)
+		}
+		publish(t, r.pub, "boiler/b1/temp", "61.5")
+		create := func(kv ...string) (*xmpp.Element, error) {
+			return set(xmpp.NewElement(ns, "createNewNode", "sourceId", ms, "nodeId", component.MappingsNodeID, "type", typ).Add(submitForm(kv...)))
+		}
+		res, err = create("id", "bad", "topic", "boiler/#/x", "decoder", "xml")
+		if fe := formErrors(res); !errors.As(err, &se) || res.Get("result") != "FormError" || fe["topic"] == "" || fe["decoder"] == "" {
+			t.Errorf("invalid mapping: %v %v", res, err)
+		}
+		res, err = create("id", "boiler", "topic", "boiler/{device}/temp", "field", "Temperature", "unit", "°C")
+		if err != nil || res.Child(ns, "node").Get("nodeId") != "boiler" {
+			t.Fatalf("createNewNode: %v %v", res, err)
+		}
+		owner.waitEvent(t, "nodeAdded", ms, "boiler")
+		// The new mapping bridges the retained state at once: a new
+		// device node, announced, readable through the concentrator.
+		ev := owner.waitEvent(t, "nodeAdded", component.SourceID, "b1")
+		if ev.Get("isReadable") != "true" || ev.Child(ns, "string") == nil {
+			t.Errorf("nodeAdded of b1 %v", ev)
+		}
+		rd, err := owner.sd.Read(ctx, owner.s, dom, sensordata.Request{Nodes: []sensordata.NodeRef{{NodeID: "b1", SourceID: component.SourceID}}})
+		if err != nil || len(rd.Fields) != 1 || !rd.Fields[0].Value.Equal(sensors.Numeric(61.5)) || rd.Fields[0].Unit != "°C" {
+			t.Errorf("readout of b1: %v %v", rd.Fields, err)
+		}
+		if res, err = create("id", "boiler", "topic", "x/{device}"); formErrors(res)["id"] == "" {
+			t.Errorf("duplicate id: %v %v", res, err)
+		}
+		data, err := os.ReadFile(filepath.Join(r.dir, component.NodesFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f struct {
+			Version  int
+			Mappings []struct{ ID string }
+		}
+		if err := json.Unmarshal(data, &f); err != nil || f.Version != 1 || len(f.Mappings) != 1 || f.Mappings[0].ID != "boiler" {
+			t.Errorf("node store %s: %v", data, err)
+		}
+		if st, err := os.Stat(filepath.Join(r.dir, component.NodesFile)); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("node store mode %v %v", st.Mode(), err)
+		}
+		// Availability: nodeStatusChanged.
+		r.plug.kill()
+		if ev := owner.waitEvent(t, "nodeStatusChanged", component.SourceID, "plug1"); ev.Get("state") != "ErrorUnsigned" {
+			t.Errorf("status event %v", ev)
+		}
+	})
+	t.Run("commands", func(t *testing.T) {
+		res, err := get(xmpp.NewElement(ns, "getNodeCommands", "sourceId", ms, "nodeId", "boiler"))
+		if err != nil || len(res.Children()) != 2 {
+			t.Fatalf("commands: %v %v", res, err)
+		}
+		res, err = get(xmpp.NewElement(ns, "getCommandParameters", "sourceId", ms, "nodeId", "boiler", "command", "publishSample"))
+		if err != nil || res.Child(iotcontrol.NSData, "x") == nil {
+			t.Fatalf("command parameters: %v %v", res, err)
+		}
+		res, err = set(xmpp.NewElement(ns, "executeNodeCommand", "sourceId", ms, "nodeId", "boiler", "command", "publishSample").Add(
+			submitForm("device", "b2", "payload", "70", "retain", "maybe")))
+		if fe := formErrors(res); !errors.As(err, &se) || fe["retain"] == "" {
+			t.Errorf("bad command parameters: %v %v", res, err)
+		}
+		if _, err = set(xmpp.NewElement(ns, "executeNodeCommand", "sourceId", ms, "nodeId", "boiler", "command", "publishSample").Add(
+			submitForm("device", "b2", "payload", "70", "retain", "true"))); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "b2 from the sample", func() bool {
+			d, ok := r.b.Device("b2")
+			return ok && len(d.Fields) == 1 && d.Fields[0].Value.Equal(sensors.Numeric(70))
+		})
+		if _, err = set(xmpp.NewElement(ns, "executeNodeCommand", "sourceId", ms, "nodeId", "boiler", "command", "resubscribe")); err != nil {
+			t.Error(err)
+		}
+	})
+	t.Run("destroy", func(t *testing.T) {
+		res, err := set(xmpp.NewElement(ns, "destroyNode", "sourceId", ms, "nodeId", "config-1"))
+		if !errors.As(err, &se) || res.Get("result") != "Locked" || !strings.Contains(se.Text, "configuration file") {
+			t.Errorf("destroying a configured mapping: %v %v", res, err)
+		}
+		if _, err := set(xmpp.NewElement(ns, "createNewNode", "sourceId", ms, "nodeId", component.MappingsNodeID, "type", "xiot.mqtt.TopicMapping").Add(
+			submitForm("id", "doomed", "topic", "doomed/{device}"))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := set(xmpp.NewElement(ns, "destroyNode", "sourceId", ms, "nodeId", "doomed")); err != nil {
+			t.Fatal(err)
+		}
+		owner.waitEvent(t, "nodeRemoved", ms, "doomed")
+		if _, ok := r.b.Mapping("doomed"); ok {
+			t.Error("destroyed mapping still in the bridge")
+		}
+		if _, err := set(xmpp.NewElement(ns, "unsubscribe", "sourceId", ms)); err != nil {
+			t.Error(err)
+		}
+	})
+
+	// Restart: a new bridge and component on the same state directory.
+	stop()
+	_ = r.b.Close()
+	r.b = r.newBridge(t)
+	r.startComponent(t)
+	if err := r.b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m, ok := r.b.Mapping("boiler")
+	if !ok || !m.Runtime || m.Config.Unit != "°C" {
+		t.Fatalf("created mapping after the restart: %+v %v", m, ok)
+	}
+	if _, ok := r.b.Mapping("doomed"); ok {
+		t.Error("destroyed mapping back after the restart")
+	}
+	waitFor(t, "b1 after the restart", func() bool { d, ok := r.b.Device("b1"); return ok && len(d.Fields) == 1 })
+	res, err := get(xmpp.NewElement(ns, "getNode", "sourceId", component.SourceID, "nodeId", "plug1"))
+	if err != nil || res.Get("displayName") != "Desk lamp" {
+		t.Errorf("display name after the restart: %v %v", res, err)
+	}
+	res, err = get(xmpp.NewElement(ns, "containsNode", "sourceId", ms, "nodeId", "boiler"))
+	if err != nil || res.Text() != "true" {
+		t.Errorf("containsNode boiler after the restart: %v %v", res, err)
+	}
+}

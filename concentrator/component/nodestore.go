@@ -1,0 +1,201 @@
+package component
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/xiot/xiot/internal/config"
+)
+
+// NodesFile is the name of the node store in the state directory: the
+// topic mappings created over XEP-0326 and the display names given to
+// devices, restored at start.
+const NodesFile = "concentrator-nodes.json"
+
+// nodesVersion is the version of the node store's format.
+const nodesVersion = 1
+
+// maxNames bounds the display names kept.
+const maxNames = 10000
+
+// storedMapping is a created mapping in the node store.
+type storedMapping struct {
+	ID      string             `json:"id"`
+	Mapping config.MQTTMapping `json:"mapping"`
+}
+
+// nodesFileData is the on-disk form of the node store.
+type nodesFileData struct {
+	Version  int               `json:"version"`
+	Mappings []storedMapping   `json:"mappings"`
+	Names    map[string]string `json:"names,omitempty"`
+}
+
+// nodeStore keeps the created nodes, written atomically (0600) on every
+// change. It is safe for concurrent use.
+type nodeStore struct {
+	path string // "" keeps the store in memory
+
+	mu   sync.Mutex
+	data nodesFileData
+}
+
+// openNodeStore loads the node store of dir ("" for memory only); a
+// missing file is an empty store, a file of a later version an error.
+func openNodeStore(dir string) (*nodeStore, error) {
+	s := &nodeStore{data: nodesFileData{Version: nodesVersion, Names: map[string]string{}}}
+	if dir == "" {
+		return s, nil
+	}
+	s.path = filepath.Join(dir, NodesFile)
+	data, err := os.ReadFile(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("component: node store: %w", err)
+	}
+	var f nodesFileData
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("component: node store %s: %w", s.path, err)
+	}
+	if f.Version < 1 || f.Version > nodesVersion {
+		return nil, fmt.Errorf("component: node store %s: version %d, this program reads version %d", s.path, f.Version, nodesVersion)
+	}
+	if f.Names == nil {
+		f.Names = map[string]string{}
+	}
+	s.data = f
+	return s, nil
+}
+
+// mappings returns the created mappings.
+func (s *nodeStore) mappings() []storedMapping {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.data.Mappings)
+}
+
+// putMapping adds or replaces a mapping and saves the store.
+func (s *nodeStore) putMapping(id string, m config.MQTTMapping) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := slices.Clone(s.data.Mappings)
+	i := slices.IndexFunc(s.data.Mappings, func(x storedMapping) bool { return x.ID == id })
+	if i >= 0 {
+		s.data.Mappings[i].Mapping = m
+	} else {
+		s.data.Mappings = append(s.data.Mappings, storedMapping{ID: id, Mapping: m})
+	}
+	if err := s.saveLocked(); err != nil {
+		s.data.Mappings = old
+		return err
+	}
+	return nil
+}
+
+// deleteMapping removes a mapping and saves the store.
+func (s *nodeStore) deleteMapping(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.data.Mappings
+	s.data.Mappings = slices.DeleteFunc(slices.Clone(old), func(x storedMapping) bool { return x.ID == id })
+	if err := s.saveLocked(); err != nil {
+		s.data.Mappings = old
+		return err
+	}
+	return nil
+}
+
+// name returns the display name given to a device, or "".
+func (s *nodeStore) name(dev string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.data.Names[dev]
+}
+
+// setName gives a device a display name ("" removes it) and saves.
+func (s *nodeStore) setName(dev, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, had := s.data.Names[dev]
+	if old == name {
+		return nil
+	}
+	if name == "" {
+		delete(s.data.Names, dev)
+	} else {
+		if !had && len(s.data.Names) >= maxNames {
+			return fmt.Errorf("component: node store: more than %d display names", maxNames)
+		}
+		s.data.Names[dev] = name
+	}
+	if err := s.saveLocked(); err != nil {
+		if had {
+			s.data.Names[dev] = old
+		} else {
+			delete(s.data.Names, dev)
+		}
+		return err
+	}
+	return nil
+}
+
+// saveLocked writes the store atomically (see writeAtomic); callers
+// hold s.mu.
+func (s *nodeStore) saveLocked() error {
+	if s.path == "" {
+		return nil
+	}
+	data, err := json.MarshalIndent(s.data, "", "  ")
+	if err != nil {
+		return fmt.Errorf("component: node store: %w", err)
+	}
+	if err := writeAtomic(s.path, append(data, '\n')); err != nil {
+		return fmt.Errorf("component: saving node store: %w", err)
+	}
+	return nil
+}
+
+// writeAtomic writes data to path with mode 0600: a temporary file in
+// the same directory, synced, renamed over the old one, then the
+// directory synced, so that a crash leaves the old or the new content.
+func writeAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename there is nothing to remove
+	err = tmp.Chmod(0o600)
+	if err == nil {
+		_, err = tmp.Write(data)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", strings.TrimSuffix(path, "\n"), err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
