@@ -20,6 +20,7 @@ import (
 	"github.com/xiot/xiot/provisioning"
 	"github.com/xiot/xiot/provisioning/registry"
 	"github.com/xiot/xiot/provisioning/registry/boltstore"
+	"github.com/xiot/xiot/provisioning/registry/sqlstore"
 )
 
 func testLogger(t testing.TB) *slog.Logger {
@@ -53,12 +54,21 @@ func connect(t testing.TB, cfg xmpp.Config, mux *xmpp.Mux) *xmpp.Session {
 type reg struct {
 	sess  *xmpp.Session
 	srv   *registry.Server
-	store *boltstore.Store
+	store registry.Store
 }
 
-func startRegistry(t *testing.T, p *testserver.Prosody, path string) *reg {
+// startRegistry runs the registry on the store at target, a SQLite file,
+// a postgres:// URL or "bolt:" and a file (a store that is not a
+// registry.Searcher: the registry scans).
+func startRegistry(t *testing.T, p *testserver.Prosody, target string) *reg {
 	t.Helper()
-	st, err := boltstore.Open(path, 0)
+	var st registry.Store
+	var err error
+	if f, ok := strings.CutPrefix(target, "bolt:"); ok {
+		st, err = boltstore.Open(f, 0)
+	} else {
+		st, err = sqlstore.Open(context.Background(), target, sqlstore.Options{})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,14 +150,21 @@ const tags = `<str name='SN' value='394872348732948723'/><str name='MAN' value='
 // with a device, its owner and two others as client sessions: register,
 // claim by KEY, search, provisioning questions asked by the device's own
 // provisioning.Client, rules, clearCache, restart, remove and disown.
+// It runs on a SQLite file, on a PostgreSQL database (both Searchers) and
+// on a bbolt file (scans).
 func TestRegistryEndToEnd(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { registryEndToEnd(t, filepath.Join(t.TempDir(), "registry.db")) })
+	t.Run("postgres", func(t *testing.T) { registryEndToEnd(t, testserver.StartPostgres(t).URL) })
+	t.Run("bolt", func(t *testing.T) { registryEndToEnd(t, "bolt:"+filepath.Join(t.TempDir(), "registry.db")) })
+}
+
+func registryEndToEnd(t *testing.T, path string) {
 	p := testserver.StartProsody(t, testserver.ProsodyOptions{})
 	for _, u := range []string{"device", "owner", "alice", "bob"} {
 		if err := p.Register(u, u+"-pass"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	path := filepath.Join(t.TempDir(), "registry.db")
 	r := startRegistry(t, p, path)
 	domain := p.ComponentDomain
 
