@@ -149,8 +149,11 @@ func (e *Encoder) schemaSE(uri, local, prefix string) (*localName, sctx, error) 
 		if i := tab.findIdx(schema.EventSE, uri, local); i >= 0 {
 			tab.writeCode(&e.w, i)
 			ln = tab.localName(i, e.t)
-			el = tab.Codes[i].Elem
 			e.sg.advance(&f.sc, tab, i)
+			if e.opts.Preserve.Prefixes {
+				encodePrefix(&e.w, ln.uri, prefix)
+			}
+			return ln, e.sg.childCtx(tab, i, ln), nil
 		} else if c := tab.find(schema.EventSENS, uri, ""); c != nil {
 			writeCodeParts(&e.w, c)
 			u := e.t.uriIdx[uri]
@@ -240,6 +243,10 @@ func (e *Encoder) schemaStart(t *xml.StartElement, mark int, space bool) (bool, 
 }
 
 func attrNameLess(x, y *xml.Name) bool {
+	// most attribute names of a start tag differ in their first byte
+	if len(x.Local) > 0 && len(y.Local) > 0 && x.Local[0] != y.Local[0] {
+		return x.Local[0] < y.Local[0]
+	}
 	if x.Local != y.Local {
 		return x.Local < y.Local
 	}
@@ -437,6 +444,31 @@ func (e *Encoder) schemaEvent(f *eframe, kind evKind) error {
 		e.sg.advance(&f.sc, tab, tab.index(c))
 	}
 	return nil
+}
+
+// childCtx returns the grammar state of an element started by the SE
+// code i of tab, whose qname has the entry ln, with the table of its
+// first non-terminal at hand. It is kept per code.
+func (s *sgrammar) childCtx(tab *stable, i int, ln *localName) sctx {
+	if tab.child == nil {
+		tab.child = make([]sctx, len(tab.Codes))
+		tab.childOK = make([]bool, len(tab.Codes))
+	}
+	if tab.childOK[i] {
+		return tab.child[i]
+	}
+	el := tab.Codes[i].Elem
+	if el < 0 {
+		el = s.globalElem(ln)
+	}
+	c := s.ctxFor(el)
+	if c.gi != 0 {
+		if t, err := s.table(int(c.gi-1), 0, c.nillable, c.castable); err == nil {
+			c.tab, c.tabNT = t, 0
+		}
+	}
+	tab.child[i], tab.childOK[i] = c, true
+	return c
 }
 
 // advance moves sc, whose current table is tab, to the non-terminal

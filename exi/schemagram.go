@@ -36,6 +36,10 @@ type stable struct {
 	second []stableRef // second-level entries: first code and count
 
 	next []*stable // encoder: the table after each code, see sgrammar.advance
+	// child and childOK (encoder) keep the grammar state of the element
+	// each SE code starts, see sgrammar.childCtx
+	child   []sctx
+	childOK []bool
 	// packed (encoder) holds each code's parts as one bit-packed value of
 	// width packedN, so that it goes out in one write
 	packed  []uint64
