@@ -74,7 +74,7 @@ func (rp *registryPeer) snapshot() (maxIn int, attempts map[string][]time.Time) 
 // device gets its own 0600 state file, listed by Claims; the registry's
 // claimed notice makes the owner a friend of that device, a notice from
 // anybody else is refused, and disowned makes the device unfriend the
-// owner and register again.
+// owner and register again; removed is recorded.
 func TestRegistrationsBoundedWithBackoff(t *testing.T) {
 	const devices, maxRegistering = 150, 3
 	const regDomain = "registry.localhost"
@@ -225,6 +225,22 @@ func TestRegistrationsBoundedWithBackoff(t *testing.T) {
 	})
 	if cs, _ := component.Claims(r.dir); !hasClaim(cs, dev, "") {
 		t.Errorf("after disowning, Claims has no unclaimed %s", dev)
+	}
+
+	// Claimed again, then removed by the owner: recorded as removed.
+	if err := notice(rp.s, "claimed", "jid", ownerJID); err != nil {
+		t.Fatal(err)
+	}
+	if err := notice(rp.s, "removed"); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := component.Claims(r.dir)
+	removed := false
+	for _, c := range cs {
+		removed = removed || (c.JID == dev && c.Removed && c.Owner == "")
+	}
+	if err != nil || !removed {
+		t.Errorf("after removal, Claims has no removed %s: %v", dev, err)
 	}
 }
 
