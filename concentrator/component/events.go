@@ -2,6 +2,7 @@ package component
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync"
 	"time"
@@ -17,7 +18,8 @@ import (
 // stanzas from the component domain. As the XEP says, subscriptions are
 // not persisted and end when either side goes away: when the component
 // reconnects, when the subscriber sends unavailable presence to the
-// component, or when a event bounces with an error. They also end after
+// component, when an event bounces with an error, or when the subscriber
+// no longer answers a XEP-0199 ping (every eventPingEvery). They also end after
 // eventTTL (the XEP sets no limit; ours keeps a forgotten subscription
 // from living for ever), and at most maxEventSubs JIDs subscribe at once.
 //
@@ -35,6 +37,12 @@ const (
 	eventTTL         = 24 * time.Hour
 	maxEventsPerMsg  = 100
 	eventResyncEvery = 30 * time.Second
+	// Subscribers are pinged this often; one that is gone (the server
+	// answers for it, or nothing answers in eventPingTimeout) loses its
+	// subscription. Events are plain messages, which servers deliver to
+	// another resource or store offline rather than bounce.
+	eventPingEvery   = 2 * time.Minute
+	eventPingTimeout = 30 * time.Second
 )
 
 // Event types, as subscribe's attributes name them.
@@ -358,6 +366,10 @@ func (ev *events) run(ctx context.Context) {
 	defer cancel()
 	tick := time.NewTicker(eventResyncEvery)
 	defer tick.Stop()
+	pings := time.NewTicker(eventPingEvery)
+	defer pings.Stop()
+	var pingWG sync.WaitGroup
+	defer pingWG.Wait()
 	dropped := c.b.Stats().EventsDropped
 	for {
 		dirty := map[string]bool{}
@@ -365,6 +377,9 @@ func (ev *events) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-pings.C:
+			ev.pingAll(ctx, &pingWG)
+			continue
 		case e, ok := <-ch:
 			if !ok {
 				return
@@ -408,6 +423,47 @@ func (ev *events) run(ctx context.Context) {
 		ev.send(ctx, ps)
 	}
 }
+
+// pingAll pings every subscriber on goroutines of their own (at most
+// maxEventSubs) and ends the subscriptions of those that are gone.
+func (ev *events) pingAll(ctx context.Context, wg *sync.WaitGroup) {
+	ev.mu.Lock()
+	keys := make([]string, 0, len(ev.subs))
+	for k := range ev.subs {
+		keys = append(keys, k)
+	}
+	ev.mu.Unlock()
+	c := ev.t.c
+	for _, k := range keys {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pctx, cancel := context.WithTimeout(ctx, eventPingTimeout)
+			defer cancel()
+			_, err := xmpp.Ping(pctx, c.sess, k)
+			var se *xmpp.StanzaError
+			gone := errors.Is(err, context.DeadlineExceeded) ||
+				(errors.As(err, &se) && (se.Condition == "service-unavailable" || se.Condition == "recipient-unavailable" || se.Condition == "item-not-found"))
+			if gone && ctx.Err() == nil {
+				if j, err := jid.Parse(k); err == nil {
+					c.log.Info("event subscriber gone", "jid", k)
+					ev.drop(j)
+				}
+			}
+		}()
+	}
+}
+
+// count returns the number of subscribed JIDs.
+func (ev *events) count() int {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	return len(ev.subs)
+}
+
+// EventSubscribers returns the number of JIDs subscribed to XEP-0326
+// data source events, for status pages and metrics.
+func (c *Component) EventSubscribers() int { return c.tree.events.count() }
 
 // devWithID is a device value carrying only its id, for removed nodes.
 func devWithID(nodeID string) (d mqttbridge.Device) {

@@ -346,6 +346,28 @@ func TestNodeTree(t *testing.T) {
 		}
 	})
 
+	t.Run("subscriber leaves", func(t *testing.T) {
+		n := r.c.EventSubscribers()
+		w := r.loginEvents(t, "owner", "watcher")
+		if err := w.s.Send(ctx, xmpp.NewElement("", "presence", "to", dom)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := query(ctx, w.s, dom, "set", xmpp.NewElement(ns, "subscribe", "sourceId", component.SourceID)); err != nil {
+			t.Fatal(err)
+		}
+		if got := r.c.EventSubscribers(); got != n+1 {
+			t.Fatalf("subscribers %d, want %d", got, n+1)
+		}
+		// Its session ends: the server sends unavailable presence to the
+		// component, which ends the subscription.
+		w.s.Close()
+		waitFor(t, "the subscription to end", func() bool { return r.c.EventSubscribers() == n })
+		res, err := set(xmpp.NewElement(ns, "subscribe", "sourceId", component.SourceID, "getEventsSince", "2001-01-01T00:00:00"))
+		if !errors.As(err, &se) || res.Get("result") != "NotImplemented" {
+			t.Errorf("getEventsSince: %v %v", res, err)
+		}
+	})
+
 	// Restart: a new bridge and component on the same state directory.
 	stop()
 	_ = r.b.Close()
