@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -103,57 +104,103 @@ func checkThing(t registry.Thing) error {
 	return nil
 }
 
-// putThing writes t and its tags in tx.
-func (s *Store) putThing(ctx context.Context, tx *sql.Tx, t registry.Thing) error {
-	if err := checkThing(t); err != nil {
-		return err
+// Bounds of one batch of putThings: things (14 parameters each) and tags
+// (4 each), within SQLite's 32766 and PostgreSQL's 65535 parameters.
+const (
+	batch     = 100
+	batchTags = 5000
+)
+
+// putThings writes ts and their tags in tx, three statements per batch
+// of things.
+func (s *Store) putThings(ctx context.Context, tx *sql.Tx, ts []registry.Thing) error {
+	for len(ts) > 0 {
+		n, tags := 1, len(ts[0].Tags)
+		for n < len(ts) && n < batch && tags+len(ts[n].Tags) <= batchTags {
+			tags += len(ts[n].Tags)
+			n++
+		}
+		if err := s.putBatch(ctx, tx, ts[:n]); err != nil {
+			return err
+		}
+		ts = ts[n:]
 	}
-	tags, err := json.Marshal(t.Tags)
-	if err != nil {
-		return err
+	return nil
+}
+
+// putBatch writes at most batch things in three statements: the things
+// (upserted), their old tags deleted, their new tags inserted.
+func (s *Store) putBatch(ctx context.Context, tx *sql.Tx, ts []registry.Thing) error {
+	// One statement cannot upsert a key twice (PostgreSQL): the last
+	// write of a key wins, as it would one statement after another.
+	last := make(map[string]int, len(ts))
+	for i, t := range ts {
+		last[t.Key.String()] = i
 	}
-	reg, err := timeText(t.Registered)
-	if err != nil {
-		return err
+	var (
+		rows, keys, tagRows []string
+		args, keyArgs       []any
+		tagArgs             []any
+	)
+	for i, t := range ts {
+		key := t.Key.String()
+		if last[key] != i {
+			continue
+		}
+		if err := checkThing(t); err != nil {
+			return fmt.Errorf("thing %s: %w", t.JID, err)
+		}
+		tags, err := json.Marshal(t.Tags)
+		if err != nil {
+			return fmt.Errorf("thing %s: %w", t.JID, err)
+		}
+		reg, err := timeText(t.Registered)
+		if err != nil {
+			return fmt.Errorf("thing %s: %w", t.JID, err)
+		}
+		upd, err := timeText(t.Updated)
+		if err != nil {
+			return fmt.Errorf("thing %s: %w", t.JID, err)
+		}
+		rows = append(rows, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, key, t.JID, t.NodeID, t.SourceID, t.CacheType, t.Owner, b2i(t.Public), b2i(t.SelfOwned),
+			b2i(t.Removed), t.Address, b2i(t.ClearCache), reg, upd, string(tags))
+		keys = append(keys, "?")
+		keyArgs = append(keyArgs, key)
+		seen := make(map[string]bool, len(t.Tags))
+		for _, g := range t.Tags {
+			// Thing.Tag finds the first tag of a name: so do searches.
+			if seen[g.Name] {
+				continue
+			}
+			seen[g.Name] = true
+			var str, num any
+			if g.Numeric {
+				num = g.Num
+			} else {
+				str = g.Value
+			}
+			tagRows = append(tagRows, "(?, ?, ?, ?)")
+			tagArgs = append(tagArgs, key, g.Name, str, num)
+		}
 	}
-	upd, err := timeText(t.Updated)
-	if err != nil {
-		return err
-	}
-	key := t.Key.String()
 	if _, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO things (key, jid, node_id, source_id, cache_type, owner,
 		public, self_owned, removed, address, clear_cache, registered, updated, tags)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES `+strings.Join(rows, ", ")+`
 		ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, public = excluded.public,
 		self_owned = excluded.self_owned, removed = excluded.removed, address = excluded.address,
 		clear_cache = excluded.clear_cache, registered = excluded.registered, updated = excluded.updated,
-		tags = excluded.tags`),
-		key, t.JID, t.NodeID, t.SourceID, t.CacheType, t.Owner, b2i(t.Public), b2i(t.SelfOwned), b2i(t.Removed),
-		t.Address, b2i(t.ClearCache), reg, upd, string(tags)); err != nil {
+		tags = excluded.tags`), args...); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, s.d.q(`DELETE FROM tags WHERE thing = ?`), key); err != nil {
+	if _, err := tx.ExecContext(ctx, s.d.q(`DELETE FROM tags WHERE thing IN (`+strings.Join(keys, ", ")+`)`), keyArgs...); err != nil {
 		return err
 	}
-	seen := make(map[string]bool, len(t.Tags))
-	for _, g := range t.Tags {
-		// Thing.Tag finds the first tag of a name: so do searches.
-		if seen[g.Name] {
-			continue
-		}
-		seen[g.Name] = true
-		var str, num any
-		if g.Numeric {
-			num = g.Num
-		} else {
-			str = g.Value
-		}
-		if _, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO tags (thing, name, str, num) VALUES (?, ?, ?, ?)`),
-			key, g.Name, str, num); err != nil {
-			return err
-		}
+	if len(tagRows) == 0 {
+		return nil
 	}
-	return nil
+	_, err := tx.ExecContext(ctx, s.d.q(`INSERT INTO tags (thing, name, str, num) VALUES `+strings.Join(tagRows, ", ")), tagArgs...)
+	return err
 }
 
 // inTx runs f in a transaction and commits it.
@@ -184,7 +231,7 @@ func (s *Store) Thing(ctx context.Context, k registry.Key) (registry.Thing, erro
 
 // PutThing implements registry.Store.
 func (s *Store) PutThing(ctx context.Context, t registry.Thing) error {
-	if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.putThing(ctx, tx, t) }); err != nil {
+	if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.putThings(ctx, tx, []registry.Thing{t}) }); err != nil {
 		return fmt.Errorf("sqlstore: saving thing %s: %w", t.JID, err)
 	}
 	return nil
@@ -193,14 +240,7 @@ func (s *Store) PutThing(ctx context.Context, t registry.Thing) error {
 // PutThings creates or replaces many things in one transaction (imports,
 // migrations, benchmarks).
 func (s *Store) PutThings(ctx context.Context, ts []registry.Thing) error {
-	if err := s.inTx(ctx, func(tx *sql.Tx) error {
-		for _, t := range ts {
-			if err := s.putThing(ctx, tx, t); err != nil {
-				return fmt.Errorf("thing %s: %w", t.JID, err)
-			}
-		}
-		return nil
-	}); err != nil {
+	if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.putThings(ctx, tx, ts) }); err != nil {
 		return fmt.Errorf("sqlstore: saving %d things: %w", len(ts), err)
 	}
 	return nil
