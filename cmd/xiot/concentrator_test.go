@@ -125,6 +125,10 @@ mqtt:
 	if code != exitOK || !strings.Contains(nodesOut, "thermo1") || !strings.Contains(nodesOut, "MQTT") {
 		t.Errorf("xiot nodes: exit %d\n%s\n%s", code, nodesOut, nodesErr)
 	}
+	code, nodesOut, nodesErr = runXiot(t, "nodes", "--json", "--params", "--source", "MQTTMappings", "--jid", "owner@"+p.Domain, "--password-file", ownerPass, "--server", p.C2SAddr, "--ca-file", p.CAFile, p.ComponentDomain)
+	if code != exitOK || !strings.Contains(nodesOut, `"nodeId":"config-1"`) || !strings.Contains(nodesOut, `"topic":`) {
+		t.Errorf("xiot nodes --json --params: exit %d\n%s\n%s", code, nodesOut, nodesErr)
+	}
 	stop()
 	select {
 	case err := <-done:

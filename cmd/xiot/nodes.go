@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"text/tabwriter"
 
 	"github.com/xiot/xiot/internal/xmpp"
@@ -17,24 +18,30 @@ const nodesUsage = `Usage: xiot nodes [flags] JID
 
 Browses the node tree of the concentrator at JID (XEP-0326): its data
 sources, then in each the root nodes and their children, and prints one
-line per node (source, node id, type, parent, state, readable,
-controllable) or one JSON object per line with --json.
+line per node (source, node id, display name, type, parent, state,
+readable, controllable) or one JSON object per line with --json (with
+the nodes' parameters too with --params).
 
 Examples:
   xiot nodes --config client.yaml mqtt.example.org
   xiot nodes --source MQTT --json mqtt.example.org
+  xiot nodes --source MQTTMappings --json --params mqtt.example.org
 `
 
 // nodeInfo is one node of a concentrator's tree.
 type nodeInfo struct {
 	Source       string `json:"sourceId"`
 	ID           string `json:"nodeId"`
+	Name         string `json:"displayName,omitempty"`
 	Type         string `json:"nodeType,omitempty"`
 	Parent       string `json:"parentId,omitempty"`
 	State        string `json:"state,omitempty"`
 	HasChildren  bool   `json:"hasChildren"`
 	Readable     bool   `json:"isReadable"`
 	Controllable bool   `json:"isControllable"`
+	Commands     bool   `json:"hasCommands"`
+	// Params are the node's parameters by id (--params).
+	Params map[string]string `json:"parameters,omitempty"`
 }
 
 // runNodes implements "xiot nodes".
@@ -45,6 +52,7 @@ func runNodes(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	source := fs.String("source", "", "browse only this data source")
 	asJSON := fs.Bool("json", false, "print JSON lines")
 	maxDepth := fs.Int("depth", 8, "deepest level of child nodes fetched")
+	withParams := fs.Bool("params", false, "fetch the nodes' parameters (shown with --json)")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
@@ -74,7 +82,7 @@ func runNodes(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var nodes []nodeInfo
 	for _, src := range sources {
-		res, err := concentratorIQ(ctx, s, to, xmpp.NewElement(nsConcentrators, "getRootNodes", "sourceId", src))
+		res, err := concentratorIQ(ctx, s, to, xmpp.NewElement(nsConcentrators, "getRootNodes", "sourceId", src, "parameters", strconv.FormatBool(*withParams)))
 		if err != nil {
 			return err
 		}
@@ -89,7 +97,7 @@ func runNodes(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				if !n.HasChildren {
 					continue
 				}
-				res, err := concentratorIQ(ctx, s, to, xmpp.NewElement(nsConcentrators, "getChildNodes", "sourceId", src, "nodeId", n.ID))
+				res, err := concentratorIQ(ctx, s, to, xmpp.NewElement(nsConcentrators, "getChildNodes", "sourceId", src, "nodeId", n.ID, "parameters", strconv.FormatBool(*withParams)))
 				if err != nil {
 					return err
 				}
@@ -108,9 +116,9 @@ func runNodes(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SOURCE\tNODE\tTYPE\tPARENT\tSTATE\tREADABLE\tCONTROLLABLE")
+	fmt.Fprintln(tw, "SOURCE\tNODE\tNAME\tTYPE\tPARENT\tSTATE\tREADABLE\tCONTROLLABLE")
 	for _, n := range nodes {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\t%v\n", n.Source, n.ID, n.Type, n.Parent, n.State, n.Readable, n.Controllable)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%v\t%v\n", n.Source, n.ID, n.Name, n.Type, n.Parent, n.State, n.Readable, n.Controllable)
 	}
 	return tw.Flush()
 }
@@ -138,10 +146,20 @@ func parseNodes(source string, resp *xmpp.Element) []nodeInfo {
 		if n.Name.Local != "node" {
 			continue
 		}
-		out = append(out, nodeInfo{
-			Source: source, ID: n.Get("nodeId"), Type: n.Get("nodeType"), Parent: n.Get("parentId"), State: n.Get("state"),
+		ni := nodeInfo{
+			Source: source, ID: n.Get("nodeId"), Name: n.Get("displayName"), Type: n.Get("nodeType"), Parent: n.Get("parentId"), State: n.Get("state"),
 			HasChildren: n.Get("hasChildren") == "true", Readable: n.Get("isReadable") == "true", Controllable: n.Get("isControllable") == "true",
-		})
+			Commands: n.Get("hasCommands") == "true",
+		}
+		for _, p := range n.Children() {
+			if id := p.Get("id"); id != "" {
+				if ni.Params == nil {
+					ni.Params = map[string]string{}
+				}
+				ni.Params[id] = p.Get("value")
+			}
+		}
+		out = append(out, ni)
 	}
 	return out
 }
