@@ -28,16 +28,33 @@
 //
 // # Node tree (XEP-0326)
 //
-// The component's own JID answers a first part of XEP-0326 v0.4
-// (urn:xmpp:iot:concentrators): getCapabilities, the data sources (one,
-// SourceID "MQTT"), containsNode(s), getNode(s), getAllNodes, getRootNodes
-// (the devices) and getChildNodes (a device's field nodes, as
-// "<device>/<node>"), with parameters (node id, JID, availability) on
-// request. Every other command of the schema is answered with
-// NotImplemented, in an IQ error that also carries the RFC 6120
-// condition, as are refusals (NotFound, InsufficientPrivileges). Lists
-// longer than 1,000 nodes are refused with OtherError (the XEP has no
-// paging). Readouts and control go to the device JIDs.
+// The component's own JID is a XEP-0326 v0.4 concentrator
+// (urn:xmpp:iot:concentrators) with two data sources: SourceID "MQTT",
+// whose root nodes are the devices and whose child nodes are their field
+// nodes ("<device>/<node>"), and MappingsSourceID "MQTTMappings", whose
+// root node MappingsNodeID holds one node per topic mapping. It answers
+// getCapabilities (exactly what follows), the data sources, the node
+// queries (getAllNodes with onlyIfDerivedFrom, getAncestors,
+// getNodeInheritance: xiot.mqtt.HomieDevice derives from
+// xiot.mqtt.Device, which derives from xiot.mqtt.Node; interfaces are the
+// XEP-0323 and XEP-0325 namespaces of readable and controllable nodes),
+// node parameter forms (a device's display name; a mapping's settings,
+// read-only for mappings of the configuration file), the creation and
+// destruction of topic mappings (persisted in NodesFile in the state
+// directory, written atomically with mode 0600, restored at start), node
+// commands (resubscribe, publishSample) and data source events (see
+// events.go for their lifetime and bounds). Refusals carry the XEP's
+// response code (NotFound, InsufficientPrivileges, Locked, FormError with
+// one error per field, OtherError, NotImplemented) in an IQ error that
+// also carries the RFC 6120 condition. Lists longer than 1,000 nodes are
+// refused with OtherError (the XEP has no paging).
+//
+// XEP-0323 readouts and XEP-0325 sets addressed to the component's JID
+// take node elements (nodeId, sourceId "MQTT" or none) to read or set
+// many devices in one request: a device node's readout includes its field
+// nodes, fields are tagged with their node id, and an unknown node fails
+// on its own in the failure element while the others are read. A set
+// must name its nodes.
 //
 // # Access
 //
