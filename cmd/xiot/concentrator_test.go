@@ -129,15 +129,64 @@ mqtt:
 	if code != exitOK || !strings.Contains(nodesOut, `"nodeId":"config-1"`) || !strings.Contains(nodesOut, `"topic":`) {
 		t.Errorf("xiot nodes --json --params: exit %d\n%s\n%s", code, nodesOut, nodesErr)
 	}
-	stop()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("concentrator ended with %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("concentrator did not stop")
+	// A topic mapping created over XEP-0326 bridges at once, its device
+	// is read through the concentrator JID as a node, and both survive a
+	// restart.
+	if tok := pub.Publish("rt/dev7/v", 1, true, "5"); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
 	}
+	const nsc = "urn:xmpp:iot:concentrators"
+	form := xmpp.NewElement("jabber:x:data", "x", "type", "submit")
+	for _, kv := range [][2]string{{"id", "rt"}, {"topic", "rt/{device}/v"}, {"unit", "W"}} {
+		form.Add(xmpp.NewElement("jabber:x:data", "field", "var", kv[0]).Add(xmpp.NewElement("jabber:x:data", "value").AddText(kv[1])))
+	}
+	if _, err := s.SendIQ(cctx, xmpp.NewElement("", "iq", "type", "set", "to", p.ComponentDomain).Add(
+		xmpp.NewElement(nsc, "createNewNode", "sourceId", "MQTTMappings", "nodeId", "mappings", "type", "xiot.mqtt.TopicMapping").Add(form))); err != nil {
+		t.Fatalf("createNewNode: %v", err)
+	}
+	readNode := func(id string) sensordata.Result {
+		t.Helper()
+		for {
+			rctx, rcancel := context.WithTimeout(cctx, time.Second)
+			res, err := sd.Read(rctx, s, p.ComponentDomain, sensordata.Request{Nodes: []sensordata.NodeRef{{NodeID: id, SourceID: "MQTT"}}})
+			rcancel()
+			if err == nil && len(res.Fields) > 0 {
+				return res
+			}
+			if cctx.Err() != nil {
+				t.Fatalf("no readout of node %s through the concentrator JID: %v %v", id, err, res)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if f := readNode("dev7").Fields[0]; f.Node != "dev7" || !f.Value.Equal(sensors.Numeric(5)) || f.Unit != "W" {
+		t.Errorf("node dev7: %v", f)
+	}
+	stopConcentrator := func() {
+		t.Helper()
+		stop()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("concentrator ended with %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("concentrator did not stop")
+		}
+	}
+	stopConcentrator()
+	ctx, stop = context.WithCancel(context.Background())
+	defer stop()
+	var out2, errOut2 syncBuffer
+	go func() { done <- runConcentrator(ctx, []string{"--config", cfgFile}, &out2, &errOut2) }()
+	if f := readNode("dev7").Fields[0]; !f.Value.Equal(sensors.Numeric(5)) || f.Unit != "W" {
+		t.Errorf("node dev7 after the restart: %v", f)
+	}
+	code, nodesOut, nodesErr = runXiot(t, "nodes", "--json", "--source", "MQTTMappings", "--jid", "owner@"+p.Domain, "--password-file", ownerPass, "--server", p.C2SAddr, "--ca-file", p.CAFile, p.ComponentDomain)
+	if code != exitOK || !strings.Contains(nodesOut, `"nodeId":"rt"`) {
+		t.Errorf("created mapping after the restart: exit %d\n%s\n%s", code, nodesOut, nodesErr)
+	}
+	stopConcentrator()
 	for _, want := range []string{"xiot concentrator starting", "MQTT broker connected", "XMPP component online", "xiot concentrator stopped"} {
 		if !strings.Contains(errOut.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, errOut.String())
