@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/xiot/xiot/internal/exigw"
@@ -28,7 +29,9 @@ For each device the gateway opens a STARTTLS connection to --upstream,
 verifying its certificate, and relays the stanzas; SASL passes through,
 so the server authenticates the device and the gateway holds no
 passwords. With --cert and --key the gateway offers STARTTLS to devices
-with that certificate (required then).
+with that certificate (required then). Devices may upload schemas the
+gateway lacks (XEP-0322 uploadSchema) or, with --download-schemas, have it
+download them from the listed locations only.
 
 Counters (bytes per side, compression ratio, connections) are logged
 every --stats interval.
@@ -55,6 +58,8 @@ func runEXIGW(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	verbose := fs.Bool("verbose", false, "log every connection")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics on `host:port`")
 	noSWB := fs.Bool("no-session-wide-buffers", false, "refuse XEP-0322 sessionWideBuffers (string tables kept for the whole stream) when devices propose it")
+	download := fs.String("download-schemas", "", "comma-separated http(s) URL `prefixes` from which devices may have the gateway download schemas (XEP-0322 downloadSchema); empty refuses downloads")
+	downloadTimeout := fs.Duration("download-timeout", 10*time.Second, "time limit of one schema download")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
@@ -76,7 +81,13 @@ func runEXIGW(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	cfg := exigw.Config{Upstream: *upstream, MaxStanzaBytes: *maxStanza, MaxConns: *maxConns, IdleTimeout: *idle, Logger: log, NoSessionWideBuffers: *noSWB}
+	cfg := exigw.Config{Upstream: *upstream, MaxStanzaBytes: *maxStanza, MaxConns: *maxConns, IdleTimeout: *idle, Logger: log, NoSessionWideBuffers: *noSWB,
+		DownloadTimeout: *downloadTimeout}
+	for _, p := range strings.Split(*download, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			cfg.DownloadSchemas = append(cfg.DownloadSchemas, p)
+		}
+	}
 	cfg.UpstreamTLS = &tls.Config{ServerName: *serverName}
 	if *caFile != "" {
 		pem, err := os.ReadFile(*caFile)

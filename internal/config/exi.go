@@ -3,6 +3,7 @@ package config
 import (
 	"github.com/xiot/xiot/exi"
 	"github.com/xiot/xiot/internal/xmpp"
+	"net/url"
 )
 
 // EXI modes accepted by exi.mode.
@@ -40,6 +41,11 @@ type EXI struct {
 	// one stanza, so JIDs, ids and names are sent once. The alternative
 	// binding cannot carry it and ignores it.
 	SessionWideBuffers bool `yaml:"session_wide_buffers"`
+	// SchemaLocation is an http(s) URL prefix where the schemas are
+	// published under their file names: a server (or xiot exigw) that
+	// lacks one is asked to download it (XEP-0322 downloadSchema) instead
+	// of receiving it over the device's link; empty uploads them.
+	SchemaLocation string `yaml:"schema_location"`
 }
 
 var exiAlignments = map[string]exi.Alignment{
@@ -51,7 +57,7 @@ var exiAlignments = map[string]exi.Alignment{
 func (e EXI) session() xmpp.EXIConfig {
 	x := xmpp.EXIConfig{SchemaInformed: e.SchemaInformed, Alignment: exiAlignments[e.Alignment], Strict: e.Strict,
 		BlockSize: e.BlockSize, ValueMaxLength: e.ValueMaxLength, ValuePartitionCapacity: e.ValuePartitionCapacity,
-		SessionWideBuffers: e.SessionWideBuffers}
+		SessionWideBuffers: e.SessionWideBuffers, SchemaLocation: e.SchemaLocation}
 	switch e.Mode {
 	case EXINegotiate:
 		x.Mode = xmpp.EXINegotiate
@@ -96,6 +102,11 @@ func (c *Config) checkEXI() []error {
 	}
 	if e.ValuePartitionCapacity < 0 {
 		add("exi.value_partition_capacity", "must not be negative, not %d", e.ValuePartitionCapacity)
+	}
+	if l := e.SchemaLocation; l != "" {
+		if u, err := url.Parse(l); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("exi.schema_location", "must be an http or https URL, not %q", l)
+		}
 	}
 	return errs
 }

@@ -34,6 +34,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -79,6 +81,16 @@ type Config struct {
 	// Otherwise a device that proposes it keeps its tables for the stream,
 	// bounded by the EXI limits of each direction.
 	NoSessionWideBuffers bool
+	// DownloadSchemas are the URL prefixes (e.g.
+	// "https://schemas.example.org/xsd/") under which devices may ask the
+	// gateway to fetch a schema (XEP-0322 downloadSchema); none refuses
+	// every download. A redirect must stay under them too.
+	DownloadSchemas []string
+	// DownloadTimeout bounds one schema download (default 10 s).
+	DownloadTimeout time.Duration
+	// HTTPTransport fetches downloaded schemas; nil means
+	// http.DefaultTransport.
+	HTTPTransport http.RoundTripper
 }
 
 // Gateway relays EXI devices to an XMPP server. Its methods are safe for
@@ -136,6 +148,14 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.DownloadTimeout <= 0 {
+		cfg.DownloadTimeout = 10 * time.Second
+	}
+	for _, p := range cfg.DownloadSchemas {
+		if u, err := url.Parse(p); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("exigw: schema download location %q: not an http or https URL", p)
+		}
 	}
 	if cfg.Schemas == nil {
 		set, err := xmppschema.New()

@@ -460,9 +460,9 @@ func (r *relay) handleEXI(el *xmpp.Element) error {
 		}
 		return r.writeDeviceHeaderLocked(r.deviceFeatures(false))
 	case el.Name.Space == xmpp.NSEXI && el.Name.Local == "downloadSchema":
-		resp := xmpp.NewElement(xmpp.NSEXI, "downloadSchemaResponse", "url", el.Get("url"), "result", "false").
-			Add(xmpp.NewElement(xmpp.NSEXI, "error", "message", "this gateway does not download schemas"))
-		return r.writeDevice(resp)
+		ctx, cancel := context.WithTimeout(context.Background(), r.g.cfg.DownloadTimeout)
+		defer cancel()
+		return r.writeDevice(r.g.downloadSchema(ctx, el.Get("url")))
 	}
 	return &xmpp.StreamError{Condition: "unsupported-stanza-type", Text: "unexpected " + el.Name.Local}
 }

@@ -75,6 +75,12 @@ type EXIConfig struct {
 	SessionWideBuffers bool
 	// Schemas is the schema set; nil means the embedded xmppschema set.
 	Schemas *xmppschema.Set
+	// SchemaLocation, when set, is a URL prefix where the schemas of
+	// Schemas are published under their file names: a server that lacks
+	// one is asked to download it (XEP-0322 downloadSchema) rather than
+	// sent its bytes, and only a failed download is followed by an
+	// upload.
+	SchemaLocation string
 
 	quick *exiQuick // the last agreed setup, kept by the session
 }

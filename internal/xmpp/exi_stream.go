@@ -205,17 +205,30 @@ func (s *Session) negotiateEXI(st *stream, features *Element) (*Element, error) 
 	}
 	if !resp.Agreement && len(resp.Missing) > 0 {
 		// Upload what the server lacks, then propose again.
+		uploaded := 0
 		for _, m := range resp.Missing {
 			data, ok := set.Data(m)
 			if !ok {
 				continue
 			}
+			if loc, local := s.cfg.EXI.SchemaLocation, lookupFile(set, m); loc != "" && local != "" {
+				// The server fetches it instead: the schema's bytes do
+				// not cross the device's link.
+				done, err := s.downloadSchema(st, loc+local)
+				if err != nil {
+					return nil, err
+				}
+				if done {
+					continue
+				}
+			}
 			up := NewElement(NSEXI, "uploadSchema", "contentType", "Text").AddText(base64.StdEncoding.EncodeToString(data))
 			if err := st.writeElements(up); err != nil {
 				return nil, err
 			}
+			uploaded++
 		}
-		s.log.Info("uploaded EXI schemas the server lacked", "count", len(resp.Missing))
+		s.log.Info("EXI schemas the server lacked: sent", "missing", len(resp.Missing), "uploaded", uploaded)
 		if resp, err = s.exiSetup(st, prop); err != nil {
 			return nil, err
 		}
@@ -286,4 +299,42 @@ func (s *Session) exiSetup(st *stream, prop EXIParams) (EXIParams, error) {
 		return EXIParams{}, fmt.Errorf("EXI setup: %w", err)
 	}
 	return resp, nil
+}
+
+// downloadSchema asks the server to fetch the schema at url itself
+// (XEP-0322 downloadSchema) and reports whether it did.
+func (s *Session) downloadSchema(st *stream, url string) (bool, error) {
+	if err := st.writeElements(NewElement(NSEXI, "downloadSchema", "url", url)); err != nil {
+		return false, err
+	}
+	el, err := st.next()
+	if err != nil {
+		return false, err
+	}
+	if !IsEXI(el, "downloadSchemaResponse") {
+		return false, fmt.Errorf("EXI downloadSchema: the server answered <%s>", el.Name.Local)
+	}
+	if el.Get("result") == "true" {
+		s.log.Info("server downloaded EXI schema", "url", url)
+		return true, nil
+	}
+	why := "no reason given"
+	if c := el.FirstChild(); c != nil {
+		why = c.Name.Local
+		for _, a := range []string{"message", "code", "contentTypeReturned"} {
+			if v := c.Get(a); v != "" {
+				why += " " + a + "=" + v
+			}
+		}
+	}
+	s.log.Warn("server could not download EXI schema; uploading it", "url", url, "reason", why)
+	return false, nil
+}
+
+// lookupFile returns the file name of our copy of schema m, "" if none.
+func lookupFile(set *xmppschema.Set, m xmppschema.Schema) string {
+	if h, ok := set.Lookup(m); ok {
+		return h.File
+	}
+	return ""
 }
