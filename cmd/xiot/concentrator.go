@@ -57,7 +57,7 @@ Examples:
 func runConcentrator(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("concentrator", concentratorUsage)
 	file := fs.String("config", "", "configuration `file` (YAML) with the mqtt: and component: sections (required)")
-	stateDir := fs.String("state-dir", "", "`directory` for the subscription store (overrides state_dir)")
+	stateDir := fs.String("state-dir", "", "`directory` for the subscription store and the devices' registrations (overrides state_dir)")
 	verbose := fs.Bool("verbose", false, "log debug events to stderr")
 	check := fs.Bool("check-config", false, "check the configuration (file, flags, secret files) and exit")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics on `host:port` (overrides metrics.listen)")
