@@ -315,9 +315,8 @@ func (c *Component) createMapping(ctx context.Context, req, resp *xmpp.Element) 
 		mf.set(&mc, vals[mf.key])
 	}
 	id := vals["id"]
-	if _, taken := c.b.Device(id); taken {
-		// Not a clash in the tree (another source), but confusing.
-		c.log.Info("mapping created with the id of a device", "id", id)
+	if id == MappingsNodeID {
+		return errForm([]formError{{"id", "is the id of the list of mappings"}})
 	}
 	if err := c.b.AddMapping(ctx, id, mc); err != nil {
 		return mappingFault(err)
