@@ -1,7 +1,6 @@
 package exi
 
 import (
-	"encoding/xml"
 	"fmt"
 
 	"github.com/xiot/xiot/exi/schema"
@@ -186,71 +185,6 @@ func (e *Encoder) schemaSE(uri, local, prefix string) (*localName, sctx, error) 
 		el = e.sg.globalElem(ln)
 	}
 	return ln, e.sg.ctxFor(el), nil
-}
-
-// schemaStart is startElement for the common schema-informed start tag:
-// prefixes not preserved, no self-contained elements, and no namespace
-// declaration or xsi attribute. The attributes are encoded in schema
-// order (local name, then URI) straight from t, through a sorted list of
-// their indices. It reports false, having done nothing, when t is not
-// such a start tag.
-func (e *Encoder) schemaStart(t *xml.StartElement, mark int, space bool) (bool, error) {
-	if len(t.Attr) > 255 {
-		return false, nil
-	}
-	e.order = e.order[:0]
-	for i := range t.Attr {
-		a := &t.Attr[i].Name
-		switch a.Space {
-		case "":
-			if a.Local == "xmlns" {
-				return false, nil
-			}
-		case "xmlns", nsXSI:
-			return false, nil
-		case nsXML:
-			if a.Local == "space" {
-				space = t.Attr[i].Value == "preserve"
-			}
-		}
-		// insertion sort, stable: start tags have few attributes
-		j := len(e.order)
-		e.order = append(e.order, uint8(i))
-		for ; j > 0 && attrNameLess(a, &t.Attr[e.order[j-1]].Name); j-- {
-			e.order[j] = e.order[j-1]
-		}
-		e.order[j] = uint8(i)
-	}
-	if err := e.pushElement(t.Name.Space, t.Name.Local, "", mark, space); err != nil {
-		return true, err
-	}
-	for _, i := range e.order {
-		a := &t.Attr[i]
-		if f := e.schemaTop(); f != nil {
-			if err := e.schemaAT(f, a.Name.Space, a.Name.Local, "", a.Value); err != nil {
-				return true, err
-			}
-			continue
-		}
-		ln, err := e.qnameEvent(evAT, a.Name.Space, a.Name.Local, "")
-		if err != nil {
-			return true, err
-		}
-		e.value(ln, a.Value, dtString)
-	}
-	e.simple = true
-	return true, e.t.checkEntries(&e.lim)
-}
-
-func attrNameLess(x, y *xml.Name) bool {
-	// most attribute names of a start tag differ in their first byte
-	if len(x.Local) > 0 && len(y.Local) > 0 && x.Local[0] != y.Local[0] {
-		return x.Local[0] < y.Local[0]
-	}
-	if x.Local != y.Local {
-		return x.Local < y.Local
-	}
-	return x.Space < y.Space
 }
 
 // schemaAT writes an attribute in a schema-informed grammar.

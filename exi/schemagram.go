@@ -40,6 +40,9 @@ type stable struct {
 	// each SE code starts, see sgrammar.childCtx
 	child   []sctx
 	childOK []bool
+	// memo (encoder) is the attribute path of the last start tag encoded
+	// from this table, when it is the first of a grammar
+	memo *startMemo
 	// packed (encoder) holds each code's parts as one bit-packed value of
 	// width packedN, so that it goes out in one write
 	packed  []uint64

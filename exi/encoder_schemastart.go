@@ -1,0 +1,174 @@
+package exi
+
+import (
+	"encoding/xml"
+
+	"github.com/xiot/xiot/exi/schema"
+)
+
+// startMemo is the attribute path of the last start tag encoded from a
+// schema grammar's first non-terminal (encoder): the attribute names in
+// document order, their order by the schema and the event code each
+// took. Documents repeat their start tags, so that the next start tag
+// with the same names replays it without sorting or code lookups.
+type startMemo struct {
+	names []xml.Name
+	order []uint8
+	steps []memoStep
+}
+
+// memoStep is the AT code i of table tab that one attribute took.
+type memoStep struct {
+	tab *stable
+	i   int
+}
+
+// sameNames reports whether the attributes of a have the names of m.
+func (m *startMemo) sameNames(a []xml.Attr) bool {
+	if len(m.names) != len(a) {
+		return false
+	}
+	for i := range a {
+		if m.names[i].Local != a[i].Name.Local || m.names[i].Space != a[i].Name.Space {
+			return false
+		}
+	}
+	return true
+}
+
+// schemaStart is startElement for the common schema-informed start tag:
+// prefixes not preserved, no self-contained elements, and no namespace
+// declaration or xsi attribute. The attributes are encoded in schema
+// order (local name, then URI) straight from t, through a sorted list of
+// their indices, or as the start tag before with the same attribute names
+// was (startMemo). It reports false, having done nothing, when t is not
+// such a start tag.
+func (e *Encoder) schemaStart(t *xml.StartElement, mark int, space bool) (bool, error) {
+	if len(t.Attr) > 255 {
+		return false, nil
+	}
+	memo := true // the path can be kept for the next start tag
+	for i := range t.Attr {
+		a := &t.Attr[i].Name
+		switch a.Space {
+		case "":
+			if a.Local == "xmlns" {
+				return false, nil
+			}
+		case "xmlns", nsXSI:
+			return false, nil
+		case nsXML:
+			memo = false
+			if a.Local == "space" {
+				space = t.Attr[i].Value == "preserve"
+			}
+		}
+	}
+	if err := e.pushElement(t.Name.Space, t.Name.Local, "", mark, space); err != nil {
+		return true, err
+	}
+	var tab0 *stable // the start table of the element's schema grammar
+	if f := e.schemaTop(); f != nil && memo && len(t.Attr) > 0 && !e.opts.Preserve.LexicalValues && !e.channels() {
+		var err error
+		if tab0, err = e.sg.tableOf(&f.sc); err != nil {
+			return true, err
+		}
+		if m := tab0.memo; m != nil && m.sameNames(t.Attr) {
+			return true, e.replayStart(t, m)
+		}
+	}
+	e.order = e.order[:0]
+	for i := range t.Attr {
+		// insertion sort, stable: start tags have few attributes
+		a := &t.Attr[i].Name
+		j := len(e.order)
+		e.order = append(e.order, uint8(i))
+		for ; j > 0 && attrNameLess(a, &t.Attr[e.order[j-1]].Name); j-- {
+			e.order[j] = e.order[j-1]
+		}
+		e.order[j] = uint8(i)
+	}
+	var m *startMemo
+	if tab0 != nil {
+		if m = tab0.memo; m == nil {
+			m = &startMemo{}
+		}
+		m.names, m.order, m.steps = m.names[:0], append(m.order[:0], e.order...), m.steps[:0]
+	}
+	for _, i := range e.order {
+		a := &t.Attr[i]
+		f := e.schemaTop()
+		if f == nil {
+			m = nil
+			ln, err := e.qnameEvent(evAT, a.Name.Space, a.Name.Local, "")
+			if err != nil {
+				return true, err
+			}
+			e.value(ln, a.Value, dtString)
+			continue
+		}
+		if m != nil {
+			// the common path, kept: a typed attribute written in place
+			tab, err := e.sg.tableOf(&f.sc)
+			if err != nil {
+				return true, err
+			}
+			if c := tab.findIdx(schema.EventAT, a.Name.Space, a.Name.Local); c >= 0 &&
+				e.typedFast(tab, c, tab.localName(c, e.t), tab.Codes[c].Type, a.Value) {
+				e.sg.advance(&f.sc, tab, c)
+				m.steps = append(m.steps, memoStep{tab, c})
+				continue
+			}
+			m = nil
+		}
+		if err := e.schemaAT(f, a.Name.Space, a.Name.Local, "", a.Value); err != nil {
+			return true, err
+		}
+	}
+	if m != nil {
+		for i := range t.Attr {
+			m.names = append(m.names, t.Attr[i].Name)
+		}
+		tab0.memo = m
+	} else if tab0 != nil {
+		tab0.memo = nil
+	}
+	e.simple = true
+	return true, e.t.checkEntries(&e.lim)
+}
+
+// replayStart encodes the attributes of t, whose names are those of m,
+// along the codes of m; from an attribute whose value cannot take that
+// path on, the general way.
+func (e *Encoder) replayStart(t *xml.StartElement, m *startMemo) error {
+	f := &e.stack[len(e.stack)-1]
+	for k, i := range m.order {
+		st := &m.steps[k]
+		v := t.Attr[i].Value
+		// f.sc is at st.tab: the steps before advanced it along m
+		if e.typedFast(st.tab, st.i, st.tab.localName(st.i, e.t), st.tab.Codes[st.i].Type, v) {
+			e.sg.advance(&f.sc, st.tab, st.i)
+			continue
+		}
+		for _, i := range m.order[k:] {
+			a := &t.Attr[i]
+			if err := e.schemaAT(f, a.Name.Space, a.Name.Local, "", a.Value); err != nil {
+				return err
+			}
+		}
+		break
+	}
+	e.simple = true
+	return e.t.checkEntries(&e.lim)
+}
+
+func attrNameLess(x, y *xml.Name) bool {
+	// most attribute names of a start tag differ in their first byte
+	if len(x.Local) > 0 && len(y.Local) > 0 && x.Local[0] != y.Local[0] {
+		return x.Local[0] < y.Local[0]
+	}
+	if x.Local != y.Local {
+		return x.Local < y.Local
+	}
+	return x.Space < y.Space
+}

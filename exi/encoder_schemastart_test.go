@@ -1,0 +1,145 @@
+package exi
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/xiot/xiot/exi/schema"
+)
+
+// TestSchemaStartReplay encodes schema-informed start tags that repeat
+// the attribute names of the one before (replayed along the kept codes)
+// with values that leave the kept path part-way (a float in exponent
+// form, a value invalid for its type, whitespace around a boolean), the
+// same names in another order, and one attribute more or fewer, and
+// checks that each stream decodes to the document.
+func TestSchemaStartReplay(t *testing.T) {
+	g, err := schema.CompileFiles("xmppschema/xsd/sensordata.xsd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	num := func(attrs string) string { return "<numeric " + attrs + "/>" }
+	fields := []string{
+		num(`name='a' momentary='true' value='1.5' unit='V'`),
+		num(`name='b' momentary='true' value='2.5' unit='A'`), // replayed
+		num(`name='c' momentary='true' value='3e2' unit='A'`), // replay leaves at value (exponent)
+		num(`name='d' momentary='true' value='n/a' unit='A'`), // invalid double: untyped
+		num(`name='e' momentary='true' value='4' unit='W'`),
+		num(`name='f' momentary=' true ' value='5' unit='W'`), // replay leaves at the first attribute
+		num(`unit='W' name='g' momentary='true' value='6'`),   // same names, other order
+		num(`unit='W' name='h' momentary='true' value='7'`),
+		num(`name='i' value='8' unit='W'`),                                // one fewer
+		num(`name='j' momentary='true' status='true' value='9' unit='W'`), // one more
+		num(`name='k' momentary='true' status='true' value='10' unit='W'`),
+		"<boolean name='x' value='true'/>",
+		"<boolean name='y' value='0'/>",
+		"<boolean name='z' value='maybe'/>",
+		num(`name='l' momentary='true' status='true' value='-11.25' unit=''`),
+	}
+	doc := "<fields xmlns='urn:xmpp:iot:sensordata' seqnr='1' done='true'><node nodeId='n1'><timestamp value='2017-04-01T00:00:00Z'>" +
+		strings.Join(fields, "") + "</timestamp></node></fields>"
+	for _, al := range []Alignment{BitPacked, ByteAligned, PreCompression, Compression} {
+		t.Run(al.String(), func(t *testing.T) {
+			o := DefaultOptions()
+			o.Alignment = al
+			o.Schema = g
+			checkTokenPaths(t, []byte(doc), o)
+		})
+	}
+}
+
+// checkTokenPaths encodes doc twice with one Encoder from the tokens of
+// encoding/xml, which take the start-tag fast paths (plainStart,
+// schemaStart), and checks the bytes against EncodeXML, whose start tags
+// come with their prefixes and take the general path, and that they
+// decode to what EncodeXML's stream decodes to.
+func checkTokenPaths(t *testing.T, doc []byte, o Options) {
+	t.Helper()
+	want, err := EncodeXML(doc, o)
+	if err != nil {
+		t.Fatalf("EncodeXML: %v", err)
+	}
+	// typed values decode to their canonical form: compare with what
+	// EncodeXML's stream decodes to
+	wantXML, err := DecodeToXML(want, o)
+	if err != nil {
+		t.Fatalf("decode EncodeXML's stream: %v", err)
+	}
+	wantSet, err := infoset(wantXML, Preserve{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	e, err := NewEncoder(&out, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the second document starts with the kept paths of the first
+	for round := 0; round < 2; round++ {
+		out.Reset()
+		if err := e.Reset(&out, o); err != nil {
+			t.Fatal(err)
+		}
+		d := xml.NewDecoder(bytes.NewReader(doc))
+		for {
+			tok, err := d.Token()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.EncodeToken(tok); err != nil {
+				t.Fatalf("round %d: encode: %v", round, err)
+			}
+		}
+		if err := e.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if o.Alignment != Compression && !bytes.Equal(out.Bytes(), want) {
+			t.Fatalf("round %d: %d bytes differ from EncodeXML's %d at byte %d", round, out.Len(), len(want), firstDiff(out.Bytes(), want))
+		}
+		got, err := DecodeToXML(out.Bytes(), o)
+		if err != nil {
+			t.Fatalf("round %d: decode: %v", round, err)
+		}
+		gotSet, err := infoset(got, Preserve{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := diffInfoset(gotSet, wantSet); d != "" {
+			t.Fatalf("round %d: %s", round, d)
+		}
+	}
+}
+
+// TestTokenPathsBenchDoc runs checkTokenPaths on the benchmark document
+// for every alignment, schema-less and schema-informed.
+func TestTokenPathsBenchDoc(t *testing.T) {
+	dir := vectorsDir(t)
+	doc, err := os.ReadFile(filepath.Join(dir, "xiot", "xep0323-fields-1000", "xep0323-fields-1000.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := schema.CompileFiles(filepath.Join(dir, "schemas", "xiot.xsd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sch := range []*schema.Grammars{nil, g} {
+		for _, al := range []Alignment{BitPacked, ByteAligned, PreCompression, Compression} {
+			t.Run(fmt.Sprintf("schema=%v/%v", sch != nil, al), func(t *testing.T) {
+				o := DefaultOptions()
+				o.Alignment = al
+				o.Schema = sch
+				checkTokenPaths(t, doc, o)
+			})
+		}
+	}
+}
