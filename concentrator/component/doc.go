@@ -38,8 +38,9 @@
 // getNodeInheritance: xiot.mqtt.HomieDevice derives from
 // xiot.mqtt.Device, which derives from xiot.mqtt.Node; interfaces are the
 // XEP-0323 and XEP-0325 namespaces of readable and controllable nodes),
-// node parameter forms (a device's display name; a mapping's settings,
-// read-only for mappings of the configuration file), the creation and
+// node parameter forms, for one node or several at once (a device's
+// display name; a mapping's settings, read-only for mappings of the
+// configuration file), the creation and
 // destruction of topic mappings (persisted in NodesFile in the state
 // directory, written atomically with mode 0600, restored at start), node
 // commands (resubscribe, publishSample) and data source events (see

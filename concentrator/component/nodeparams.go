@@ -155,8 +155,8 @@ func submitted(req *xmpp.Element) (map[string]string, *nodeError) {
 	return out, nil
 }
 
-// editForm returns the parameter form of a node.
-func (c *Component) editForm(n treeNode) *xmpp.Element {
+// editFields returns the parameter fields of a node.
+func (c *Component) editFields(n treeNode) []formField {
 	fields := []formField{
 		{v: "id", label: "Node ID", value: n.id(), readOnly: true},
 		{v: "type", label: "Node type", value: n.nodeType(), readOnly: true},
@@ -171,30 +171,79 @@ func (c *Component) editForm(n treeNode) *xmpp.Element {
 				value: mf.get(n.mp.Config), readOnly: !n.mp.Runtime})
 		}
 	}
-	return buildForm(n.displayName(c), fields)
+	return fields
 }
 
-// setParameters applies a submitted parameter form to n.
-func (c *Component) setParameters(ctx context.Context, n treeNode, req, resp *xmpp.Element) *nodeError {
-	vals, ne := submitted(req)
-	if ne != nil {
-		return ne
-	}
-	current := map[string]formField{}
-	x := c.editForm(n)
-	for _, f := range x.Children() {
-		if f.Name.Local == "field" {
-			current[f.Get("var")] = formField{value: f.Child(iotcontrol.NSData, "value").Text(), readOnly: f.Child(iotcontrol.NSDynamic, "readOnly") != nil}
+// editForm returns the parameter form of a node.
+func (c *Component) editForm(n treeNode) *xmpp.Element {
+	return buildForm(n.displayName(c), c.editFields(n))
+}
+
+// commonForm returns the form of the parameters common to nodes: those
+// every node has with the same label, type and choices, without the ids;
+// a parameter whose values differ is flagged notSame (XEP-0336) and shows
+// the first node's value.
+func (c *Component) commonForm(nodes []treeNode) *xmpp.Element {
+	var common []formField
+	var notSame []string
+	for i, n := range nodes {
+		fields := c.editFields(n)
+		if i == 0 {
+			for _, f := range fields {
+				if f.v != "id" {
+					common = append(common, f)
+				}
+			}
+			continue
 		}
+		kept := common[:0]
+		for _, f := range common {
+			j := slices.IndexFunc(fields, func(g formField) bool {
+				return g.v == f.v && g.label == f.label && g.typ == f.typ && slices.Equal(g.options, f.options)
+			})
+			if j < 0 {
+				continue
+			}
+			if fields[j].value != f.value && !slices.Contains(notSame, f.v) {
+				notSame = append(notSame, f.v)
+			}
+			f.readOnly = f.readOnly || fields[j].readOnly
+			kept = append(kept, f)
+		}
+		common = kept
+	}
+	x := buildForm(strconv.Itoa(len(nodes))+" nodes", common)
+	for _, f := range x.Children() {
+		if f.Name.Local == "field" && slices.Contains(notSame, f.Get("var")) {
+			f.Add(xmpp.NewElement(iotcontrol.NSDynamic, "notSame"))
+		}
+	}
+	return x
+}
+
+// paramChange is a validated change of one node's parameters, ready to
+// apply.
+type paramChange struct {
+	n       treeNode
+	name    *string             // new display name
+	mapping *config.MQTTMapping // new mapping settings
+}
+
+// checkParameters validates submitted values for n and returns the change
+// to make, or the form errors.
+func (c *Component) checkParameters(n treeNode, vals map[string]string) (paramChange, []formError) {
+	ch := paramChange{n: n}
+	cur := map[string]formField{}
+	for _, f := range c.editFields(n) {
+		cur[f.v] = f
 	}
 	var errs []formError
 	for v, val := range vals {
-		cur, ok := current[v]
+		f, ok := cur[v]
 		switch {
-		case v == iotcontrol.SessionVar:
 		case !ok:
 			errs = append(errs, formError{v, "no such parameter"})
-		case cur.readOnly && val != cur.value:
+		case f.readOnly && val != f.value:
 			why := "read-only"
 			if n.mp != nil && !n.mp.Runtime {
 				why = "read-only: the mapping is defined in the configuration file; edit it there"
@@ -202,21 +251,16 @@ func (c *Component) setParameters(ctx context.Context, n treeNode, req, resp *xm
 			errs = append(errs, formError{v, why})
 		}
 	}
-	slices.SortFunc(errs, func(a, b formError) int { return strings.Compare(a.v, b.v) })
 	if len(errs) > 0 {
-		return errForm(errs)
+		return ch, errs
 	}
 	switch {
 	case n.src == SourceID && n.node == "":
 		if name, ok := vals["name"]; ok {
 			if why := checkName(name); why != "" {
-				return errForm([]formError{{"name", why}})
+				return ch, []formError{{"name", why}}
 			}
-			if err := c.tree.store.setName(n.dev.ID, name); err != nil {
-				return errOther(err.Error())
-			}
-			n.dev, _ = c.b.Device(n.dev.ID)
-			c.tree.events.changed(n, "")
+			ch.name = &name
 		}
 	case n.src == MappingsSourceID && n.mp != nil && n.mp.Runtime:
 		mc := n.mp.Config
@@ -225,17 +269,117 @@ func (c *Component) setParameters(ctx context.Context, n treeNode, req, resp *xm
 				mf.set(&mc, v)
 			}
 		}
-		if err := c.b.UpdateMapping(ctx, n.mp.ID, mc); err != nil {
-			return mappingFault(err)
+		if err := c.b.CheckMapping(n.mp.ID, mc); err != nil {
+			if ne := mappingFault(err); ne.form != nil {
+				return ch, ne.form
+			}
+			return ch, []formError{{"", err.Error()}}
+		}
+		ch.mapping = &mc
+	}
+	return ch, nil
+}
+
+// applyParameters makes a validated change and returns the node as it
+// is now.
+func (c *Component) applyParameters(ctx context.Context, ch paramChange) (treeNode, *nodeError) {
+	n := ch.n
+	if ch.name != nil {
+		if err := c.tree.store.setName(n.dev.ID, *ch.name); err != nil {
+			return n, errOther(err.Error())
+		}
+		n.dev, _ = c.b.Device(n.dev.ID)
+		c.tree.events.changed(n, "")
+	}
+	if ch.mapping != nil {
+		if err := c.b.UpdateMapping(ctx, n.mp.ID, *ch.mapping); err != nil {
+			return n, mappingFault(err)
 		}
 		m, _ := c.b.Mapping(n.mp.ID)
 		if err := c.tree.store.putMapping(m.ID, m.Config); err != nil {
-			return errOther(err.Error())
+			return n, errOther("changed, but the node store was not updated, so the change is lost at the next start: " + err.Error())
 		}
 		n.mp = &m
 		c.tree.events.changed(n, "")
 	}
+	return n, nil
+}
+
+// sortErrors orders form errors by field.
+func sortErrors(errs []formError) []formError {
+	slices.SortFunc(errs, func(a, b formError) int { return strings.Compare(a.v, b.v) })
+	return slices.CompactFunc(errs, func(a, b formError) bool { return a.v == b.v })
+}
+
+// setParameters applies a submitted parameter form to n.
+func (c *Component) setParameters(ctx context.Context, n treeNode, req, resp *xmpp.Element) *nodeError {
+	vals, ne := submitted(req)
+	if ne != nil {
+		return ne
+	}
+	ch, errs := c.checkParameters(n, vals)
+	if len(errs) > 0 {
+		return errForm(sortErrors(errs))
+	}
+	n, ne = c.applyParameters(ctx, ch)
+	if ne != nil {
+		return ne
+	}
 	resp.Add(n.element(c, true))
+	return nil
+}
+
+// commonNodes returns the nodes a common request names, or why not.
+func (c *Component) commonNodes(req *xmpp.Element) ([]treeNode, *nodeError) {
+	refs, ne := nodeRefs(req)
+	if ne != nil {
+		return nil, ne
+	}
+	if len(refs) == 0 {
+		return nil, errNodeNotFound("no nodes named")
+	}
+	var nodes []treeNode
+	for _, r := range refs {
+		n, ok := c.lookupNode(r.Get("sourceId"), r.Get("nodeId"))
+		if !ok {
+			return nil, errNodeNotFound("no node " + strconv.Quote(r.Get("nodeId")) + " in data source " + strconv.Quote(r.Get("sourceId")))
+		}
+		nodes = append(nodes, n)
+	}
+	return nodes, nil
+}
+
+// setCommonParameters applies a submitted form to every node named: all
+// nodes are checked first, and nothing is changed when one refuses.
+func (c *Component) setCommonParameters(ctx context.Context, req, resp *xmpp.Element) *nodeError {
+	nodes, ne := c.commonNodes(req)
+	if ne != nil {
+		return ne
+	}
+	vals, ne := submitted(req)
+	if ne != nil {
+		return ne
+	}
+	if _, ok := vals["id"]; ok {
+		return errForm([]formError{{"id", "Parameter not available: ids cannot be set for a collection of nodes."}})
+	}
+	var changes []paramChange
+	var errs []formError
+	for _, n := range nodes {
+		ch, e := c.checkParameters(n, vals)
+		errs = append(errs, e...)
+		changes = append(changes, ch)
+	}
+	if len(errs) > 0 {
+		return errForm(sortErrors(errs))
+	}
+	for _, ch := range changes {
+		n, ne := c.applyParameters(ctx, ch)
+		if ne != nil {
+			return ne
+		}
+		resp.Add(n.element(c, true))
+	}
 	return nil
 }
 

@@ -35,6 +35,7 @@ var nodeCommands = []string{
 	"containsNode", "containsNodes", "getNode", "getNodes", "getAllNodes", "getNodeInheritance",
 	"getRootNodes", "getChildNodes",
 	"getNodeParametersForEdit", "setNodeParametersAfterEdit",
+	"getCommonNodeParametersForEdit", "setCommonNodeParametersAfterEdit",
 	"getAddableNodeTypes", "getParametersForNewNode", "createNewNode", "destroyNode",
 	"getAncestors", "getNodeCommands", "getCommandParameters", "executeNodeCommand",
 	"subscribe", "unsubscribe",
@@ -126,7 +127,8 @@ func (c *Component) nodeHandler(cmd string) xmpp.Handler {
 }
 
 // blocking are the commands that wait for the MQTT broker.
-var blocking = map[string]bool{"createNewNode": true, "destroyNode": true, "setNodeParametersAfterEdit": true, "executeNodeCommand": true}
+var blocking = map[string]bool{"createNewNode": true, "destroyNode": true, "setNodeParametersAfterEdit": true,
+	"setCommonNodeParametersAfterEdit": true, "executeNodeCommand": true}
 
 // replyNodes sends the answer of a command: resp with result OK, or the
 // error of ne.
@@ -251,6 +253,15 @@ func (c *Component) answerNodes(ctx context.Context, from jid.JID, cmd string, r
 			nodes = kept
 		}
 		return addNodes(c, resp, nodes, params)
+	case "getCommonNodeParametersForEdit":
+		nodes, ne := c.commonNodes(req)
+		if ne != nil {
+			return ne
+		}
+		resp.Add(c.commonForm(nodes))
+		return nil
+	case "setCommonNodeParametersAfterEdit":
+		return c.setCommonParameters(ctx, req, resp)
 	}
 	// The rest address one node.
 	n, ok := c.lookupNode(src, req.Get("nodeId"))

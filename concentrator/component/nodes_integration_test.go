@@ -228,6 +228,38 @@ func TestNodeTree(t *testing.T) {
 		if fe := formErrors(res); !errors.As(err, &se) || fe["name"] == "" {
 			t.Errorf("long name: %v %v", res, err)
 		}
+		// Common parameters of two devices: no id, notSame where they differ.
+		two := func(name string) *xmpp.Element {
+			return xmpp.NewElement(ns, name).Add(
+				xmpp.NewElement(ns, "node", "sourceId", component.SourceID, "nodeId", "thermo1"),
+				xmpp.NewElement(ns, "node", "sourceId", component.SourceID, "nodeId", "meter1"))
+		}
+		res, err = get(two("getCommonNodeParametersForEdit"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		notSame := map[string]bool{}
+		var vars []string
+		for _, f := range res.Child(iotcontrol.NSData, "x").Children() {
+			if f.Name.Local == "field" {
+				vars = append(vars, f.Get("var"))
+				notSame[f.Get("var")] = f.Child(iotcontrol.NSDynamic, "notSame") != nil
+			}
+		}
+		if !slices.Equal(vars, []string{"type", "jid", "name"}) || !notSame["jid"] || notSame["type"] || notSame["name"] {
+			t.Errorf("common form fields %v, notSame %v", vars, notSame)
+		}
+		res, err = set(two("setCommonNodeParametersAfterEdit").Add(submitForm("name", "Cellar")))
+		if err != nil || len(res.Children()) != 2 || res.FirstChild().Get("displayName") != "Cellar" {
+			t.Fatalf("setCommonNodeParametersAfterEdit: %v %v", res, err)
+		}
+		res, err = set(two("setCommonNodeParametersAfterEdit").Add(submitForm("id", "x", "name", "y")))
+		if fe := formErrors(res); !errors.As(err, &se) || fe["id"] == "" {
+			t.Errorf("common set of the id: %v %v", res, err)
+		}
+		if res, err := get(xmpp.NewElement(ns, "getNode", "sourceId", component.SourceID, "nodeId", "meter1")); err != nil || res.Get("displayName") != "Cellar" {
+			t.Errorf("meter1 after a refused common set: %v %v", res, err)
+		}
 		res, err = set(xmpp.NewElement(ns, "setNodeParametersAfterEdit", "sourceId", ms, "nodeId", "config-2").Add(submitForm("unit", "kW")))
 		if fe := formErrors(res); !errors.As(err, &se) || !strings.Contains(fe["unit"], "configuration file") {
 			t.Errorf("editing a configured mapping: %v %v", res, err)

@@ -390,3 +390,10 @@ func (b *Bridge) PublishSample(ctx context.Context, id, device, field string, pa
 	}
 	return nil
 }
+
+// CheckMapping returns the *MappingError AddMapping or UpdateMapping would
+// give for id and mc, or nil; it changes nothing.
+func (b *Bridge) CheckMapping(id string, mc config.MQTTMapping) error {
+	_, err := b.compileRuntime(id, mc)
+	return err
+}
