@@ -68,7 +68,7 @@ func (e *Encoder) schemaStart(t *xml.StartElement, mark int, space bool) (bool, 
 		return true, err
 	}
 	var tab0 *stable // the start table of the element's schema grammar
-	if f := e.schemaTop(); f != nil && memo && len(t.Attr) > 0 && !e.opts.Preserve.LexicalValues && !e.channels() {
+	if f := e.schemaTop(); f != nil && memo && len(t.Attr) > 0 && !e.opts.Preserve.LexicalValues {
 		var err error
 		if tab0, err = e.sg.tableOf(&f.sc); err != nil {
 			return true, err

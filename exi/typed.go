@@ -223,17 +223,26 @@ func (e *Encoder) writeTyped(w *bitWriter, ln *localName, dt int, s string) {
 }
 
 // typedFast writes the event code i of tab and the value s of datatype
-// dt, parsing s once for the check and the write, in the common cases:
-// values written in place (no channels, no Preserve.lexicalValues) of
-// strings, booleans, floats, integers and date-times. It reports false,
-// having written nothing, when s is not valid for dt or not such a case;
-// the caller then checks and writes it the general way.
+// dt, parsing s once for the check and the write, in the common cases
+// (no Preserve.lexicalValues): strings, booleans, floats, integers and
+// date-times; with channels the value is checked and queued. It reports
+// false, having written nothing, when s is not valid for dt or not such
+// a case; the caller then checks and writes it the general way.
 func (e *Encoder) typedFast(tab *stable, i int, ln *localName, dt int, s string) bool {
 	dts := e.sg.dts
-	if dt < 0 || dt >= len(dts) || e.opts.Preserve.LexicalValues || e.channels() {
+	if dt < 0 || dt >= len(dts) || e.opts.Preserve.LexicalValues {
 		return false
 	}
 	w := &e.w
+	if e.channels() {
+		// the value goes to its channel, written at the end of the block
+		if !fastValid(&dts[dt], s) {
+			return false
+		}
+		tab.writeCode(w, i)
+		e.value(ln, s, dt)
+		return true
+	}
 	switch d := &dts[dt]; d.Rep {
 	case schema.RepString:
 		tab.writeCode(w, i)
@@ -303,6 +312,36 @@ func (e *Encoder) typedFast(tab *stable, i int, ln *localName, dt int, s string)
 		return false
 	}
 	return true
+}
+
+// fastValid reports whether s is a valid value of d in the cases that
+// typedFast writes; false means "not known here", not "invalid".
+func fastValid(d *schema.Datatype, s string) bool {
+	switch d.Rep {
+	case schema.RepString:
+		return true
+	case schema.RepBoolean:
+		return s == "true" || s == "false" || s == "1" || s == "0"
+	case schema.RepFloat:
+		_, ok := fastFloat(s)
+		return ok
+	case schema.RepInteger, schema.RepUnsignedInteger, schema.RepNBitInteger:
+		v, ok := fastInt(s)
+		switch {
+		case !ok:
+			return false
+		case d.Rep == schema.RepUnsignedInteger:
+			return v >= 0
+		case d.Rep == schema.RepNBitInteger:
+			v -= d.NBitMin
+			return v >= 0 && v < 1<<uint(d.NBitBits)
+		}
+		return true
+	case schema.RepDateTime:
+		_, err := schema.ParseDateTime(d.DateTime, s)
+		return err == nil
+	}
+	return false
 }
 
 // enumIndex returns the index of s among the enumeration values of d,
