@@ -31,6 +31,7 @@ func FuzzNodeRequest(f *testing.F) {
 		`<destroyNode xmlns='urn:xmpp:iot:concentrators' sourceId='MQTTMappings' nodeId='config-1'/>`,
 		`<executeNodeCommand xmlns='urn:xmpp:iot:concentrators' sourceId='MQTTMappings' nodeId='m1' command='publishSample'><x xmlns='jabber:x:data' type='submit'/></executeNodeCommand>`,
 		`<subscribe xmlns='urn:xmpp:iot:concentrators' sourceId='MQTT' nodeAdded='false' parameters='1'/>`,
+		`<executeCommonNodeCommand xmlns='urn:xmpp:iot:concentrators' command='publishSample'><node sourceId='MQTTMappings' nodeId='config-1'/><x xmlns='jabber:x:data' type='submit'><field var='retain'><value>1</value></field></x></executeCommonNodeCommand>`,
 		`<setCommonNodeParametersAfterEdit xmlns='urn:xmpp:iot:concentrators'><node sourceId='MQTTMappings' nodeId='config-1'/><node sourceId='MQTTMappings' nodeId='mappings'/><x xmlns='jabber:x:data' type='submit'><field var='type'><value>t</value></field></x></setCommonNodeParametersAfterEdit>`,
 		`<req xmlns='urn:xmpp:iot:sensordata' seqnr='1' momentary='true'><node nodeId='a' sourceId='MQTT'/><node nodeId='b' sourceId='X'/></req>`,
 	} {

@@ -38,6 +38,7 @@ var nodeCommands = []string{
 	"getCommonNodeParametersForEdit", "setCommonNodeParametersAfterEdit",
 	"getAddableNodeTypes", "getParametersForNewNode", "createNewNode", "destroyNode",
 	"getAncestors", "getNodeCommands", "getCommandParameters", "executeNodeCommand",
+	"getCommonNodeCommands", "getCommonCommandParameters", "executeCommonNodeCommand",
 	"subscribe", "unsubscribe",
 }
 
@@ -128,7 +129,7 @@ func (c *Component) nodeHandler(cmd string) xmpp.Handler {
 
 // blocking are the commands that wait for the MQTT broker.
 var blocking = map[string]bool{"createNewNode": true, "destroyNode": true, "setNodeParametersAfterEdit": true,
-	"setCommonNodeParametersAfterEdit": true, "executeNodeCommand": true}
+	"setCommonNodeParametersAfterEdit": true, "executeNodeCommand": true, "executeCommonNodeCommand": true}
 
 // replyNodes sends the answer of a command: resp with result OK, or the
 // error of ne.
@@ -262,6 +263,21 @@ func (c *Component) answerNodes(ctx context.Context, from jid.JID, cmd string, r
 		return nil
 	case "setCommonNodeParametersAfterEdit":
 		return c.setCommonParameters(ctx, req, resp)
+	case "getCommonNodeCommands", "getCommonCommandParameters", "executeCommonNodeCommand":
+		nodes, ne := c.commonNodes(req)
+		if ne != nil {
+			return ne
+		}
+		switch cmd {
+		case "getCommonNodeCommands":
+			for _, cm := range commonCommands(nodes) {
+				resp.Add(cm.element())
+			}
+			return nil
+		case "getCommonCommandParameters":
+			return c.commonCommandParameters(nodes, req.Get("command"), resp)
+		}
+		return c.executeCommonCommand(ctx, nodes, req, resp)
 	}
 	// The rest address one node.
 	n, ok := c.lookupNode(src, req.Get("nodeId"))

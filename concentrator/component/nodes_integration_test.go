@@ -356,6 +356,32 @@ func TestNodeTree(t *testing.T) {
 		if _, err = set(xmpp.NewElement(ns, "executeNodeCommand", "sourceId", ms, "nodeId", "boiler", "command", "resubscribe")); err != nil {
 			t.Error(err)
 		}
+		// On several nodes: a partial failure gives one result per node.
+		both := func(name string) *xmpp.Element {
+			return xmpp.NewElement(ns, name, "command", "publishSample").Add(
+				xmpp.NewElement(ns, "node", "sourceId", ms, "nodeId", "boiler"),
+				xmpp.NewElement(ns, "node", "sourceId", ms, "nodeId", "config-1"))
+		}
+		res, err = get(both("getCommonNodeCommands"))
+		if err != nil || len(res.Children()) != 2 {
+			t.Errorf("common commands: %v %v", res, err)
+		}
+		res, err = get(both("getCommonCommandParameters"))
+		if form, ferr := iotcontrol.ParseForm(res.Child(iotcontrol.NSData, "x")); err != nil || ferr != nil || len(form.Fields) != 4 {
+			t.Errorf("common command parameters (device, field, payload, retain): %+v %v %v", form, err, ferr)
+		}
+		res, err = set(both("executeCommonNodeCommand").Add(submitForm("device", "b3", "payload", "3")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var results []string
+		for _, r := range res.Children() {
+			results = append(results, r.Text()+":"+r.Get("error"))
+		}
+		if len(results) != 2 || results[0] != "true:" || !strings.HasPrefix(results[1], "false:") || !strings.Contains(results[1], "field") {
+			t.Errorf("common command results %v", results)
+		}
+		waitFor(t, "b3 from the common command", func() bool { _, ok := r.b.Device("b3"); return ok })
 	})
 	t.Run("destroy", func(t *testing.T) {
 		res, err := set(xmpp.NewElement(ns, "destroyNode", "sourceId", ms, "nodeId", "config-1"))
