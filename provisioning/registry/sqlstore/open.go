@@ -88,7 +88,7 @@ func Open(ctx context.Context, target string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, d: d, name: name}
+	s := &Store{db: db, d: d, name: name, probeCap: defaultProbeCap}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, scrub(fmt.Errorf("sqlstore: %s: %w", name, err), target)

@@ -16,6 +16,10 @@ const maxMaskWildcards = 8
 // searchable is the condition of registry.Searchable.
 const searchable = `WHERE t.owner <> '' AND t.public = 1 AND t.removed = 0`
 
+// defaultProbeCap bounds the tag rows counted per operator to choose
+// the one that drives a search.
+const defaultProbeCap = 4096
+
 // Search implements registry.Searcher: one query per page of candidate
 // rows, every operator a condition on the tags table, and every row
 // checked again with registry.Matches, so that the answer is exactly
@@ -24,14 +28,17 @@ func (s *Store) Search(ctx context.Context, ops []registry.Operator, offset, lim
 	if err := registry.CheckSearch(ops); err != nil {
 		return nil, false, fmt.Errorf("sqlstore: search: %w", err)
 	}
-	cond, args, ok := s.searchCond(ops)
+	cond, args, ok, err := s.searchCond(ctx, ops)
+	if err != nil {
+		return nil, false, fmt.Errorf("sqlstore: search: %w", err)
+	}
 	if !ok {
 		return nil, false, nil // an operator nothing matches
 	}
 	var found []registry.Thing
 	more, skip := false, offset
 	first := min(max(offset+limit+1, 1), pageSize)
-	err := s.pages(ctx, first, cond, args, func(t registry.Thing) bool {
+	err = s.pages(ctx, first, cond, args, func(t registry.Thing) bool {
 		if !registry.Searchable(t) || !registry.Matches(t, ops) {
 			return true
 		}
@@ -52,24 +59,75 @@ func (s *Store) Search(ctx context.Context, ops []registry.Operator, offset, lim
 	return found, more, nil
 }
 
+// tagCond is an operator as a condition on the tag row g of its name,
+// and the condition its tags are counted with: the same, or for a mask
+// the range of its literal prefix, which an index reads without looking
+// at more rows than it counts.
+type tagCond struct {
+	cond, probe     string
+	args, probeArgs []any
+}
+
 // searchCond returns the SQL condition and arguments of ops, or false
-// when an operator can match nothing (KEY, an unknown operator).
-func (s *Store) searchCond(ops []registry.Operator) (string, []any, bool) {
-	var b strings.Builder
-	b.WriteString(searchable)
-	var args []any
+// when no thing can match (KEY, an unknown operator, an operator no tag
+// satisfies). The operator that fewest tags satisfy (counted up to
+// Store.probeCap) drives the query: the things it selects are read by key and
+// the other operators tested on each. When every operator is that broad,
+// the things are read in key order and tested, which finds the first
+// page of a broad search at once.
+func (s *Store) searchCond(ctx context.Context, ops []registry.Operator) (string, []any, bool, error) {
+	conds := make([]tagCond, 0, len(ops))
 	for _, op := range ops {
 		if op.Name == registry.KeyTag {
-			return "", nil, false
+			return "", nil, false, nil
 		}
 		c, a, ok := s.opCond(op)
 		if !ok {
-			return "", nil, false
+			return "", nil, false, nil
 		}
-		b.WriteString(` AND t.key IN (SELECT g.thing FROM tags g WHERE g.name = ? AND ` + c + `)`)
-		args = append(append(args, strings.ToUpper(op.Name)), a...)
+		name := strings.ToUpper(op.Name)
+		tc := tagCond{cond: `g.name = ? AND ` + c, args: append([]any{name}, a...)}
+		tc.probe, tc.probeArgs = tc.cond, tc.args
+		if op.Op == "strMask" && strings.Contains(op.Value, op.Wildcard) {
+			prefix, _, _ := strings.Cut(op.Value, op.Wildcard)
+			tc.probe, tc.probeArgs = `g.name = ? AND g.str IS NOT NULL`, []any{name}
+			if hi, ok := prefixEnd(prefix); ok {
+				tc.probe, tc.probeArgs = `g.name = ? AND g.str >= ? AND g.str < ?`, []any{name, prefix, hi}
+			}
+		}
+		conds = append(conds, tc)
 	}
-	return b.String(), args, true
+	drive, fewest := -1, s.probeCap
+	for i, c := range conds {
+		if s.d.plans {
+			break
+		}
+		var n int
+		if err := s.db.QueryRowContext(ctx, s.d.q(`SELECT COUNT(*) FROM (SELECT 1 FROM tags g WHERE `+c.probe+` LIMIT `+fmt.Sprint(s.probeCap)+`) p`),
+			c.probeArgs...).Scan(&n); err != nil {
+			return "", nil, false, err
+		}
+		if n == 0 {
+			return "", nil, false, nil
+		}
+		if n < fewest {
+			drive, fewest = i, n
+		}
+	}
+	var b strings.Builder
+	b.WriteString(searchable)
+	var args []any
+	if drive >= 0 {
+		b.WriteString(` AND t.key IN (SELECT g.thing FROM tags g WHERE ` + conds[drive].cond + `)`)
+		args = append(args, conds[drive].args...)
+	}
+	for i, c := range conds {
+		if i != drive {
+			b.WriteString(` AND EXISTS (SELECT 1 FROM tags g WHERE g.thing = t.key AND ` + c.cond + `)`)
+			args = append(args, c.args...)
+		}
+	}
+	return b.String(), args, true, nil
 }
 
 // opCond returns the condition on tag row g of one operator.

@@ -21,6 +21,9 @@ type Store struct {
 	db   *sql.DB
 	d    *dialect
 	name string // the file, or the URL without password
+	// probeCap bounds the tag rows counted per search operator (tests
+	// lower it to take the other query plan).
+	probeCap int
 }
 
 var (
@@ -38,6 +41,15 @@ func (s *Store) Engine() string { return s.d.name }
 
 // String returns the file, or the URL without its password.
 func (s *Store) String() string { return s.name }
+
+// Analyze updates the statistics the database plans queries with: call
+// it after a bulk import (PostgreSQL's autovacuum also does, later).
+func (s *Store) Analyze(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `ANALYZE`); err != nil {
+		return fmt.Errorf("sqlstore: %s: analyze: %w", s.name, err)
+	}
+	return nil
+}
 
 // Close closes the database.
 func (s *Store) Close() error {

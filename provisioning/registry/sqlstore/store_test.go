@@ -44,8 +44,20 @@ func postgresStores(pg *testserver.Postgres) storetest.Factory {
 	}
 }
 
+// probing returns f with its stores' probeCap set to n: 1 makes every
+// search operator broad (things read in key order), 2 mixes both plans.
+func probing(f storetest.Factory, n int) storetest.Factory {
+	return func(t *testing.T) (registry.Store, func() registry.Store) {
+		s, reopen := f(t)
+		s.(*Store).probeCap = n
+		return s, reopen
+	}
+}
+
 func TestStores(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) { storetest.Run(t, sqliteStores) })
+	t.Run("sqlite key order", func(t *testing.T) { storetest.Run(t, probing(sqliteStores, 1)) })
+	t.Run("sqlite mixed", func(t *testing.T) { storetest.Run(t, probing(sqliteStores, 2)) })
 	t.Run("postgres", func(t *testing.T) { storetest.Run(t, postgresStores(testserver.StartPostgres(t))) })
 }
 
