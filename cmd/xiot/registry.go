@@ -199,6 +199,9 @@ func migrateFromBolt(ctx context.Context, from, name, target string, stdout io.W
 			rules += len(rs)
 		}
 	}
+	if err := store.Analyze(ctx); err != nil {
+		return err
+	}
 	_, err = fmt.Fprintf(stdout, "migrated %d things and %d rules from %s to %s\n", len(things), rules, from, sqlstore.Redact(name))
 	return err
 }
