@@ -92,7 +92,7 @@ func sourceOK(source string) bool { return source == "" || source == SourceID }
 // nodes means every node of the source. It refuses more than maxNodes.
 func (c *Component) readTargets(req sensordata.Request) ([]sensors.Sensor, []sensordata.NodeRef, *xmpp.StanzaError) {
 	var ss []sensors.Sensor
-	var refs []sensordata.NodeRef
+	var refs []sensordata.NodeRef // the nodes read; their SourceID is written beside their ids
 	seen := map[string]bool{}
 	add := func(n treeNode) {
 		if seen[n.id()] {
@@ -100,7 +100,7 @@ func (c *Component) readTargets(req sensordata.Request) ([]sensors.Sensor, []sen
 		}
 		seen[n.id()] = true
 		ss = append(ss, &treeSensor{nodeSensor{b: c.b, dev: n.dev.ID, node: n.node}, n.id()})
-		refs = append(refs, sensordata.NodeRef{NodeID: n.id()})
+		refs = append(refs, sensordata.NodeRef{NodeID: n.id(), SourceID: SourceID})
 	}
 	addTree := func(n treeNode) {
 		add(n)
@@ -136,7 +136,7 @@ func (c *Component) readTargets(req sensordata.Request) ([]sensors.Sensor, []sen
 		}
 		seen[r.NodeID] = true
 		ss = append(ss, &missingSensor{id: r.NodeID, why: why, names: req.Fields})
-		refs = append(refs, sensordata.NodeRef{NodeID: r.NodeID})
+		refs = append(refs, sensordata.NodeRef{NodeID: r.NodeID, SourceID: r.SourceID})
 	}
 	if len(ss) > maxNodes {
 		return nil, nil, xmpp.NewStanzaError("wait", "resource-constraint",
@@ -184,8 +184,12 @@ func (c *Component) handleRootReadout(ctx context.Context, s *xmpp.Session, iq *
 		rr.mu.Unlock()
 		_ = srv.Close()
 	}
+	byID := make(map[string]sensordata.NodeRef, len(refs))
+	for _, r := range refs {
+		byID[r.NodeID] = r
+	}
 	srv = sensordata.NewServer(ss, sensordata.Options{
-		ReadTimeout: c.opts.ReadTimeout, CanRead: c.canRead, Logger: c.log,
+		ReadTimeout: c.opts.ReadTimeout, CanRead: c.canRead, Logger: c.log, NodeRefs: byID,
 		// Close waits for the job's goroutine, which calls OnDone.
 		OnDone: func(time.Duration, bool) { go done() },
 	})

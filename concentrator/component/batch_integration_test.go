@@ -84,7 +84,7 @@ func TestConcentratorBatch(t *testing.T) {
 		}
 		// The unknown node, and the known node in an unknown source, fail
 		// on their own.
-		if len(res.Errors) != 1 || res.Errors[0].Node.NodeID != "nope" || !strings.Contains(res.Errors[0].Text, "NotFound") {
+		if len(res.Errors) != 1 || res.Errors[0].Node.NodeID != "nope" || res.Errors[0].Node.SourceID != src || !strings.Contains(res.Errors[0].Text, "NotFound") {
 			t.Errorf("errors %v, want one NotFound for nope", res.Errors)
 		}
 	})

@@ -288,7 +288,7 @@ func (j *job) afterNodes(nodes []string, got []nodeResult, types sensors.Readout
 	for i, n := range nodes {
 		r := got[i]
 		if r.err != nil {
-			j.errs = append(j.errs, NodeError{Node: NodeRef{NodeID: n}, Timestamp: s.opts.Now(), Text: r.err.Error()})
+			j.errs = append(j.errs, NodeError{Node: s.ref(n), Timestamp: s.opts.Now(), Text: r.err.Error()})
 		}
 		if !j.emit(filter(r.fields, types, names)) {
 			return
@@ -304,7 +304,7 @@ func (j *job) afterNodes(nodes []string, got []nodeResult, types sensors.Readout
 		cancel()
 		if err != nil {
 			for _, n := range nodes {
-				j.errs = append(j.errs, NodeError{Node: NodeRef{NodeID: n}, Timestamp: s.opts.Now(), Text: "history: " + err.Error()})
+				j.errs = append(j.errs, NodeError{Node: s.ref(n), Timestamp: s.opts.Now(), Text: "history: " + err.Error()})
 			}
 		}
 		if !j.emit(filterRange(filter(f, hist, names), j.req.From, j.req.To)) {
@@ -374,14 +374,14 @@ func (j *job) emit(fields []sensors.Field) bool {
 	max := j.srv.opts.MaxFields
 	for len(fields) > 0 {
 		if j.pending == nil {
-			j.pending = &Fields{SeqNr: j.req.SeqNr}
+			j.pending = &Fields{SeqNr: j.req.SeqNr, Refs: j.srv.opts.NodeRefs}
 		}
 		room := max - len(j.pending.Fields)
 		if room == 0 {
 			if !j.send(j.pending.ElementFor(j.dialect)) {
 				return false
 			}
-			j.pending = &Fields{SeqNr: j.req.SeqNr}
+			j.pending = &Fields{SeqNr: j.req.SeqNr, Refs: j.srv.opts.NodeRefs}
 			room = max
 		}
 		n := min(room, len(fields))
@@ -396,7 +396,7 @@ func (j *job) emit(fields []sensors.Field) bool {
 func (j *job) finish() {
 	if len(j.errs) == 0 {
 		if j.pending == nil {
-			j.pending = &Fields{SeqNr: j.req.SeqNr}
+			j.pending = &Fields{SeqNr: j.req.SeqNr, Refs: j.srv.opts.NodeRefs}
 		}
 		j.pending.Done = true
 		j.send(j.pending.ElementFor(j.dialect))

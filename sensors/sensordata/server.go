@@ -90,6 +90,10 @@ type Options struct {
 	// duration (from the request to its last message) and whether any
 	// node failed; for metrics.
 	OnDone func(took time.Duration, failed bool)
+	// NodeRefs gives the source id and cache type (XEP-0326) written
+	// beside node ids in fields and failures, by node id; nil writes node
+	// ids alone.
+	NodeRefs map[string]NodeRef
 	// Logger receives readout errors; nil discards them.
 	Logger *slog.Logger
 }
@@ -185,6 +189,13 @@ func NewServer(ss []sensors.Sensor, opts Options) *Server {
 
 // Features returns the service discovery features of the Server.
 func (s *Server) Features() []string { return []string{NS} }
+
+// ref returns the reference of node n, with its NodeRefs entry.
+func (s *Server) ref(n string) NodeRef {
+	r := s.opts.NodeRefs[n]
+	r.NodeID = n
+	return r
+}
 
 // Nodes returns the node ids served, in registration order.
 func (s *Server) Nodes() []string { return append([]string(nil), s.order...) }
