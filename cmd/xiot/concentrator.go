@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/xiot/xiot/internal/config"
 	"github.com/xiot/xiot/internal/metrics"
 	"github.com/xiot/xiot/provisioning/thing"
+	"github.com/xiot/xiot/sensors/history"
 )
 
 const concentratorUsage = `Usage: xiot concentrator --config FILE [flags]
@@ -23,8 +26,10 @@ Runs the MQTT concentrator: connects to the MQTT broker of the mqtt:
 section (topic mappings, Homie discovery, retained state) and to the XMPP
 server as the XEP-0114 component of the component: section, and gives every
 MQTT device its own JID, <device>@<component domain>. Each device JID
-answers service discovery (XEP-0030), ping, sensor data readouts (XEP-0323,
-from the last retained or received values) and control (XEP-0325: a set
+answers service discovery (XEP-0030), ping, sensor data readouts (XEP-0323:
+momentary from the last retained or received values, historical from
+state_dir/concentrator-history.db, which records every value received,
+bounded by the history: section) and control (XEP-0325: a set
 publishes the device's command and succeeds only after its state echo).
 Presence subscriptions from account.owners are accepted and kept in the
 state directory; subscribers see each device available or unavailable as
@@ -62,6 +67,8 @@ func runConcentrator(ctx context.Context, args []string, stdout, stderr io.Write
 	check := fs.Bool("check-config", false, "check the configuration (file, flags, secret files) and exit")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics on `host:port` (overrides metrics.listen)")
 	claims := fs.Bool("claims", false, "list each registered device's JID, owner (or \"unclaimed\") and claim text, and exit")
+	unregister := fs.String("unregister", "", "unregister the device `id` from the thing registry, delete its KEY and decision cache, and exit (with the concentrator stopped)")
+	unregisterAll := fs.Bool("unregister-all", false, "unregister every registered device, as --unregister, and exit")
 	connectTimeout := fs.Duration("connect-timeout", 30*time.Second, "wait this long for the first broker connection before going on (the bridge keeps retrying)")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
@@ -97,6 +104,12 @@ func runConcentrator(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	if *claims {
 		return printClaims(stdout, cfg.StateDir)
+	}
+	if *unregister != "" || *unregisterAll {
+		if *unregister != "" && *unregisterAll {
+			return usagef(fs, "--unregister and --unregister-all exclude each other")
+		}
+		return unregisterDevices(ctx, cfg, *unregister, stdout, stderr, *verbose)
 	}
 
 	log := cfg.Log.NewLogger(stderr)
@@ -139,8 +152,14 @@ func runConcentrator(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
+	hist, err := openConcentratorHistory(cfg)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = hist.Close() }()
 	c, err := component.New(component.Options{
 		Session: xc, Bridge: b, Owners: cfg.Account.Owners, StateDir: cfg.StateDir, Provisioning: prov, Logger: log,
+		History: hist,
 	})
 	if err != nil {
 		return err
@@ -223,4 +242,18 @@ func printClaims(w io.Writer, stateDir string) error {
 		}
 	}
 	return err
+}
+
+// openConcentratorHistory opens the store of the bridged devices' values
+// (state_dir/concentrator-history.db, bounded by the history section) for
+// their historical readouts.
+func openConcentratorHistory(cfg *config.Config) (*history.Store, error) {
+	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
+		return nil, fmt.Errorf("state directory for the history store (state_dir, --state-dir): %w", err)
+	}
+	h, err := history.Open(filepath.Join(cfg.StateDir, "concentrator-history.db"), history.Options{MaxAge: cfg.History.MaxAge, MaxBytes: cfg.History.MaxBytes})
+	if err != nil {
+		return nil, fmt.Errorf("history store: %w", err)
+	}
+	return h, nil
 }

@@ -189,7 +189,7 @@ func (c *Component) handleRootReadout(ctx context.Context, s *xmpp.Session, iq *
 		byID[r.NodeID] = r
 	}
 	srv = sensordata.NewServer(ss, sensordata.Options{
-		ReadTimeout: c.opts.ReadTimeout, CanRead: c.canRead, Logger: c.log, NodeRefs: byID,
+		ReadTimeout: c.opts.ReadTimeout, CanRead: c.canRead, Logger: c.log, NodeRefs: byID, History: c.rootHistory(),
 		// Close waits for the job's goroutine, which calls OnDone.
 		OnDone: func(time.Duration, bool) { go done() },
 	})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/xiot/xiot/concentrator/mqttbridge"
 	"github.com/xiot/xiot/internal/xmpp"
+	"github.com/xiot/xiot/sensors/history"
 )
 
 // Options configure a Component.
@@ -39,6 +40,10 @@ type Options struct {
 	// XEP-0324 provisioning server and registers them in a XEP-0347 thing
 	// registry (see Provisioning); nil keeps the owners-only rule.
 	Provisioning *Provisioning
+	// History, when set, records every value the bridge receives and
+	// serves the devices' historical readouts (XEP-0323) from it; the
+	// Component neither opens nor closes it. Nil: no historical readouts.
+	History *history.Store
 	// Logger receives component events; nil discards them.
 	Logger *slog.Logger
 }
@@ -202,6 +207,12 @@ func (c *Component) Run(ctx context.Context) error {
 		<-watchDone
 	}()
 	defer c.prov.start(ctx)()
+	if h := c.opts.History; h != nil {
+		hctx, hstop := context.WithCancel(ctx)
+		hdone := make(chan struct{})
+		go func() { defer close(hdone); c.recordHistory(hctx, h) }()
+		defer func() { hstop(); <-hdone }()
+	}
 	select {
 	case err := <-done:
 		c.closeDevices()

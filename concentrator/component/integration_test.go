@@ -24,6 +24,7 @@ import (
 	"github.com/xiot/xiot/internal/testserver"
 	"github.com/xiot/xiot/internal/xmpp"
 	"github.com/xiot/xiot/sensors"
+	"github.com/xiot/xiot/sensors/history"
 	"github.com/xiot/xiot/sensors/sensordata"
 )
 
@@ -48,6 +49,7 @@ type rig struct {
 	pub  mqtt.Client // the simulated devices' publisher
 	plug *killable   // plug1's own connection, with its will
 	dir  string
+	hist *history.Store // given to the component when set
 }
 
 // mappings: a plain-value thermometer, a Tasmota-like plug (JSON
@@ -156,7 +158,7 @@ func (r *rig) startComponent(t *testing.T) (stop func()) {
 	c, err := component.New(component.Options{
 		Session: xmpp.Config{JID: cj, Password: r.p.ComponentSecret, Component: true, Server: r.p.ComponentAddr,
 			NoTLS: true, ReconnectMin: 100 * time.Millisecond, ReconnectMax: time.Second, Logger: testLogger(t)},
-		Bridge: r.b, Owners: []jid.JID{owner}, StateDir: r.dir, Logger: testLogger(t),
+		Bridge: r.b, Owners: []jid.JID{owner}, StateDir: r.dir, Logger: testLogger(t), History: r.hist,
 	})
 	if err != nil {
 		t.Fatal(err)

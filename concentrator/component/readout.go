@@ -109,7 +109,7 @@ func (d *device) readServer() *readServer {
 		ss[i] = &nodeSensor{b: d.c.b, dev: d.id, node: n}
 	}
 	rs := &readServer{
-		srv: sensordata.NewServer(ss, sensordata.Options{ReadTimeout: d.c.opts.ReadTimeout, CanRead: d.canRead, Logger: d.c.log}),
+		srv: sensordata.NewServer(ss, sensordata.Options{ReadTimeout: d.c.opts.ReadTimeout, CanRead: d.canRead, Logger: d.c.log, History: d.history()}),
 		mux: &xmpp.Mux{},
 	}
 	rs.srv.Register(rs.mux)
