@@ -53,9 +53,9 @@
 // XEP-0323 readouts and XEP-0325 sets addressed to the component's JID
 // take node elements (nodeId, sourceId "MQTT" or none) to read or set
 // many devices in one request: a device node's readout includes its field
-// nodes, fields are tagged with their node id, and an unknown node fails
-// on its own in the failure element while the others are read. A set
-// must name its nodes.
+// nodes, fields are tagged with their node id and data source, and an
+// unknown node fails on its own in the failure element while the others
+// are read. A set must name its nodes.
 //
 // # Access
 //
