@@ -25,6 +25,7 @@ import (
 	"github.com/xiot/xiot/internal/config"
 	"github.com/xiot/xiot/internal/metrics"
 	"github.com/xiot/xiot/provisioning"
+	"github.com/xiot/xiot/provisioning/thing"
 	"github.com/xiot/xiot/sensors"
 	"github.com/xiot/xiot/sensors/history"
 	"github.com/xiot/xiot/sensors/pep"
@@ -74,6 +75,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	check := fs.Bool("check-config", false, "check the configuration (file, flags, password and CA files) and exit")
 	listHW := fs.Bool("list-hardware", false, "print the board, buses and pins the agent would use, and exit")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics on `host:port` (overrides metrics.listen)")
+	unregister := fs.Bool("unregister", false, "unregister the device from the thing registry (provisioning.registry), delete its KEY, and exit")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
@@ -118,6 +120,9 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *check {
 		_, err := fmt.Fprintln(stdout, "configuration ok")
 		return err
+	}
+	if *unregister {
+		return unregisterAgent(ctx, &acct, cfg, stdout, stderr)
 	}
 
 	level := new(slog.LevelVar)
@@ -279,7 +284,7 @@ func (g *generation) run(ctx context.Context, cfg *config.Config, hw *agentHardw
 		}
 		r, err := a.RegisterWithRegistry(agent.RegistrationOptions{
 			Registry: reg, Tags: tags, SelfOwned: pcfg.SelfOwned,
-			StateFile: filepath.Join(cfg.StateDir, "registration.json"),
+			StateFile: filepath.Join(cfg.StateDir, agentRegistrationFile),
 			OnClaimed: func(ctx context.Context, owner jid.JID) {
 				a.SetOwners(slices.Concat(cfg.Account.Owners, []jid.JID{owner}))
 				a.Befriend(ctx, owner)
@@ -294,9 +299,21 @@ func (g *generation) run(ctx context.Context, cfg *config.Config, hw *agentHardw
 		}
 	}
 	if srv := pcfg.Server; srv.Domainpart() != "" {
+		var cache *thing.CacheFile
 		prov := provisioning.New(a.Session(), srv, provisioning.Options{
 			Timeout: pcfg.Timeout, OnFriend: a.Befriend, OnUnfriend: a.Unfriend, Logger: log,
+			OnClearCache: func(context.Context) {
+				if err := cache.Save(); err != nil {
+					log.Warn("provisioning: decision cache not saved", "err", err)
+				}
+			},
 		})
+		// The decisions survive a restart: with the server unreachable,
+		// the grants cached before still hold.
+		cache = thing.OpenCache(prov, filepath.Join(cfg.StateDir, agentCacheFile), log)
+		cacheDone := make(chan struct{})
+		go func() { defer close(cacheDone); cache.Run(gctx, 0) }()
+		defer func() { cancel(); <-cacheDone }()
 		canRead, canControl = a.Provision(prov)
 		log.Info("provisioning: trust decisions delegated", "server", srv.String())
 	}

@@ -66,6 +66,7 @@ type provisioner struct {
 	opts   Provisioning
 	server jid.JID
 	dir    string // registration state files; "" without a registry
+	caches string // decision cache files; "" without a state directory
 	log    *slog.Logger
 	asking chan struct{} // one token per isFriend in flight
 
@@ -83,8 +84,9 @@ type thingState struct {
 	mux      *xmpp.Mux // the client's orders (clearCache, friend, …)
 	read     sensordata.Authorizer
 	control  iotcontrol.Authorizer
-	failures int  // registrations failed in a row
-	settled  bool // registered, claimed or skipped since start
+	cache    *thing.CacheFile // nil without a state directory
+	failures int              // registrations failed in a row
+	settled  bool             // registered, claimed or skipped since start
 }
 
 // newProvisioner returns the provisioner of opts, or nil when opts is nil.
@@ -116,6 +118,9 @@ func newProvisioner(c *Component, opts *Provisioning, stateDir string) (*provisi
 		asking: make(chan struct{}, o.MaxAsking), things: map[string]*thingState{},
 	}
 	p.queue.init()
+	if stateDir != "" {
+		p.caches = cachesDir(stateDir)
+	}
 	if o.Registry.Domainpart() != "" {
 		if stateDir == "" {
 			return nil, errors.New("component: registering devices in a thing registry needs a state directory for their KEYs")
@@ -171,12 +176,18 @@ func (p *provisioner) state(d *device, client bool) *thingState {
 		log := p.log.With("device", d.id)
 		ts.client = provisioning.New(p.c.sess, p.server, provisioning.Options{
 			Timeout: p.opts.Timeout, CacheSize: p.opts.CacheSize, Logger: log,
-			OnFriend:   func(ctx context.Context, j jid.JID) { p.befriend(ctx, d, j) },
-			OnUnfriend: func(ctx context.Context, j jid.JID) { p.unfriend(ctx, d, j) },
+			OnFriend:     func(ctx context.Context, j jid.JID) { p.befriend(ctx, d, j) },
+			OnUnfriend:   func(ctx context.Context, j jid.JID) { p.unfriend(ctx, d, j) },
+			OnClearCache: func(context.Context) { p.saveCache(d) },
 		})
 		ts.mux = &xmpp.Mux{}
 		ts.client.Register(ts.mux)
 		ts.read, ts.control = thing.Authorizers(ts.client)
+		if p.caches != "" {
+			// The decisions of the last run: with the provisioning
+			// server unreachable, the grants cached then still hold.
+			ts.cache = thing.OpenCache(ts.client, cacheFile(p.caches, d.jid), log)
+		}
 	}
 	return ts
 }
@@ -264,6 +275,41 @@ func (p *provisioner) clearCache(d *device) {
 	ts.mu.Unlock()
 	if c != nil {
 		c.ClearCache()
+		p.saveCache(d)
+	}
+}
+
+// saveCache writes the device's decision cache to its file at once (after
+// a clearing: a crash must not bring the old decisions back).
+func (p *provisioner) saveCache(d *device) {
+	ts := p.state(d, false)
+	ts.mu.Lock()
+	f := ts.cache
+	ts.mu.Unlock()
+	if f == nil {
+		return
+	}
+	if err := f.Save(); err != nil {
+		p.log.Warn("provisioning: decision cache not saved", "device", d.id, "err", err)
+	}
+}
+
+// saveCaches writes every device's decision cache that changed.
+func (p *provisioner) saveCaches() {
+	p.mu.Lock()
+	var files []*thing.CacheFile
+	for _, ts := range p.things {
+		ts.mu.Lock()
+		if ts.cache != nil {
+			files = append(files, ts.cache)
+		}
+		ts.mu.Unlock()
+	}
+	p.mu.Unlock()
+	for _, f := range files {
+		if err := f.Save(); err != nil {
+			p.log.Warn("provisioning: decision cache not saved", "err", err)
+		}
 	}
 }
 

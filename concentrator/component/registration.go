@@ -14,7 +14,10 @@ import (
 	"sync"
 	"time"
 
+	"mellium.im/xmpp/jid"
+
 	"github.com/xiot/xiot/concentrator/mqttbridge"
+	"github.com/xiot/xiot/internal/xmpp"
 	"github.com/xiot/xiot/provisioning/thing"
 )
 
@@ -32,7 +35,26 @@ const (
 	rescanEvery = time.Minute
 )
 
+// CachesDir is the directory, in the state directory, holding one file
+// per device with the provisioning server's decisions cached for it
+// (XEP-0324 §5.2), so that they hold across a restart even while the
+// server is unreachable: at most Provisioning.CacheSize decisions each,
+// mode 0600, replaced atomically, saved every cacheSaveEvery when they
+// changed, at once after a clearCache, and at shutdown.
+const CachesDir = "concentrator-provisioning"
+
+// cacheSaveEvery is how often changed decision caches are saved.
+const cacheSaveEvery = 10 * time.Second
+
 func registrationsDir(stateDir string) string { return filepath.Join(stateDir, RegistrationsDir) }
+
+func cachesDir(stateDir string) string { return filepath.Join(stateDir, CachesDir) }
+
+// cacheFile names a device's decision cache file, as stateFile.
+func cacheFile(dir, deviceJID string) string {
+	h := sha256.Sum256([]byte(deviceJID))
+	return filepath.Join(dir, hex.EncodeToString(h[:16])+".xml")
+}
 
 // stateFile names a device's state file by a hash of its JID: localparts
 // may be longer than file names.
@@ -140,19 +162,39 @@ func (q *regQueue) pop(ctx context.Context) (string, bool) {
 
 // start runs the registrations until the returned function is called,
 // which waits for them to stop.
+// The decision caches are saved meanwhile, and once more at the end.
 func (p *provisioner) start(ctx context.Context) (stop func()) {
-	if p == nil || p.dir == "" {
+	if p == nil {
 		return func() {}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() { p.feed(ctx) })
-	for range p.opts.MaxRegistering {
-		wg.Go(func() { p.work(ctx) })
+	if p.dir != "" {
+		wg.Go(func() { p.feed(ctx) })
+		for range p.opts.MaxRegistering {
+			wg.Go(func() { p.work(ctx) })
+		}
+	}
+	if p.caches != "" {
+		wg.Go(func() {
+			t := time.NewTicker(cacheSaveEvery)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					p.saveCaches()
+				}
+			}
+		})
 	}
 	return func() {
 		cancel()
 		wg.Wait()
+		if p.caches != "" {
+			p.saveCaches()
+		}
 	}
 }
 
@@ -179,7 +221,8 @@ func (p *provisioner) feed(ctx context.Context) {
 }
 
 // rescan queues the devices that are neither settled nor waiting for a
-// retry.
+// retry, and the settled ones whose meta tags changed (in case the
+// bridge dropped the event of a new Homie $name).
 func (p *provisioner) rescan() {
 	for _, dev := range p.c.b.Devices() {
 		p.mu.Lock()
@@ -187,10 +230,16 @@ func (p *provisioner) rescan() {
 		p.mu.Unlock()
 		if ts != nil {
 			ts.mu.Lock()
-			skip := ts.settled || ts.failures > 0
+			settled, failing, reg := ts.settled, ts.failures > 0, ts.reg
 			ts.mu.Unlock()
-			if skip {
+			if failing {
 				continue
+			}
+			if settled {
+				d := p.c.deviceByID(dev.ID)
+				if reg == nil || d == nil || reg.HasTags(p.tagsOf(d)) {
+					continue
+				}
 			}
 		}
 		p.queue.push(dev.ID)
@@ -215,14 +264,17 @@ func (p *provisioner) work(ctx context.Context) {
 			continue // its JID belongs to another device
 		}
 		ts := p.state(d, false)
-		ts.mu.Lock()
-		settled := ts.settled
-		ts.mu.Unlock()
-		if settled {
-			continue
-		}
 		r, err := p.registration(d)
 		if err == nil {
+			// A new Homie $name changes the NAME tag: registered
+			// again, or updated once claimed.
+			changed := r.SetTags(p.tagsOf(d))
+			ts.mu.Lock()
+			settled := ts.settled
+			ts.mu.Unlock()
+			if settled && !changed {
+				continue
+			}
 			_, err = r.Register(ctx)
 		}
 		ts.mu.Lock()
@@ -260,4 +312,30 @@ func backoff(n int) time.Duration {
 		d = min(minBackoff<<(n-1), maxBackoff)
 	}
 	return d - time.Duration(rand.Int64N(int64(d)/4+1))
+}
+
+// DeviceJID returns the JID a device id gets on the component domain.
+func DeviceJID(id, domain string) string { return deviceJID(Localpart(id, domain), domain) }
+
+// Unregister removes the device deviceJID from the thing registry reg
+// (XEP-0347 §3.14), sending from the device's JID over s, a session of
+// the concentrator's component domain, and once the registry acknowledged
+// deletes the device's registration state (its KEY) and decision cache
+// from stateDir. It returns the state the device had. A device without a
+// registration state is not registered: the error then wraps
+// os.ErrNotExist and nothing is sent.
+//
+// Run it while the concentrator is stopped (a server admits one
+// connection per component domain), and once the device is no longer
+// bridged: a device still bridged registers again, with a new KEY, at the
+// concentrator's next start.
+func Unregister(ctx context.Context, s *xmpp.Session, reg jid.JID, stateDir, deviceJID string) (thing.State, error) {
+	st, err := thing.Unregister(ctx, s, reg, deviceJID, stateFile(registrationsDir(stateDir), deviceJID))
+	if err != nil {
+		return st, fmt.Errorf("component: %s: %w", deviceJID, err)
+	}
+	if err := os.Remove(cacheFile(cachesDir(stateDir), deviceJID)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return st, fmt.Errorf("component: %s: unregistered, but its decision cache stays: %w", deviceJID, err)
+	}
+	return st, nil
 }

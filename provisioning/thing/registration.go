@@ -70,6 +70,10 @@ type State struct {
 	JID string `json:"jid,omitempty"`
 	// Claim is the claim text of the last registration.
 	Claim string `json:"claim,omitempty"`
+	// Tags are the meta tags (KEY aside) the registry last took from the
+	// thing, by registration or update, sorted by name: a claimed thing
+	// sends an update only when its tags differ from them.
+	Tags []registry.Tag `json:"tags,omitempty"`
 }
 
 // Status is the outcome of Register.
@@ -85,6 +89,13 @@ const (
 	SelfOwned
 	// Claimed: the registry answered that the thing is claimed.
 	Claimed
+	// Updated: the claimed thing's changed tags were sent as an update
+	// (XEP-0347 §3.11).
+	Updated
+	// Removed: the registry no longer takes the thing's updates: its
+	// owner removed it (found out by an update refused with
+	// item-not-found and a registration answered "claimed").
+	Removed
 )
 
 // Registration is a thing's standing in a thing registry. Its methods
@@ -113,6 +124,7 @@ func New(sess *xmpp.Session, opts Options) (*Registration, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	opts.Tags = sortedTags(opts.Tags)
 	r := &Registration{sess: sess, opts: opts, log: opts.Logger}
 	st, err := ReadState(opts.StateFile)
 	switch {
@@ -183,7 +195,9 @@ func (r *Registration) IsOwner(from jid.JID) bool {
 func (r *Registration) State() State {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.state
+	st := r.state
+	st.Tags = slices.Clone(st.Tags)
+	return st
 }
 
 // ClaimText is the text the owner gives the registry to claim the thing
@@ -237,58 +251,6 @@ func writeFileAtomic(path string, b []byte) error {
 	return nil
 }
 
-// Register sends the registration unless the thing is claimed or was
-// removed by its owner, and reports what came of it. The callbacks of
-// Options run before it returns.
-func (r *Registration) Register(ctx context.Context) (Status, error) {
-	r.mu.Lock()
-	skip := r.state.Owner != "" || r.state.Removed
-	reg := xmpp.NewElement(NS, "register")
-	if r.opts.SelfOwned {
-		reg.Set("selfOwned", "true")
-	}
-	for _, t := range r.tags() {
-		if t.Numeric {
-			reg.Add(xmpp.NewElement(NS, "num", "name", t.Name, "value", fmt.Sprint(t.Num)))
-		} else {
-			reg.Add(xmpp.NewElement(NS, "str", "name", t.Name, "value", t.Value))
-		}
-	}
-	claim := registry.ClaimURI(r.tags())
-	r.mu.Unlock()
-	if skip {
-		return Skipped, nil
-	}
-	if r.sess == nil {
-		return Skipped, errors.New("registry: no XMPP session to register on")
-	}
-	ctx = r.from(ctx)
-	tctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
-	defer cancel()
-	res, err := r.sess.SendIQ(tctx, xmpp.NewElement("", "iq", "type", "set", "to", r.opts.Registry.String()).Add(reg))
-	if err != nil {
-		return Skipped, fmt.Errorf("registry: registering with %s: %w", r.opts.Registry, err)
-	}
-	if c := res.Child(NS, "claimed"); c != nil {
-		return Claimed, r.claimed(ctx, c.Get("jid"))
-	}
-	if r.opts.SelfOwned {
-		r.log.Info("registry: registered as a self-owned, public thing", "registry", r.opts.Registry.String())
-		return SelfOwned, nil
-	}
-	r.mu.Lock()
-	r.state.Claim = claim
-	err = r.save()
-	r.mu.Unlock()
-	if err != nil {
-		r.log.Error("registry: state not saved", "err", err)
-	}
-	if r.opts.OnRegistered != nil {
-		r.opts.OnRegistered(ctx, claim)
-	}
-	return Registered, nil
-}
-
 // from returns ctx under which a component session sends from the thing.
 func (r *Registration) from(ctx context.Context) context.Context {
 	if r.opts.From == "" {
@@ -335,25 +297,9 @@ func (r *Registration) HandleStanza(ctx context.Context, s *xmpp.Session, iq *xm
 			return xmpp.NewStanzaError("modify", "bad-request", err.Error())
 		}
 	case "removed":
-		r.mu.Lock()
-		former, _ := r.owner()
-		r.state.Owner, r.state.Removed = "", true
-		err = r.save()
-		r.mu.Unlock()
-		r.log.Info("registry: removed from the registry by its owner")
-		if r.opts.OnRemoved != nil {
-			r.opts.OnRemoved(ctx, former)
-		}
+		r.removed(ctx)
 	case "disowned":
-		r.mu.Lock()
-		former, _ := r.owner()
-		r.state.Owner = ""
-		err = r.save()
-		r.mu.Unlock()
-		r.log.Info("registry: disowned; registering again to be claimed anew")
-		if r.opts.OnDisowned != nil {
-			r.opts.OnDisowned(ctx, former)
-		}
+		r.disowned(ctx)
 		go func() {
 			if _, err := r.Register(context.WithoutCancel(ctx)); err != nil {
 				r.log.Warn("registry: registration after disowning failed", "err", err)
@@ -361,9 +307,6 @@ func (r *Registration) HandleStanza(ctx context.Context, s *xmpp.Session, iq *xm
 		}()
 	default:
 		return xmpp.ErrFeatureNotImplemented
-	}
-	if err != nil {
-		r.log.Error("registry: state not saved", "err", err)
 	}
 	return s.Send(ctx, xmpp.ResultIQ(iq, nil))
 }

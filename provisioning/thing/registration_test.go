@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -44,7 +45,7 @@ func TestStateFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r2.State() != st {
+	if !reflect.DeepEqual(r2.State(), st) {
 		t.Errorf("reloaded %+v, want %+v", r2.State(), st)
 	}
 	opts.StateFile = filepath.Join(dir, "sub", "b.json")
