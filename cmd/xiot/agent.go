@@ -57,6 +57,15 @@ are controlled with XEP-0325 under their safety rules: failsafe values at
 boot, on shutdown and after a grace period offline, bounds, minimum on/off
 times, switch rate limits, timed overrides, and an audit log.
 
+With provisioning.registry set, the agent registers in that XEP-0347
+thing registry with the provisioning.meta tags and a random KEY (kept in
+state_dir/registration.json) and logs its claim text until claimed; once
+claimed, changed provisioning.meta tags are sent as an update at the next
+start or reload. The provisioning server's decisions (XEP-0324) are kept
+in state_dir/provisioning-cache.xml, so that cached grants hold across a
+restart while the server is unreachable. --unregister removes the device
+from the registry, deletes its KEY and cache, and exits.
+
 The account comes from --config and/or the flags below. SIGINT or SIGTERM
 sends unavailable presence and closes the stream.
 
@@ -65,6 +74,7 @@ Examples:
   xiot agent --board sim --jid device@example.org/agent --password-file pass.txt
   xiot agent --config xiot.yaml --list-hardware
   xiot agent --config xiot.yaml --check-config
+  xiot agent --config xiot.yaml --unregister
 `
 
 // runAgent implements "xiot agent".

@@ -42,8 +42,16 @@ state_dir/concentrator-registrations, and the log prints the claim text of
 each device for xiot claim (--claims lists them all); once claimed, the
 owner becomes a friend of the device and the registry (or
 provisioning.server) decides who else may subscribe, read and control
-(XEP-0324), with a decision cache per device. account.owners keep full
-access either way.
+(XEP-0324), with a decision cache per device, kept in
+state_dir/concentrator-provisioning so that cached grants hold across a
+restart while the server is unreachable. Once a device is claimed, a
+change of its tags (a new Homie $name) is sent to the registry as an
+update. account.owners keep full access either way.
+
+--unregister ID removes a device from the registry and deletes its KEY and
+decision cache (--unregister-all: every registered device); run it with
+the concentrator stopped, once the device is no longer bridged (a device
+still bridged registers again, with a new KEY, at the next start).
 
 Device ids become JID localparts by XEP-0106 escaping and lower-casing:
 "Kitchen Plug" is kitchen\20plug@<domain>.
@@ -56,6 +64,7 @@ Examples:
   xiot concentrator --config concentrator.yaml --state-dir ./state --verbose
   xiot concentrator --config concentrator.yaml --check-config
   xiot concentrator --config concentrator.yaml --claims
+  xiot concentrator --config concentrator.yaml --unregister thermo1
 `
 
 // runConcentrator implements "xiot concentrator".
