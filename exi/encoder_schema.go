@@ -239,7 +239,7 @@ func (e *Encoder) schemaAT(f *eframe, auri, alocal, aprefix, avalue string) erro
 	if i := tab.findIdx(schema.EventAT, a.uri, a.local); i >= 0 {
 		c := &tab.Codes[i]
 		ln := tab.localName(i, e.t)
-		if !pre && e.typedFast(tab, i, ln, c.Type, a.value) {
+		if !pre && e.typedFast(tab.ref(i), ln, c.Type, a.value) {
 			e.sg.advance(&f.sc, tab, i)
 			return nil
 		}
@@ -312,7 +312,7 @@ func (e *Encoder) schemaCH(f *eframe, s string) error {
 	}
 	if i := tab.findIdx(schema.EventCH, "", ""); i >= 0 {
 		c := &tab.Codes[i]
-		if e.typedFast(tab, i, f.ln, c.Type, s) {
+		if e.typedFast(tab.ref(i), f.ln, c.Type, s) {
 			e.sg.advance(&f.sc, tab, i)
 			return nil
 		}

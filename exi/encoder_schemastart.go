@@ -10,17 +10,24 @@ import (
 // schema grammar's first non-terminal (encoder): the attribute names in
 // document order, their order by the schema and the event code each
 // took. Documents repeat their start tags, so that the next start tag
-// with the same names replays it without sorting or code lookups.
+// with the same names replays it without sorting or code lookups, and
+// with what it needs in one place rather than in the tables.
 type startMemo struct {
 	names []xml.Name
 	order []uint8
 	steps []memoStep
+	owner *tables // the string tables of the steps' entries
 }
 
-// memoStep is the AT code i of table tab that one attribute took.
+// memoStep is the AT code that one attribute took, with its qname's
+// entry, its datatype and the grammar state after it.
 type memoStep struct {
-	tab *stable
-	i   int
+	code  codeRef
+	ln    *localName
+	dt    int32
+	nt    int32 // sctx.nt, .tab and .tabNT after the code
+	tabNT int32
+	tab   *stable
 }
 
 // sameNames reports whether the attributes of a have the names of m.
@@ -93,7 +100,7 @@ func (e *Encoder) schemaStart(t *xml.StartElement, mark int, space bool) (bool, 
 		if m = tab0.memo; m == nil {
 			m = &startMemo{}
 		}
-		m.names, m.order, m.steps = m.names[:0], append(m.order[:0], e.order...), m.steps[:0]
+		m.names, m.order, m.steps, m.owner = m.names[:0], append(m.order[:0], e.order...), m.steps[:0], e.t
 	}
 	for _, i := range e.order {
 		a := &t.Attr[i]
@@ -113,11 +120,17 @@ func (e *Encoder) schemaStart(t *xml.StartElement, mark int, space bool) (bool, 
 			if err != nil {
 				return true, err
 			}
-			if c := tab.findIdx(schema.EventAT, a.Name.Space, a.Name.Local); c >= 0 &&
-				e.typedFast(tab, c, tab.localName(c, e.t), tab.Codes[c].Type, a.Value) {
-				e.sg.advance(&f.sc, tab, c)
-				m.steps = append(m.steps, memoStep{tab, c})
-				continue
+			if i := tab.findIdx(schema.EventAT, a.Name.Space, a.Name.Local); i >= 0 {
+				c, ln, dt := tab.ref(i), tab.localName(i, e.t), tab.Codes[i].Type
+				if e.typedFast(c, ln, dt, a.Value) {
+					e.sg.advance(&f.sc, tab, i)
+					if ln.id < ln.uri.initLocals { // an entry that stays, see stable.localName
+						m.steps = append(m.steps, memoStep{code: c, ln: ln, dt: int32(dt), nt: f.sc.nt, tabNT: f.sc.tabNT, tab: f.sc.tab})
+					} else {
+						m = nil
+					}
+					continue
+				}
 			}
 			m = nil
 		}
@@ -142,12 +155,18 @@ func (e *Encoder) schemaStart(t *xml.StartElement, mark int, space bool) (bool, 
 // path on, the general way.
 func (e *Encoder) replayStart(t *xml.StartElement, m *startMemo) error {
 	f := &e.stack[len(e.stack)-1]
+	if m.owner != e.t {
+		for k := range m.steps {
+			st := &m.steps[k]
+			st.ln = st.code.tab.localName(int(st.code.i), e.t)
+		}
+		m.owner = e.t
+	}
 	for k, i := range m.order {
 		st := &m.steps[k]
-		v := t.Attr[i].Value
-		// f.sc is at st.tab: the steps before advanced it along m
-		if e.typedFast(st.tab, st.i, st.tab.localName(st.i, e.t), st.tab.Codes[st.i].Type, v) {
-			e.sg.advance(&f.sc, st.tab, st.i)
+		// f.sc is at st.code.tab: the steps before moved it along m
+		if e.typedFast(st.code, st.ln, int(st.dt), t.Attr[i].Value) {
+			f.sc.nt, f.sc.tab, f.sc.tabNT = st.nt, st.tab, st.tabNT
 			continue
 		}
 		for _, i := range m.order[k:] {

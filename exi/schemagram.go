@@ -244,6 +244,27 @@ func (t *stable) writeCode(w *bitWriter, i int) {
 	writeCodeParts(w, &t.Codes[i])
 }
 
+// codeRef is the event code i of table tab with its bit-packed form at
+// hand (encoder).
+type codeRef struct {
+	tab *stable
+	i   int32
+	n   uint8  // width of v
+	v   uint64 // the parts packed, see stable.packed
+}
+
+func (t *stable) ref(i int) codeRef {
+	return codeRef{tab: t, i: int32(i), n: t.packedN[i], v: t.packed[i]}
+}
+
+func (c *codeRef) write(w *bitWriter) {
+	if !w.aligned {
+		w.writeBits(c.v, int(c.n))
+		return
+	}
+	writeCodeParts(w, &c.tab.Codes[c.i])
+}
+
 // localName returns the string-table entry of the qname of code i,
 // caching initial (schema) entries of tables tb.
 func (t *stable) localName(i int, tb *tables) *localName {

@@ -222,13 +222,13 @@ func (e *Encoder) writeTyped(w *bitWriter, ln *localName, dt int, s string) {
 	}
 }
 
-// typedFast writes the event code i of tab and the value s of datatype
+// typedFast writes the event code c and the value s of datatype
 // dt, parsing s once for the check and the write, in the common cases
 // (no Preserve.lexicalValues): strings, booleans, floats, integers and
 // date-times; with channels the value is checked and queued. It reports
 // false, having written nothing, when s is not valid for dt or not such
 // a case; the caller then checks and writes it the general way.
-func (e *Encoder) typedFast(tab *stable, i int, ln *localName, dt int, s string) bool {
+func (e *Encoder) typedFast(c codeRef, ln *localName, dt int, s string) bool {
 	dts := e.sg.dts
 	if dt < 0 || dt >= len(dts) || e.opts.Preserve.LexicalValues {
 		return false
@@ -239,13 +239,13 @@ func (e *Encoder) typedFast(tab *stable, i int, ln *localName, dt int, s string)
 		if !fastValid(&dts[dt], s) {
 			return false
 		}
-		tab.writeCode(w, i)
+		c.write(w)
 		e.value(ln, s, dt)
 		return true
 	}
 	switch d := &dts[dt]; d.Rep {
 	case schema.RepString:
-		tab.writeCode(w, i)
+		c.write(w)
 		if d.WhiteSpace != schema.WSPreserve {
 			s = schema.NormalizeSpace(s, d.WhiteSpace)
 		}
@@ -265,18 +265,18 @@ func (e *Encoder) typedFast(tab *stable, i int, ln *localName, dt int, s string)
 			if s[0] == '0' || s[0] == '1' {
 				v++
 			}
-			tab.writeCode(w, i)
+			c.write(w)
 			w.writeNBit(v, 2)
 			return true
 		}
-		tab.writeCode(w, i)
+		c.write(w)
 		w.writeNBit(v, 1)
 	case schema.RepFloat:
 		f, ok := fastFloat(s)
 		if !ok {
 			return false
 		}
-		tab.writeCode(w, i)
+		c.write(w)
 		writeInt(w, f.Mantissa)
 		writeInt(w, f.Exponent)
 	case schema.RepInteger, schema.RepUnsignedInteger, schema.RepNBitInteger:
@@ -286,19 +286,19 @@ func (e *Encoder) typedFast(tab *stable, i int, ln *localName, dt int, s string)
 		}
 		switch d.Rep {
 		case schema.RepInteger:
-			tab.writeCode(w, i)
+			c.write(w)
 			writeInt(w, v)
 		case schema.RepUnsignedInteger:
 			if v < 0 {
 				return false
 			}
-			tab.writeCode(w, i)
+			c.write(w)
 			w.writeUint(uint64(v))
 		default:
 			if v -= d.NBitMin; v < 0 || v >= 1<<uint(d.NBitBits) {
 				return false
 			}
-			tab.writeCode(w, i)
+			c.write(w)
 			w.writeNBit(uint64(v), d.NBitBits)
 		}
 	case schema.RepDateTime:
@@ -306,7 +306,7 @@ func (e *Encoder) typedFast(tab *stable, i int, ln *localName, dt int, s string)
 		if err != nil {
 			return false
 		}
-		tab.writeCode(w, i)
+		c.write(w)
 		writeDateTime(w, d.DateTime, v)
 	default:
 		return false
