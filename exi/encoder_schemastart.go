@@ -139,8 +139,13 @@ func (e *Encoder) schemaStart(t *xml.StartElement, mark int, space bool) (bool, 
 		}
 	}
 	if m != nil {
-		for i := range t.Attr {
-			m.names = append(m.names, t.Attr[i].Name)
+		// the names as the grammar spells them: its strings stay in
+		// cache, and the tokens' are not kept
+		m.names = append(m.names[:0], make([]xml.Name, len(t.Attr))...)
+		for k, i := range m.order {
+			c := &m.steps[k].code
+			q := &c.tab.Codes[c.i].Name
+			m.names[i] = xml.Name{Space: q.URI, Local: q.Local}
 		}
 		tab0.memo = m
 	} else if tab0 != nil {

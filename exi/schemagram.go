@@ -359,6 +359,11 @@ func (t *stable) findIdx(k schema.EventKind, uri, local string) int {
 		return t.fi
 	}
 	i := t.findIndex(k, uri, local)
+	if i >= 0 && (k == schema.EventAT || k == schema.EventSE || k == schema.EventATUntyped) {
+		// the code's own strings, which stay in cache, rather than the
+		// caller's
+		uri, local = t.Codes[i].Name.URI, t.Codes[i].Name.Local
+	}
 	t.fk, t.fu, t.fl, t.fi, t.fok = k, uri, local, i, true
 	return i
 }
