@@ -1,6 +1,7 @@
 package mqttbridge
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/xiot/xiot/internal/config"
@@ -52,6 +53,41 @@ func FuzzOnMessage(f *testing.F) {
 				if err := fl.Validate(); err != nil {
 					t.Fatalf("device %s holds an invalid field: %v", d.ID, err)
 				}
+			}
+		}
+	})
+}
+
+// FuzzMapping feeds arbitrary run-time mappings (as XEP-0326 forms bring
+// them) to CheckMapping, AddMapping and PublishSample, then a message
+// through the mapping: nothing may panic, and a mapping is either refused
+// or compiled.
+func FuzzMapping(f *testing.F) {
+	for _, s := range [][6]string{
+		{"m", "rt/{device}/{field}", "", "plain", "", "numeric"},
+		{"m", "a/#", "dev", "json", "x.y[2]", ""},
+		{"config-1", "t", "", "senml-cbor", "", ""},
+		{"m", "{device}/+/{field}/#", "", "json", "", "enum"},
+		{"", "a//b", "", "xml", "$", "blob"},
+	} {
+		f.Add(s[0], s[1], s[2], s[3], s[4], s[5], "rt/d/f", []byte("1"))
+	}
+	br, err := New(config.MQTT{Brokers: []string{"tcp://127.0.0.1:1"}, MaxDevices: 50}, Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, id, topic, device, decoder, path, typ, msgTopic string, p []byte) {
+		mc := config.MQTTMapping{Topic: topic, Device: device, Decoder: decoder, Path: path, Type: typ}
+		checked := br.CheckMapping(id, mc)
+		err := br.AddMapping(t.Context(), id, mc)
+		if (checked == nil) != (err == nil || errors.Is(err, ErrMappingExists) || errors.Is(err, ErrTooManyMappings)) {
+			t.Fatalf("CheckMapping %v but AddMapping %v", checked, err)
+		}
+		_ = br.PublishSample(t.Context(), id, device, "f", p, false)
+		br.onMessage(nil, message{msgTopic, p})
+		if err == nil {
+			if err := br.RemoveMapping(t.Context(), id); err != nil {
+				t.Fatalf("removing the added mapping: %v", err)
 			}
 		}
 	})
