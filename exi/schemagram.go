@@ -47,6 +47,11 @@ type stable struct {
 	// width packedN, so that it goes out in one write
 	packed  []uint64
 	packedN []uint8
+	// kinds and locals (encoder) are the event kinds and local names of
+	// the codes, side by side for findIndex, which then reads few cache
+	// lines rather than every Code
+	kinds  []schema.EventKind
+	locals []string
 
 	// the last find (encoder): kind, name and code index (-1: nil)
 	fk     schema.EventKind
@@ -223,8 +228,10 @@ func (s *sgrammar) table(gi, nt int, nillable, castable bool) (*stable, error) {
 		t.second[len(t.second)-1].n++
 	}
 	t.packed, t.packedN = make([]uint64, len(tab.Codes)), make([]uint8, len(tab.Codes))
+	t.kinds, t.locals = make([]schema.EventKind, len(tab.Codes)), make([]string, len(tab.Codes))
 	for i := range tab.Codes {
 		c := &tab.Codes[i]
+		t.kinds[i], t.locals[i] = c.Event, c.Name.Local
 		for k := 0; k < c.Len; k++ {
 			n := bitsFor(c.Sizes[k])
 			t.packed[i] = t.packed[i]<<uint(n) | uint64(c.Parts[k])
@@ -369,18 +376,17 @@ func (t *stable) findIdx(k schema.EventKind, uri, local string) int {
 }
 
 func (t *stable) findIndex(k schema.EventKind, uri, local string) int {
-	for i := range t.Codes {
-		c := &t.Codes[i]
-		if c.Event != k {
+	for i, ck := range t.kinds {
+		if ck != k {
 			continue
 		}
 		switch k {
 		case schema.EventAT, schema.EventSE, schema.EventATUntyped:
-			if c.Name.Local != local || c.Name.URI != uri {
+			if t.locals[i] != local || t.Codes[i].Name.URI != uri {
 				continue
 			}
 		case schema.EventATNS, schema.EventSENS:
-			if c.Name.URI != uri {
+			if t.Codes[i].Name.URI != uri {
 				continue
 			}
 		}
