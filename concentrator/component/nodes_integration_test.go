@@ -330,6 +330,13 @@ func TestNodeTree(t *testing.T) {
 		if ev := owner.waitEvent(t, "nodeStatusChanged", component.SourceID, "plug1"); ev.Get("state") != "ErrorUnsigned" {
 			t.Errorf("status event %v", ev)
 		}
+		// A new display name: nodeUpdated, with the parameters asked for.
+		if _, err := set(xmpp.NewElement(ns, "setNodeParametersAfterEdit", "sourceId", component.SourceID, "nodeId", "thermo1").Add(submitForm("name", "Attic"))); err != nil {
+			t.Fatal(err)
+		}
+		if ev := owner.waitEvent(t, "nodeUpdated", component.SourceID, "thermo1"); ev.Get("displayName") != "Attic" || ev.Child(ns, "string") == nil {
+			t.Errorf("nodeUpdated %v", ev)
+		}
 	})
 	t.Run("commands", func(t *testing.T) {
 		res, err := get(xmpp.NewElement(ns, "getNodeCommands", "sourceId", ms, "nodeId", "boiler"))
