@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
+	"time"
 
 	qrcode "github.com/skip2/go-qrcode"
 	"mellium.im/xmpp/jid"
@@ -78,13 +80,27 @@ func (a *Agent) RegisterWithRegistry(opts RegistrationOptions) (*Registration, e
 		return nil, err
 	}
 	r.Handle(a.mux)
+	var logins atomic.Uint64
 	a.OnOnline(func(ctx context.Context, resumed bool) {
 		if resumed {
 			return
 		}
+		login := logins.Add(1)
 		go func() {
-			if _, err := r.Register(ctx); err != nil {
-				a.log.Warn("registry: registration failed; retried at the next login", "registry", to, "err", err)
+			// Retried with backoff while this login lasts (the next one
+			// starts over): a registry that is down gets the registration
+			// or the update when it is back.
+			for n := 1; ctx.Err() == nil && logins.Load() == login; n++ {
+				_, err := r.Register(ctx)
+				if err == nil {
+					return
+				}
+				wait := min(time.Second<<min(n-1, 10), 10*time.Minute)
+				a.log.Warn("registry: registration failed; retrying", "registry", to, "retry_in", wait, "err", err)
+				select {
+				case <-ctx.Done():
+				case <-time.After(wait):
+				}
 			}
 		}()
 	})

@@ -2,6 +2,7 @@ package thing
 
 import (
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"os"
@@ -42,7 +43,11 @@ func (r *Registration) Register(ctx context.Context) (Status, error) {
 	removed, claimed, changed := r.state.Removed, r.state.Owner != "", !sameTags(r.state.Tags, r.opts.Tags)
 	r.mu.Unlock()
 	switch {
-	case removed, claimed && !changed:
+	case removed:
+		r.log.Debug("registry: removed by the owner; nothing sent")
+		return Skipped, nil
+	case claimed && !changed:
+		r.log.Debug("registry: claimed, meta tags unchanged; nothing sent")
 		return Skipped, nil
 	case claimed:
 		return r.update(ctx)
@@ -274,7 +279,11 @@ func addTags(e *xmpp.Element, tags []registry.Tag) {
 		if t.Numeric {
 			e.Add(xmpp.NewElement(NS, "num", "name", t.Name, "value", fmt.Sprint(t.Num)))
 		} else {
-			e.Add(xmpp.NewElement(NS, "str", "name", t.Name, "value", t.Value))
+			// Set by hand: NewElement leaves empty values out, and an
+			// empty value is how an update removes a tag.
+			str := xmpp.NewElement(NS, "str", "name", t.Name)
+			str.Attr = append(str.Attr, xml.Attr{Name: xml.Name{Local: "value"}, Value: t.Value})
+			e.Add(str)
 		}
 	}
 }

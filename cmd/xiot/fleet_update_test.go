@@ -1,0 +1,208 @@
+//go:build !xiot_small
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xiot/xiot/internal/testserver"
+)
+
+// TestFleetUpdateUnregister is the rest of issue 8's device side for the
+// agent, with the real commands against a real Prosody and `xiot
+// registry`: a claimed agent restarted with other provisioning.meta tags
+// while the registry is down keeps serving the grant it had cached before
+// the restart and refuses every other question; once the registry is back
+// it sends the changed tags as an update (searches find the new value, a
+// removed tag is gone, `xiot things` shows them), answers new questions,
+// and at the next start sends nothing for unchanged tags; `xiot agent
+// --unregister` then removes it from the registry and deletes its KEY and
+// cache, and a second --unregister is refused.
+func TestFleetUpdateUnregister(t *testing.T) {
+	p := testserver.StartProsody(t, testserver.ProsodyOptions{})
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		f := filepath.Join(dir, name)
+		if err := os.WriteFile(f, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	pass := map[string]string{}
+	for _, u := range []string{"device", "owner", "alice", "bob"} {
+		if err := p.Register(u, u+"-secret"); err != nil {
+			t.Fatal(err)
+		}
+		pass[u] = write(u+".pass", u+"-secret")
+	}
+	secret := write("component.secret", p.ComponentSecret)
+	regCfg := write("registry.yaml", fmt.Sprintf("state_dir: %s\ncomponent:\n  domain: %s\n  server: %s\n  secret_file: %s\n",
+		filepath.Join(dir, "registry-state"), p.ComponentDomain, p.ComponentAddr, secret))
+	state := filepath.Join(dir, "agent-state")
+	agentCfg := func(meta string) string {
+		return write("agent.yaml", fmt.Sprintf(`account:
+  jid: device@%s/agent
+  password_file: %s
+  server: %s
+  ca_file: %s
+board: sim
+state_dir: %s
+provisioning:
+  registry: %s
+  timeout: 3s
+  meta: {%s}
+`, p.Domain, pass["device"], p.C2SAddr, p.CAFile, state, p.ComponentDomain, meta))
+	}
+	cfgFile := agentCfg(`SN: "0042", MAN: xiot.example, MODEL: sim`)
+	acct := func(user string) []string {
+		return []string{"--jid", user + "@" + p.Domain, "--password-file", pass[user], "--server", p.C2SAddr, "--ca-file", p.CAFile}
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var regLog syncBuffer
+	startRegistry := func() (context.CancelFunc, chan int) {
+		rctx, rcancel := context.WithCancel(ctx)
+		done := make(chan int, 1)
+		go func() { done <- run(rctx, []string{"registry", "--config", regCfg}, &regLog, &regLog) }()
+		return rcancel, done
+	}
+	stopRegistry, regDone := startRegistry()
+	defer func() { stopRegistry(); <-regDone }()
+	startAgent := func(extra ...string) (*syncBuffer, func()) {
+		var log syncBuffer
+		actx, acancel := context.WithCancel(ctx)
+		done := make(chan int, 1)
+		go func() {
+			done <- run(actx, append([]string{"agent", "--config", cfgFile}, extra...), &log, &log)
+		}()
+		return &log, func() {
+			acancel()
+			if code := <-done; code != exitOK {
+				t.Errorf("agent exit %d:\n%s", code, log.String())
+			}
+		}
+	}
+	waitFor := func(buf *syncBuffer, re *regexp.Regexp) []string {
+		t.Helper()
+		for deadline := time.Now().Add(40 * time.Second); ; {
+			if m := re.FindStringSubmatch(buf.String()); m != nil {
+				return m
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s in the log:\n%s\nregistry:\n%s", re, buf.String(), regLog.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	xiot := func(args ...string) (int, string) {
+		code, out, errOut := runXiot(t, args...)
+		return code, out + errOut
+	}
+	owned := func() string {
+		t.Helper()
+		code, out := xiot(append(append([]string{"things"}, acct("owner")...), "--registry", p.ComponentDomain)...)
+		if code != exitOK {
+			t.Fatalf("xiot things: exit %d\n%s", code, out)
+		}
+		return out
+	}
+
+	agentLog, stopAgent := startAgent()
+	claimText := waitFor(agentLog, regexp.MustCompile(`xiot claim '([^']*)'`))[1]
+	if code, out := xiot(append(append([]string{"claim"}, acct("owner")...), "--registry", p.ComponentDomain, claimText)...); code != exitOK {
+		t.Fatalf("xiot claim: exit %d\n%s", code, out)
+	}
+	waitFor(agentLog, regexp.MustCompile(`registry: claimed`))
+	if code, out := xiot(append(append([]string{"rules", "allow", "--fields", "Temperature"}, acct("owner")...),
+		"--registry", p.ComponentDomain, "device@"+p.Domain, "alice@"+p.Domain, "read")...); code != exitOK {
+		t.Fatalf("xiot rules: exit %d\n%s", code, out)
+	}
+	device := "device@" + p.Domain + "/agent"
+	read := func(user string, extra ...string) (int, string) {
+		return xiot(append(append(append([]string{"read", "--types", "momentary"}, acct(user)...), extra...), device)...)
+	}
+	if code, out := read("alice"); code != exitOK || !strings.Contains(out, "Temperature") || strings.Contains(out, "Humidity") {
+		t.Fatalf("alice's read after the rule: exit %d\n%s", code, out)
+	}
+
+	// Down go the agent and the registry; the agent comes back with
+	// other tags. The grant cached before the restart holds.
+	stopAgent()
+	cacheFile := filepath.Join(state, agentCacheFile)
+	if fi, err := os.Stat(cacheFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("decision cache file: %v, %v", fi, err)
+	}
+	stopRegistry()
+	if code := <-regDone; code != exitOK {
+		t.Errorf("registry exit %d", code)
+	}
+	cfgFile = agentCfg(`SN: "0042", MODEL: sim2, LOC: lab`)
+	agentLog, stopAgent = startAgent()
+	waitFor(agentLog, regexp.MustCompile(`registry: registration failed; retrying`))
+	if code, out := read("alice"); code != exitOK || !strings.Contains(out, "Temperature") || strings.Contains(out, "Humidity") {
+		t.Errorf("alice's cached grant after a restart with the registry down: exit %d\n%s\nagent:\n%s", code, out, agentLog.String())
+	}
+	if code, out := read("alice", "--user-token", "new-question"); code == exitOK {
+		t.Errorf("alice's uncached question answered with the registry down:\n%s", out)
+	}
+	if code, out := read("bob"); code == exitOK {
+		t.Errorf("bob read with the registry down:\n%s", out)
+	}
+
+	// The registry is back: the changed tags go as an update, new
+	// questions are answered.
+	stopRegistry, regDone = startRegistry()
+	waitFor(agentLog, regexp.MustCompile(`registry: meta tags updated[^\n]*changed=3`))
+	out := owned()
+	if !strings.Contains(out, `MODEL="sim2"`) || !strings.Contains(out, `LOC="lab"`) || strings.Contains(out, "MAN=") || !strings.Contains(out, `SN="0042"`) {
+		t.Errorf("xiot things after the update:\n%s", out)
+	}
+	if code, out := xiot(append(append([]string{"things"}, acct("bob")...), "--registry", p.ComponentDomain, "MODEL=sim2", "LOC=lab")...); code != exitOK || !strings.Contains(out, "device@"+p.Domain) {
+		t.Errorf("search for the new tags: exit %d\n%s", code, out)
+	}
+	if code, out := xiot(append(append([]string{"things"}, acct("bob")...), "--registry", p.ComponentDomain, "MODEL=sim")...); code != exitOK || strings.Contains(out, "device@") {
+		t.Errorf("search for the old tag value: exit %d\n%s", code, out)
+	}
+	if code, out := read("alice", "--user-token", "new-question"); code != exitOK || !strings.Contains(out, "Temperature") {
+		t.Errorf("alice's new question with the registry back: exit %d\n%s", code, out)
+	}
+	st, err := os.ReadFile(filepath.Join(state, agentRegistrationFile))
+	if err != nil || !strings.Contains(string(st), `"s":"sim2"`) || strings.Contains(string(st), `"MAN"`) {
+		t.Errorf("state file after the update: %s, %v", st, err)
+	}
+
+	// Unchanged tags are not sent again.
+	stopAgent()
+	agentLog, stopAgent = startAgent("--verbose")
+	waitFor(agentLog, regexp.MustCompile(`registry: claimed, meta tags unchanged; nothing sent`))
+	if strings.Contains(agentLog.String(), "meta tags updated") {
+		t.Errorf("unchanged tags sent again:\n%s", agentLog.String())
+	}
+	stopAgent()
+
+	// Unregistered: gone from the registry, KEY and cache deleted.
+	code, out := xiot("agent", "--config", cfgFile, "--unregister")
+	if code != exitOK || !strings.Contains(out, "unregistered device@"+p.Domain+" from "+p.ComponentDomain+" (it was owned by owner@"+p.Domain+")") {
+		t.Fatalf("xiot agent --unregister: exit %d\n%s", code, out)
+	}
+	for _, f := range []string{agentRegistrationFile, agentCacheFile} {
+		if _, err := os.Stat(filepath.Join(state, f)); !os.IsNotExist(err) {
+			t.Errorf("%s after --unregister: %v", f, err)
+		}
+	}
+	if out := owned(); strings.Contains(out, "device@") {
+		t.Errorf("xiot things after --unregister:\n%s", out)
+	}
+	code, out = xiot("agent", "--config", cfgFile, "--unregister")
+	if code == exitOK || !strings.Contains(out, "not registered") {
+		t.Errorf("second --unregister: exit %d\n%s", code, out)
+	}
+}
