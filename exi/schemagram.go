@@ -264,6 +264,17 @@ func (t *stable) ref(i int) codeRef {
 	return codeRef{tab: t, i: int32(i), n: t.packedN[i], v: t.packed[i]}
 }
 
+// writeWith writes, in a bit-packed stream, the code and then the n
+// (at most 57) low bits of v.
+func (c *codeRef) writeWith(w *bitWriter, v uint64, n int) {
+	if int(c.n)+n <= 64 {
+		w.writeBits(c.v<<uint(n)|v, int(c.n)+n)
+		return
+	}
+	w.writeBits(c.v, int(c.n))
+	w.writeBits(v, n)
+}
+
 func (c *codeRef) write(w *bitWriter) {
 	if !w.aligned {
 		w.writeBits(c.v, int(c.n))

@@ -259,22 +259,38 @@ func (e *Encoder) typedFast(c codeRef, ln *localName, dt int, s string) bool {
 		default:
 			return false // whitespace around it, or invalid
 		}
+		n := 1
 		if d.BooleanPattern {
 			// false=0, 0=1, true=2, 1=3 (§7.1.2)
-			v = 2 * v
+			v, n = 2*v, 2
 			if s[0] == '0' || s[0] == '1' {
 				v++
 			}
-			c.write(w)
-			w.writeNBit(v, 2)
+		}
+		if !w.aligned {
+			c.writeWith(w, v, n)
 			return true
 		}
 		c.write(w)
-		w.writeNBit(v, 1)
+		w.writeNBit(v, n)
 	case schema.RepFloat:
 		f, ok := fastFloat(s)
 		if !ok {
 			return false
+		}
+		if !w.aligned {
+			// code, mantissa and exponent in one or two writes
+			mb, mn := intBits(f.Mantissa)
+			eb, en := intBits(f.Exponent)
+			if mn > 0 && en > 0 {
+				if mn+en <= 57 {
+					c.writeWith(w, mb<<uint(en)|eb, mn+en)
+				} else {
+					c.writeWith(w, mb, mn)
+					w.writeBits(eb, en)
+				}
+				return true
+			}
 		}
 		c.write(w)
 		writeInt(w, f.Mantissa)
@@ -286,6 +302,10 @@ func (e *Encoder) typedFast(c codeRef, ln *localName, dt int, s string) bool {
 		}
 		switch d.Rep {
 		case schema.RepInteger:
+			if b, n := intBits(v); n > 0 && !w.aligned {
+				c.writeWith(w, b, n)
+				return true
+			}
 			c.write(w)
 			writeInt(w, v)
 		case schema.RepUnsignedInteger:
@@ -312,6 +332,29 @@ func (e *Encoder) typedFast(c codeRef, ln *localName, dt int, s string) bool {
 		return false
 	}
 	return true
+}
+
+// intBits returns the bit-packed form of the Integer v (§7.1.5): a sign
+// bit, then the magnitude (v, or -v-1 when negative) as an Unsigned
+// Integer in 7-bit groups, least significant first, each in a byte whose
+// high bit says that another follows; and its width, or 0 when wider
+// than 57 bits.
+func intBits(v int64) (uint64, int) {
+	var sign, m uint64 = 0, uint64(v)
+	if v < 0 {
+		sign, m = 1, uint64(-(v + 1))
+	}
+	var b uint64
+	n := 1
+	for m >= 0x80 {
+		if n > 41 {
+			return 0, 0
+		}
+		b = b<<8 | m&0x7f | 0x80
+		m >>= 7
+		n += 8
+	}
+	return sign<<uint(n+7) | b<<8 | m, n + 8
 }
 
 // fastValid reports whether s is a valid value of d in the cases that
