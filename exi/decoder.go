@@ -74,8 +74,9 @@ type Decoder struct {
 
 	zr    io.ReadCloser // reused DEFLATE decompressor
 	zbuf  bytes.Buffer
-	zin   *countReader // compressed input after the header
-	zrest []byte       // header-read bytes that belong to the body
+	zin   *bufio.Reader // compressed input after the header, read by the decompressor byte by byte
+	zsrc  countReader   // what zin reads from
+	zrest []byte        // header-read bytes that belong to the body
 
 	sess session // sessionWideBuffers state
 
@@ -173,11 +174,12 @@ func (d *Decoder) begin() error {
 		// The DEFLATE streams are read one at a time from the rest of the
 		// input; a byte reader keeps the decompressor from reading ahead.
 		d.zrest = append(d.zrest[:0], d.r.buf[d.r.pos:]...)
+		d.zsrc.r, d.zsrc.n = io.MultiReader(bytes.NewReader(d.zrest), d.src), d.r.off+int64(d.r.pos)
 		if d.zin == nil {
-			d.zin = &countReader{r: bufio.NewReader(nil)}
+			d.zin = bufio.NewReader(&d.zsrc)
+		} else {
+			d.zin.Reset(&d.zsrc)
 		}
-		d.zin.r.Reset(io.MultiReader(bytes.NewReader(d.zrest), d.src))
-		d.zin.n = d.r.off + int64(d.r.pos)
 		d.r.reset(nil, nil)
 	}
 	return nil

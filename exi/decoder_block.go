@@ -1,10 +1,10 @@
 package exi
 
 import (
-	"bufio"
-	"compress/flate"
 	"fmt"
 	"io"
+
+	"github.com/klauspost/compress/flate"
 )
 
 // next returns the next event; the pointer is valid until the call after
@@ -40,12 +40,12 @@ func (d *Decoder) fill() error {
 
 // inflate decompresses the next DEFLATE stream of a compressed body.
 func (d *Decoder) inflate() error {
-	if _, err := d.zin.r.Peek(1); err != nil {
+	if _, err := d.zin.Peek(1); err != nil {
 		if err == io.EOF {
 			d.r.reset(nil, nil) // no more streams: reads fail at the end
 			return nil
 		}
-		return &Error{BitOffset: d.zin.n * 8, Err: fmt.Errorf("read: %w", err)}
+		return &Error{BitOffset: d.zoffset() * 8, Err: fmt.Errorf("read: %w", err)}
 	}
 	if d.zr == nil {
 		d.zr = flate.NewReader(d.zin)
@@ -57,7 +57,7 @@ func (d *Decoder) inflate() error {
 	_, err := d.zbuf.ReadFrom(io.LimitReader(d.zr, limit+1))
 	buf := d.zbuf.Bytes()
 	if err != nil {
-		return &Error{BitOffset: d.zin.n * 8, Err: fmt.Errorf("inflate: %w", err)}
+		return &Error{BitOffset: d.zoffset() * 8, Err: fmt.Errorf("inflate: %w", err)}
 	}
 	if int64(len(buf)) > limit {
 		return &LimitError{Limit: "MaxOutput", Value: d.output + int64(len(buf)), Max: d.lim.MaxOutput}
@@ -163,10 +163,9 @@ func (d *Decoder) block() error {
 	return nil
 }
 
-// countReader counts the bytes read through it; as an io.ByteReader it
-// keeps compress/flate from reading past the end of a DEFLATE stream.
+// countReader counts the bytes read through it.
 type countReader struct {
-	r *bufio.Reader
+	r io.Reader
 	n int64
 }
 
@@ -176,10 +175,5 @@ func (c *countReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (c *countReader) ReadByte() (byte, error) {
-	b, err := c.r.ReadByte()
-	if err == nil {
-		c.n++
-	}
-	return b, err
-}
+// zoffset is the offset in the stream of the next compressed byte.
+func (d *Decoder) zoffset() int64 { return d.zsrc.n - int64(d.zin.Buffered()) }
