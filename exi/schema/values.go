@@ -183,7 +183,10 @@ func (f Float) String() string {
 		}
 		return "NaN"
 	}
-	return strconv.FormatInt(f.Mantissa, 10) + "E" + strconv.FormatInt(f.Exponent, 10)
+	var b [41]byte // two int64 and the E: one allocation, for the string
+	buf := strconv.AppendInt(b[:0], f.Mantissa, 10)
+	buf = append(buf, 'E')
+	return string(strconv.AppendInt(buf, f.Exponent, 10))
 }
 
 // ParseInteger parses an xs:integer lexical form of any size.
