@@ -14,13 +14,15 @@ func (d *Decoder) decodeSchemaEvent(ev *event, f *dframe) error {
 	if err != nil {
 		return d.r.fail(err)
 	}
-	c, err := tab.read(&d.r)
+	ci, err := tab.read(&d.r)
 	if err != nil {
 		return err
 	}
+	c := &tab.Codes[ci]
 	next := func() {
 		if c.Next != schema.End {
-			f.sc.nt = int32(c.Next)
+			// with the next table at hand, kept per code
+			d.sg.advance(&f.sc, tab, ci)
 		}
 	}
 	switch c.Event {
@@ -29,7 +31,7 @@ func (d *Decoder) decodeSchemaEvent(ev *event, f *dframe) error {
 		el := -1
 		switch c.Event {
 		case schema.EventSE:
-			ev.ln = tab.localName(tab.index(c), d.t)
+			ev.ln = tab.localName(ci, d.t)
 			el = c.Elem
 		case schema.EventSENS:
 			u := d.t.uriIdx[c.Name.URI]
@@ -51,7 +53,7 @@ func (d *Decoder) decodeSchemaEvent(ev *event, f *dframe) error {
 		dt := dtString
 		switch c.Event {
 		case schema.EventAT, schema.EventATUntyped:
-			ev.ln = tab.localName(tab.index(c), d.t)
+			ev.ln = tab.localName(ci, d.t)
 			if c.Event == schema.EventAT {
 				dt = c.Type
 			}

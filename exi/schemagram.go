@@ -35,7 +35,7 @@ type stable struct {
 	size0  int         // distinct first-level values
 	second []stableRef // second-level entries: first code and count
 
-	next []*stable // encoder: the table after each code, see sgrammar.advance
+	next []*stable // the table after each code, see sgrammar.advance
 	// child and childOK (encoder) keep the grammar state of the element
 	// each SE code starts, see sgrammar.childCtx
 	child   []sctx
@@ -325,38 +325,37 @@ func (t *stable) index(c *schema.Code) int {
 	return -1
 }
 
-// read reads an event code of t.
-func (t *stable) read(r *bitReader) (*schema.Code, error) {
+// read reads an event code of t and returns its index in t.Codes.
+func (t *stable) read(r *bitReader) (int, error) {
 	v, err := r.readNBit(bitsFor(t.size0))
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	if int(v) < t.first {
-		return &t.Codes[v], nil
+		return int(v), nil
 	}
 	if int(v) != t.first || len(t.second) == 0 {
-		return nil, r.fail(fmt.Errorf("event code %d of %d: %w", v, t.size0, ErrMalformed))
+		return 0, r.fail(fmt.Errorf("event code %d of %d: %w", v, t.size0, ErrMalformed))
 	}
 	v2, err := r.readNBit(bitsFor(len(t.second)))
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	if int(v2) >= len(t.second) {
-		return nil, r.fail(fmt.Errorf("event code %d.%d: %w", v, v2, ErrMalformed))
+		return 0, r.fail(fmt.Errorf("event code %d.%d: %w", v, v2, ErrMalformed))
 	}
 	ref := t.second[v2]
-	c := &t.Codes[ref.start]
-	if c.Len == 3 {
+	if c := &t.Codes[ref.start]; c.Len == 3 {
 		v3, err := r.readNBit(bitsFor(c.Sizes[2]))
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
 		if int(v3) >= ref.n {
-			return nil, r.fail(fmt.Errorf("event code %d.%d.%d: %w", v, v2, v3, ErrMalformed))
+			return 0, r.fail(fmt.Errorf("event code %d.%d.%d: %w", v, v2, v3, ErrMalformed))
 		}
-		c = &t.Codes[ref.start+int(v3)]
+		return ref.start + int(v3), nil
 	}
-	return c, nil
+	return ref.start, nil
 }
 
 // findCode returns the first code of kind k for name (ignored for kinds
