@@ -34,10 +34,12 @@ type rootReads struct {
 func readKey(from string, seq int32) string { return from + "\x00" + strconv.FormatInt(int64(seq), 10) }
 
 // treeSensor reads one node of the tree: a nodeSensor whose fields carry
-// the node's tree id, so that the fields element tags them with it.
+// the node's tree id, so that the fields element tags them with it, and
+// only what its device's decision in g allows.
 type treeSensor struct {
 	nodeSensor
 	id string
+	g  *rootGrant
 }
 
 // Node is the node's tree id.
@@ -45,7 +47,11 @@ func (s *treeSensor) Node() string { return s.id }
 
 // Read returns the node's values, tagged with the tree id.
 func (s *treeSensor) Read(ctx context.Context, types sensors.ReadoutType) ([]sensors.Field, error) {
+	if _, err := s.g.filter(s.dev, nil); err != nil {
+		return nil, err
+	}
 	f, err := s.nodeSensor.Read(ctx, types)
+	f, _ = s.g.filter(s.dev, f)
 	for i := range f {
 		f[i].Node = s.id
 	}
@@ -90,7 +96,7 @@ func sourceOK(source string) bool { return source == "" || source == SourceID }
 // (XEP-0323 §"Multiple devices behind a JID": a supernode's readout
 // includes its subnodes), an unknown node becomes a missingSensor. No
 // nodes means every node of the source. It refuses more than maxNodes.
-func (c *Component) readTargets(req sensordata.Request) ([]sensors.Sensor, []sensordata.NodeRef, *xmpp.StanzaError) {
+func (c *Component) readTargets(req sensordata.Request, g *rootGrant) ([]sensors.Sensor, []sensordata.NodeRef, *xmpp.StanzaError) {
 	var ss []sensors.Sensor
 	var refs []sensordata.NodeRef // the nodes read; their SourceID is written beside their ids
 	seen := map[string]bool{}
@@ -99,7 +105,7 @@ func (c *Component) readTargets(req sensordata.Request) ([]sensors.Sensor, []sen
 			return
 		}
 		seen[n.id()] = true
-		ss = append(ss, &treeSensor{nodeSensor{b: c.b, dev: n.dev.ID, node: n.node}, n.id()})
+		ss = append(ss, &treeSensor{nodeSensor{b: c.b, dev: n.dev.ID, node: n.node}, n.id(), g})
 		refs = append(refs, sensordata.NodeRef{NodeID: n.id(), SourceID: SourceID})
 	}
 	addTree := func(n treeNode) {
@@ -160,7 +166,8 @@ func (c *Component) handleRootReadout(ctx context.Context, s *xmpp.Session, iq *
 	}
 	// The server asks canRead on a goroutine of its own: it may block.
 	from, _ := jid.Parse(iq.Get("from"))
-	ss, refs, se := c.readTargets(req)
+	g := &rootGrant{devs: map[string]deviceGrant{}}
+	ss, refs, se := c.readTargets(req, g)
 	if se != nil {
 		return se
 	}
@@ -188,8 +195,12 @@ func (c *Component) handleRootReadout(ctx context.Context, s *xmpp.Session, iq *
 	for _, r := range refs {
 		byID[r.NodeID] = r
 	}
+	var hist sensordata.History
+	if h := c.rootHistory(); h != nil {
+		hist = grantedHistory{c: c, inner: h, g: g}
+	}
 	srv = sensordata.NewServer(ss, sensordata.Options{
-		ReadTimeout: c.opts.ReadTimeout, CanRead: c.canRead, Logger: c.log, NodeRefs: byID, History: c.rootHistory(),
+		ReadTimeout: c.opts.ReadTimeout, CanRead: c.rootCanRead(g), Logger: c.log, NodeRefs: byID, History: hist,
 		// Close waits for the job's goroutine, which calls OnDone.
 		OnDone: func(time.Duration, bool) { go done() },
 	})
@@ -275,7 +286,7 @@ func (c *Component) applyRoot(ctx context.Context, from jid.JID, via string, el 
 	if err != nil {
 		return iotcontrol.SetResponse{}, err
 	}
-	srv := iotcontrol.NewServer(ctl, iotcontrol.ServerOptions{Title: "MQTT concentrator", CanControl: c.canControl, Logger: c.log})
+	srv := iotcontrol.NewServer(ctl, iotcontrol.ServerOptions{Title: "MQTT concentrator", CanControl: c.rootCanControl, Logger: c.log})
 	resp, err := srv.Apply(ctx, from, via, el)
 	if perr := errs.err(); perr != nil {
 		return iotcontrol.SetResponse{}, publishFault(perr)
@@ -310,6 +321,6 @@ func (c *Component) handleRootGetForm(ctx context.Context, s *xmpp.Session, iq *
 		return err
 	}
 	m := &xmpp.Mux{}
-	iotcontrol.NewServer(ctl, iotcontrol.ServerOptions{Title: "MQTT concentrator", CanControl: c.canControl, Logger: c.log}).Register(m)
+	iotcontrol.NewServer(ctl, iotcontrol.ServerOptions{Title: "MQTT concentrator", CanControl: c.rootCanControl, Logger: c.log}).Register(m)
 	return m.HandleStanza(ctx, s, iq)
 }

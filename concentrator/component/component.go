@@ -11,20 +11,27 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/xiot/xiot/agent"
 	"github.com/xiot/xiot/concentrator/mqttbridge"
+	"github.com/xiot/xiot/control/iotcontrol"
 	"github.com/xiot/xiot/internal/xmpp"
+	"github.com/xiot/xiot/sensors/sensordata"
 	"github.com/xiot/xiot/sensors/history"
 )
 
 // Options configure a Component.
 type Options struct {
 	// Session is the XEP-0114 session configuration (Component true, JID
-	// the component domain), e.g. from config.Config.XMPPComponent.
+	// the component domain), e.g. from config.Config.XMPPComponent; or,
+	// for client mode, a client account (Component false, a JID with a
+	// localpart), e.g. from config.Config.XMPPClient: see "Client mode"
+	// in the package documentation.
 	Session xmpp.Config
 	// Bridge is the MQTT side; the Component does not start or close it.
 	Bridge *mqttbridge.Bridge
 	// Owners are the bare JIDs whose presence subscriptions to devices
-	// are accepted; everybody else is refused.
+	// (in client mode: to the account) are accepted; everybody else is
+	// refused.
 	Owners []jid.JID
 	// StateDir holds the subscription store (SubscriptionsFile); ""
 	// keeps subscriptions in memory only.
@@ -38,7 +45,8 @@ type Options struct {
 	MaxSets int
 	// Provisioning, when set, delegates the devices' trust decisions to a
 	// XEP-0324 provisioning server and registers them in a XEP-0347 thing
-	// registry (see Provisioning); nil keeps the owners-only rule.
+	// registry (see Provisioning); nil keeps the owners-only rule. Client
+	// mode has no device JIDs to register: it refuses Provisioning.
 	Provisioning *Provisioning
 	// History, when set, records every value the bridge receives and
 	// serves the devices' historical readouts (XEP-0323) from it; the
@@ -65,6 +73,7 @@ type Component struct {
 	sets    chan struct{} // one token per set in progress
 	onlineC chan struct{} // a session came online: resend presence
 	tree    *tree         // XEP-0326 state of the component's own JID
+	agent   *agent.Agent  // client mode: the account's presence, roster, caps, disco; nil for a component
 
 	mu      sync.Mutex
 	byLocal map[string]*device // localpart → device
@@ -92,7 +101,13 @@ func New(opts Options) (*Component, error) {
 	if opts.Bridge == nil {
 		return nil, errors.New("component: no MQTT bridge")
 	}
-	if !opts.Session.Component || opts.Session.JID.Domainpart() == "" || opts.Session.JID.Localpart() != "" {
+	client := !opts.Session.Component
+	switch {
+	case client && (opts.Session.JID.Localpart() == "" || opts.Session.JID.Domainpart() == ""):
+		return nil, fmt.Errorf("component: client mode needs an account JID (user@domain), not %q", opts.Session.JID)
+	case client && opts.Provisioning != nil:
+		return nil, errors.New("component: provisioning needs a JID per device, which client mode has not: run as a XEP-0114 component, or without provisioning (owners only)")
+	case !client && (opts.Session.JID.Domainpart() == "" || opts.Session.JID.Localpart() != ""):
 		return nil, fmt.Errorf("component: session %q is not a component domain", opts.Session.JID)
 	}
 	if opts.ReadTimeout <= 0 {
@@ -108,15 +123,19 @@ func New(opts Options) (*Component, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	path := ""
-	if opts.StateDir != "" {
+	if opts.StateDir != "" && !client {
 		path = filepath.Join(opts.StateDir, SubscriptionsFile)
 	}
 	subs, err := openStore(path)
 	if err != nil {
 		return nil, err
 	}
+	domain := opts.Session.JID.Domainpart()
+	if client {
+		domain = opts.Session.JID.Bare().String()
+	}
 	c := &Component{
-		opts: opts, b: opts.Bridge, log: opts.Logger, domain: opts.Session.JID.Domainpart(),
+		opts: opts, b: opts.Bridge, log: opts.Logger, domain: domain,
 		owners: map[string]bool{}, subs: subs, root: &xmpp.Mux{}, devMux: &xmpp.Mux{}, unknown: &xmpp.Mux{},
 		sets: make(chan struct{}, opts.MaxSets), onlineC: make(chan struct{}, 1),
 		byLocal: map[string]*device{}, byID: map[string]*device{}, sent: map[string]bool{}, refused: map[string]bool{},
@@ -130,13 +149,6 @@ func New(opts Options) (*Component, error) {
 	if c.prov, err = newProvisioner(c, opts.Provisioning, opts.StateDir); err != nil {
 		return nil, err
 	}
-	c.setupRoot()
-	c.setupDevices()
-	if c.prov != nil {
-		c.prov.setup(c.devMux)
-	}
-	c.unknown.Presence(xmpp.HandlerFunc(c.handleUnknownPresence))
-	c.root.Route(c.route)
 	sc := opts.Session
 	online := sc.OnOnline
 	sc.OnOnline = func(ctx context.Context, resumed bool) {
@@ -153,12 +165,37 @@ func New(opts Options) (*Component, error) {
 			online(ctx, resumed)
 		}
 	}
+	if client {
+		// The agent keeps the account online: initial presence with
+		// entity capabilities, roster, subscriptions from the owners,
+		// disco#info, ping and software version.
+		a, err := agent.New(agent.Options{Session: sc, Owners: opts.Owners, Board: "MQTT concentrator", Logger: opts.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("component: client mode: %w", err)
+		}
+		c.agent, c.root, c.sess = a, a.Mux(), a.Session()
+		a.AddFeatures(NSConcentrators, sensordata.NS, iotcontrol.NS)
+		c.setupRoot()
+		return c, nil
+	}
+	c.setupRoot()
+	c.setupDevices()
+	if c.prov != nil {
+		c.prov.setup(c.devMux)
+	}
+	c.unknown.Presence(xmpp.HandlerFunc(c.handleUnknownPresence))
+	c.root.Route(c.route)
 	c.sess = xmpp.New(sc, c.root)
 	return c, nil
 }
 
-// Domain returns the component domain.
+// Domain returns the component domain, or in client mode the account's
+// bare JID.
 func (c *Component) Domain() string { return c.domain }
+
+// ClientMode reports whether the concentrator runs on a client account
+// (devices as nodes of its JID only) rather than as a component.
+func (c *Component) ClientMode() bool { return c.agent != nil }
 
 // Session returns the component's XMPP session.
 func (c *Component) Session() *xmpp.Session { return c.sess }
@@ -167,9 +204,10 @@ func (c *Component) Session() *xmpp.Session { return c.sess }
 func (c *Component) Online() <-chan struct{} { return c.sess.Online() }
 
 // JID returns the JID of a bridged device, and false for an id the bridge
-// does not know or whose localpart another device holds.
+// does not know or whose localpart another device holds, and always in
+// client mode (devices have no JIDs there).
 func (c *Component) JID(id string) (string, bool) {
-	if _, ok := c.b.Device(id); !ok {
+	if _, ok := c.b.Device(id); !ok || c.ClientMode() {
 		return "", false
 	}
 	d := c.deviceByID(id)
@@ -199,7 +237,10 @@ func (c *Component) Run(ctx context.Context) error {
 			defer wg.Done()
 			c.tree.events.run(wctx)
 		}()
-		c.watch(wctx)
+		if !c.ClientMode() {
+			// Device presence: component mode only.
+			c.watch(wctx)
+		}
 		wg.Wait()
 	}()
 	defer func() {
@@ -221,11 +262,19 @@ func (c *Component) Run(ctx context.Context) error {
 	}
 	wstop()
 	<-watchDone
-	c.goodbye()
-	// Session.Run notices its context only between connections: Close
-	// ends the stream, and Run then returns.
-	stop()
-	_ = c.sess.Close()
+	if c.ClientMode() {
+		// Unavailable presence of the account, then the stream's end.
+		actx, acancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = c.agent.Shutdown(actx)
+		acancel()
+		stop()
+	} else {
+		c.goodbye()
+		// Session.Run notices its context only between connections:
+		// Close ends the stream, and Run then returns.
+		stop()
+		_ = c.sess.Close()
+	}
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):

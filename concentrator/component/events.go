@@ -321,7 +321,11 @@ func (ev *events) send(ctx context.Context, ps []pending) {
 				continue
 			}
 			if msg == nil {
-				msg = xmpp.NewElement("", "message", "to", t.to, "from", c.domain)
+				msg = xmpp.NewElement("", "message", "to", t.to)
+				if !c.ClientMode() {
+					// A client's server stamps its full JID itself.
+					msg.Set("from", c.domain)
+				}
 			}
 			msg.Add(eventElement(c, p.bit, p.n, t.params))
 			if n++; n == maxEventsPerMsg {

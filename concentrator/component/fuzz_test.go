@@ -64,7 +64,7 @@ func FuzzNodeRequest(f *testing.F) {
 				}
 				_ = hasOverride(el)
 				if req, err := sensordata.ParseRequest(el); err == nil {
-					_, _, _ = c.readTargets(req)
+					_, _, _ = c.readTargets(req, &rootGrant{devs: map[string]deviceGrant{}})
 				}
 				_, _ = c.rootSetTargets(el)
 				return

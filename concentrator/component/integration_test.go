@@ -82,10 +82,10 @@ var homieThermostat = [][2]string{
 	{"homie/thermo/$state", "ready"},
 }
 
-func startRig(t *testing.T) *rig {
+func startRig(t *testing.T, po ...testserver.ProsodyOptions) *rig {
 	t.Helper()
 	r := &rig{dir: t.TempDir()}
-	r.p = testserver.StartProsody(t, testserver.ProsodyOptions{})
+	r.p = testserver.StartProsody(t, append(po, testserver.ProsodyOptions{})[0])
 	r.m = testserver.StartMosquitto(t, testserver.MosquittoOptions{Persistence: true})
 	for _, u := range []string{"owner", "stranger"} {
 		if err := r.p.Register(u, u+"-pass"); err != nil {

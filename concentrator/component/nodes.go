@@ -75,7 +75,7 @@ func errForm(errs []formError) *nodeError {
 }
 
 var (
-	errPrivileges = &nodeError{"InsufficientPrivileges", "auth", "forbidden", "Only the concentrator's owners may browse and edit its nodes.", nil}
+	errPrivileges = &nodeError{"InsufficientPrivileges", "auth", "forbidden", "Only the concentrator's owners may edit its nodes, and browse them beyond the devices one owns.", nil}
 	errNotImpl    = &nodeError{"NotImplemented", "cancel", "feature-not-implemented", "", nil}
 )
 
@@ -104,7 +104,9 @@ func (c *Component) nodeHandler(cmd string) xmpp.Handler {
 		var ne *nodeError
 		from, _ := jid.Parse(iq.Get("from"))
 		switch {
-		case !c.isOwner(from):
+		case !c.isOwner(from) && (!browsing[cmd] || !c.mayBrowseAny(from)):
+			// Others (with provisioning: the claimed owners of devices)
+			// browse their devices' nodes and change nothing.
 			ne = errPrivileges
 		case blocking[cmd]:
 			// Waits for the broker: on a goroutine of its own, bounded
@@ -193,25 +195,28 @@ func (c *Component) answerNodes(ctx context.Context, from jid.JID, cmd string, r
 		}
 		return nil
 	case "getAllDataSources", "getRootDataSources":
-		resp.Add(dataSource(SourceID), dataSource(MappingsSourceID))
+		resp.Add(dataSource(SourceID))
+		if c.isOwner(from) {
+			resp.Add(dataSource(MappingsSourceID))
+		}
 		return nil
 	case "getChildDataSources":
-		if src != SourceID && src != MappingsSourceID {
+		if src != SourceID && (src != MappingsSourceID || !c.isOwner(from)) {
 			return errNodeNotFound("no data source " + strconv.Quote(src))
 		}
 		return nil
 	case "containsNode":
-		_, ok := c.lookupNode(src, req.Get("nodeId"))
-		resp.AddText(strconv.FormatBool(ok))
+		n, ok := c.lookupNode(src, req.Get("nodeId"))
+		resp.AddText(strconv.FormatBool(ok && c.mayBrowse(from, n)))
 		return nil
 	case "containsNodes":
 		refs, ne := nodeRefs(req)
 		if ne != nil {
 			return ne
 		}
-		for _, n := range refs {
-			_, ok := c.lookupNode(n.Get("sourceId"), n.Get("nodeId"))
-			resp.Add(xmpp.NewElement(NSConcentrators, "value").AddText(strconv.FormatBool(ok)))
+		for _, el := range refs {
+			n, ok := c.lookupNode(el.Get("sourceId"), el.Get("nodeId"))
+			resp.Add(xmpp.NewElement(NSConcentrators, "value").AddText(strconv.FormatBool(ok && c.mayBrowse(from, n))))
 		}
 		return nil
 	case "getNodes":
@@ -221,6 +226,9 @@ func (c *Component) answerNodes(ctx context.Context, from jid.JID, cmd string, r
 		}
 		for _, el := range refs {
 			n, ok := c.lookupNode(el.Get("sourceId"), el.Get("nodeId"))
+			if ok && !c.mayBrowse(from, n) {
+				return errPrivileges
+			}
 			if !ok {
 				return errNodeNotFound("no node " + strconv.Quote(el.Get("nodeId")) + " in data source " + strconv.Quote(el.Get("sourceId")))
 			}
@@ -232,7 +240,7 @@ func (c *Component) answerNodes(ctx context.Context, from jid.JID, cmd string, r
 			return errNodeNotFound("no data source " + strconv.Quote(src))
 		}
 		if cmd == "getRootNodes" {
-			return addNodes(c, resp, c.rootNodes(src), params)
+			return addNodes(c, resp, c.visible(from, c.rootNodes(src)), params)
 		}
 		var classes []string
 		for _, el := range req.Children() {
@@ -253,7 +261,7 @@ func (c *Component) answerNodes(ctx context.Context, from jid.JID, cmd string, r
 			}
 			nodes = kept
 		}
-		return addNodes(c, resp, nodes, params)
+		return addNodes(c, resp, c.visible(from, nodes), params)
 	case "getCommonNodeParametersForEdit":
 		nodes, ne := c.commonNodes(req)
 		if ne != nil {
@@ -283,6 +291,9 @@ func (c *Component) answerNodes(ctx context.Context, from jid.JID, cmd string, r
 	n, ok := c.lookupNode(src, req.Get("nodeId"))
 	if !ok && cmd != "unsubscribe" && cmd != "subscribe" && !isUnknown(cmd) {
 		return errNodeNotFound("no node " + strconv.Quote(req.Get("nodeId")) + " in data source " + strconv.Quote(src))
+	}
+	if ok && !c.mayBrowse(from, n) {
+		return errPrivileges
 	}
 	switch cmd {
 	case "getNode":

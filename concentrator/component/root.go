@@ -13,15 +13,20 @@ import (
 const maxItems = 1000
 
 // setupRoot registers the handlers of the component domain itself:
-// service discovery (its items are the device JIDs) and ping.
+// service discovery (its items are the device JIDs) and ping; in client
+// mode the agent answers those for the account. Then the XEP-0326 node
+// tree and the readouts and sets by node, in either mode.
 func (c *Component) setupRoot() {
-	xmpp.HandlePing(c.root)
-	var ds disco.Server
-	ds.SetInfo(disco.Info{
-		Identities: []disco.Identity{{Category: "gateway", Type: "mqtt", Name: "xiot MQTT concentrator"}},
-		Features:   []string{disco.NSInfo, disco.NSItems, xmpp.NSPing, NSConcentrators, sensordata.NS, iotcontrol.NS},
-	})
-	ds.Register(c.root)
+	if !c.ClientMode() {
+		xmpp.HandlePing(c.root)
+		var ds disco.Server
+		ds.SetInfo(disco.Info{
+			Identities: []disco.Identity{{Category: "gateway", Type: "mqtt", Name: "xiot MQTT concentrator"}},
+			Features:   []string{disco.NSInfo, disco.NSItems, xmpp.NSPing, NSConcentrators, sensordata.NS, iotcontrol.NS},
+		})
+		ds.Register(c.root)
+		c.root.IQ("get", disco.NSItems, "query", xmpp.IQFunc(c.handleItems))
+	}
 	c.registerNodes()
 	// Readouts and sets of many nodes at once (batch.go).
 	c.root.IQ("get", sensordata.NS, "req", xmpp.HandlerFunc(c.handleRootReadout))
@@ -33,7 +38,6 @@ func (c *Component) setupRoot() {
 	// subscriptions.
 	c.root.Message(NSConcentrators, "", xmpp.HandlerFunc(c.handleEventBounce))
 	c.root.Presence(xmpp.HandlerFunc(c.handleRootPresence))
-	c.root.IQ("get", disco.NSItems, "query", xmpp.IQFunc(c.handleItems))
 }
 
 // handleItems lists the device JIDs (up to maxItems).

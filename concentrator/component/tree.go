@@ -344,8 +344,12 @@ func (c *Component) ancestors(n treeNode) []treeNode {
 	return out
 }
 
-// jidOf returns the JID of a device, "" when another device holds it.
+// jidOf returns the JID of a device, "" when another device holds it or
+// in client mode.
 func (c *Component) jidOf(id string) string {
+	if c.ClientMode() {
+		return ""
+	}
 	if d := c.deviceByID(id); d != nil {
 		return d.jid
 	}
