@@ -15,8 +15,8 @@ import (
 	"github.com/xiot/xiot/concentrator/mqttbridge"
 	"github.com/xiot/xiot/control/iotcontrol"
 	"github.com/xiot/xiot/internal/xmpp"
-	"github.com/xiot/xiot/sensors/sensordata"
 	"github.com/xiot/xiot/sensors/history"
+	"github.com/xiot/xiot/sensors/sensordata"
 )
 
 // Options configure a Component.
