@@ -54,8 +54,11 @@ func claimedElement(owner string, n NodeInfo, public bool) *xmpp.Element {
 func (s *Server) register(ctx context.Context, from jid.JID, r Register) (*xmpp.Element, error) {
 	bare := from.Bare().String()
 	k := r.Node.Key(bare)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	unlock, err := s.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	old, err := s.store.Thing(ctx, k)
 	switch {
 	case err == nil && old.Claimed():
@@ -109,10 +112,13 @@ func (s *Server) mine(ctx context.Context, from jid.JID, m Mine) (*xmpp.Element,
 		s.log.Warn("claims rate-limited", "from", owner)
 		return nil, xmpp.NewStanzaError("wait", "resource-constraint", "too many claims; try again later")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	unlock, err := s.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	var found *Thing
-	err := s.withTags(ctx, m.Tags, func(t Thing) bool {
+	err = s.withTags(ctx, m.Tags, func(t Thing) bool {
 		if !sameTags(t.Tags, m.Tags) || (m.Node != NodeInfo{} && nodeOf(t.Key) != m.Node) {
 			return true
 		}
@@ -146,10 +152,12 @@ func (s *Server) mine(ctx context.Context, from jid.JID, m Mine) (*xmpp.Element,
 // update merges tags into a thing's record, from the thing (§3.11) or its
 // owner (§3.12). An empty string value removes the tag.
 func (s *Server) update(ctx context.Context, sender string, u Update) (*xmpp.Element, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	unlock, err := s.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	var t Thing
-	var err error
 	self := u.JID == ""
 	if !self {
 		if b, err := bareOf(u.JID); err == nil && b == sender {
@@ -201,8 +209,11 @@ func (s *Server) update(ctx context.Context, sender string, u Update) (*xmpp.Ele
 // remove takes an owner's thing out of searches and tells the thing
 // (§3.9). It stays claimed.
 func (s *Server) remove(ctx context.Context, owner string, r Remove) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	unlock, err := s.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	t, err := s.owned(ctx, owner, r.JID, r.Node)
 	if err != nil || t.Removed {
 		return errNotFound
@@ -246,8 +257,11 @@ func (s *Server) disown(ctx context.Context, iq *xmpp.Element, owner string, d D
 }
 
 func (s *Server) finishDisown(ctx context.Context, owner string, k Key) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	unlock, err := s.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	t, err := s.lookup(ctx, k)
 	if err != nil {
 		return err

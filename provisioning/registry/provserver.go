@@ -314,15 +314,18 @@ func (s *Server) rules(ctx context.Context, owner string, q RulesQuery) (*xmpp.E
 // thing: clearCache, and friend or unfriend when the friendship decision
 // changed.
 func (s *Server) setRule(ctx context.Context, owner string, r Rule, del bool) error {
-	s.mu.Lock()
+	unlock, err := s.lock(ctx)
+	if err != nil {
+		return err
+	}
 	t, err := s.owned(ctx, owner, r.Thing.JID, nodeOf(r.Thing))
 	if err != nil {
-		s.mu.Unlock()
+		unlock()
 		return err
 	}
 	r.Thing = t.Key
 	if r.Requester, err = requesterOf(r.Requester); err != nil {
-		s.mu.Unlock()
+		unlock()
 		return err
 	}
 	old, _ := ruleFor(mustRules(ctx, s.store, t.Key), r.Requester, nil)
@@ -335,7 +338,7 @@ func (s *Server) setRule(ctx context.Context, owner string, r Rule, del bool) er
 		r.Updated = s.now()
 		err = s.store.PutRule(ctx, r)
 	}
-	s.mu.Unlock()
+	unlock()
 	if err != nil {
 		return err
 	}
@@ -400,8 +403,12 @@ func (s *Server) recommend(ctx context.Context, t Thing, payload *xmpp.Element) 
 // next seen (§5.2).
 func (s *Server) clearCacheLater(device string) {
 	mark := func(ctx context.Context, pending bool) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
+		unlock, err := s.lock(ctx)
+		if err != nil {
+			s.log.Warn("registry: clearCache not recorded", "jid", device, "err", err)
+			return
+		}
+		defer unlock()
 		var ts []Thing
 		_ = s.store.Things(ctx, JIDPrefix(device), func(t Thing) bool {
 			if t.ClearCache != pending {

@@ -111,3 +111,29 @@ func (s *Server) withTags(ctx context.Context, tags []Tag, f func(Thing) bool) e
 	}
 	return x.ThingsTagged(ctx, pick, f)
 }
+
+// Locker is implemented by a Store that several registry processes may
+// share (PostgreSQL): the registry holds its lock around each
+// read-modify-write sequence (claims, updates, rules, notifications
+// recorded), as it holds its own mutex within one process.
+type Locker interface {
+	// Lock waits for the store-wide lock, or for ctx to end, and returns
+	// the function that releases it.
+	Lock(ctx context.Context) (unlock func(), err error)
+}
+
+// lock serialises a read-modify-write sequence: s.mu and, when the store
+// is a Locker, its lock.
+func (s *Server) lock(ctx context.Context) (func(), error) {
+	s.mu.Lock()
+	l, ok := s.store.(Locker)
+	if !ok {
+		return s.mu.Unlock, nil
+	}
+	unlock, err := l.Lock(ctx)
+	if err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	return func() { unlock(); s.mu.Unlock() }, nil
+}

@@ -279,7 +279,11 @@ func (s *Server) seen(ctx context.Context, from jid.JID) {
 		return
 	}
 	clear := false
-	s.mu.Lock()
+	unlock, err := s.lock(ctx)
+	if err != nil {
+		s.log.Warn("registry: saving address", "jid", from.Bare().String(), "err", err)
+		return
+	}
 	for _, t := range stale {
 		cur, err := s.store.Thing(ctx, t.Key)
 		if err != nil {
@@ -291,7 +295,7 @@ func (s *Server) seen(ctx context.Context, from jid.JID) {
 			s.log.Warn("registry: saving address", "jid", t.JID, "err", err)
 		}
 	}
-	s.mu.Unlock()
+	unlock()
 	if !clear {
 		return
 	}
