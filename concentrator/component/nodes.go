@@ -239,6 +239,9 @@ func (c *Component) answerNodes(ctx context.Context, from jid.JID, cmd string, r
 		if src != SourceID && src != MappingsSourceID {
 			return errNodeNotFound("no data source " + strconv.Quote(src))
 		}
+		if src == MappingsSourceID && !c.isOwner(from) {
+			return errPrivileges
+		}
 		if cmd == "getRootNodes" {
 			return addNodes(c, resp, c.visible(from, c.rootNodes(src)), params)
 		}
