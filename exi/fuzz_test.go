@@ -2,6 +2,7 @@ package exi
 
 import (
 	"bytes"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -146,6 +147,56 @@ func FuzzEncodeXML(f *testing.F) {
 		d.Schema = o.Schema
 		if _, err := DecodeToXML(enc, d); err != nil {
 			t.Fatalf("decoding our own encoding: %v\ndocument: %q", err, doc)
+		}
+	})
+}
+
+// FuzzEncodeToken encodes arbitrary documents twice: from the tokens of
+// encoding/xml, which take the start-tag fast paths, and with EncodeXML,
+// whose start tags take the general path. Without preserved prefixes,
+// comments or lexical values both must give the same bytes.
+func FuzzEncodeToken(f *testing.F) {
+	f.Add([]byte(`<a x="1" y="2"><b>text</b><b y="2" x="1"/><b x="3" y="4"/></a>`), byte(0))
+	f.Add([]byte(`<fields xmlns="urn:xmpp:iot:sensordata" seqnr="1" done="true"><node nodeId="n"><timestamp value="2017-04-01T00:00:00Z">`+
+		`<numeric name="a" momentary="true" value="1.5" unit="V"/><numeric name="b" momentary="true" value="1e3" unit="V"/>`+
+		`<numeric name="c" momentary=" true" value="2" unit="V"/><boolean name="d" value="0"/></timestamp></node></fields>`), byte(128))
+	f.Add([]byte(`<a xml:space="preserve"> <b xmlns="u" c="d"/> </a>`), byte(1))
+	xsd := schema.BuiltinTypes()
+	sensor := sensorGrammars()
+	f.Fuzz(func(t *testing.T, doc []byte, flags byte) {
+		tm := time.AfterFunc(3*time.Second, func() { panic(fmt.Sprintf("HANG %q %d", doc, flags)) })
+		defer tm.Stop()
+		o := fuzzOptions(flags&^(8|16|32), xsd, sensor)
+		want, err := EncodeXML(doc, o)
+		if err != nil {
+			return
+		}
+		var out bytes.Buffer
+		e, err := NewEncoder(&out, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := xml.NewDecoder(bytes.NewReader(doc))
+		for {
+			tok, err := d.Token()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return // encoding/xml is stricter than EncodeXML's parsing
+			}
+			if _, ok := tok.(xml.Directive); ok {
+				return // entities are expanded by EncodeXML only
+			}
+			if err := e.EncodeToken(tok); err != nil {
+				t.Fatalf("EncodeToken refused what EncodeXML encoded: %v\ndocument: %q", err, doc)
+			}
+		}
+		if err := e.Close(); err != nil {
+			t.Fatalf("Close: %v\ndocument: %q", err, doc)
+		}
+		if !bytes.Equal(out.Bytes(), want) {
+			t.Fatalf("tokens give %d bytes, EncodeXML %d, first difference at byte %d\ndocument: %q flags %d", out.Len(), len(want), firstDiff(out.Bytes(), want), doc, flags)
 		}
 	})
 }
