@@ -168,6 +168,15 @@ func run(nRead, nSet int) error {
 	}
 	defer cli.Close()
 
+	// The quick configuration a device keeps in its state directory
+	// (XEP-0322 configurationId): the first login of a pair saves it, the
+	// second uses it, as after a restart.
+	qdir, err := os.MkdirTemp("", "xiot-bench-exi-quick-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(qdir)
+	quick := func(name string) string { return filepath.Join(qdir, name+".json") }
 	variants := []variant{
 		{"XML, straight to Prosody", "", xmpp.EXIConfig{}, false},
 		{"XML, through the gateway", "neg", xmpp.EXIConfig{}, false},
@@ -178,11 +187,13 @@ func run(nRead, nSet int) error {
 		{"EXI schema-informed, alt. binding", "alt", xmpp.EXIConfig{Mode: xmpp.EXIAlternative, SchemaInformed: true}, false},
 		{"EXI s.-informed + compr., alt. binding", "alt", xmpp.EXIConfig{Mode: xmpp.EXIAlternative, SchemaInformed: true, Alignment: exi.Compression}, false},
 		{"EXI schema-less, session-wide", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SessionWideBuffers: true}, false},
-		{"EXI schema-informed, session-wide", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, SessionWideBuffers: true}, false},
+		{"EXI schema-informed, session-wide", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, SessionWideBuffers: true, QuickFile: quick("pq")}, false},
+		{"  the same, a later login (quick config.)", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, SessionWideBuffers: true, QuickFile: quick("pq")}, false},
 		{"EXI s.-informed + compr., session-wide", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, Alignment: exi.Compression, SessionWideBuffers: true}, false},
 		{"classic TLS: XML", "", xmpp.EXIConfig{}, true},
 		{"classic TLS: EXI schema-less, session-w.", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SessionWideBuffers: true}, true},
-		{"classic TLS: EXI schema-inf., session-w.", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, SessionWideBuffers: true}, true},
+		{"classic TLS: EXI schema-inf., session-w.", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, SessionWideBuffers: true, QuickFile: quick("classic")}, true},
+		{"  the same, a later login (quick config.)", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, SessionWideBuffers: true, QuickFile: quick("classic")}, true},
 		{"no TLS: XML", "neg-plain", xmpp.EXIConfig{}, false},
 		{"no TLS: EXI schema-less", "neg-plain", xmpp.EXIConfig{Mode: xmpp.EXINegotiate}, false},
 		{"no TLS: EXI schema-less + compression", "neg-plain", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, Alignment: exi.Compression}, false},

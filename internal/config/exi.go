@@ -1,9 +1,11 @@
 package config
 
 import (
+	"net/url"
+	"path/filepath"
+
 	"github.com/xiot/xiot/exi"
 	"github.com/xiot/xiot/internal/xmpp"
-	"net/url"
 )
 
 // EXI modes accepted by exi.mode.
@@ -66,6 +68,21 @@ func (e EXI) session() xmpp.EXIConfig {
 	}
 	return x
 }
+
+// exiSession is the session's EXI configuration, with the quick
+// configuration kept in the state directory (XEP-0322 configurationId:
+// later logins skip the schema list).
+func (c *Config) exiSession() xmpp.EXIConfig {
+	x := c.EXI.session()
+	if x.Mode != xmpp.EXIOff && c.StateDir != "" {
+		x.QuickFile = filepath.Join(c.StateDir, EXIQuickFile)
+	}
+	return x
+}
+
+// EXIQuickFile is the file in the state directory that keeps the
+// XEP-0322 quick configuration across restarts.
+const EXIQuickFile = "exi-configuration.json"
 
 // server returns the address the account connects to: the EXI port for
 // the alternative binding when one is set, account.server otherwise.

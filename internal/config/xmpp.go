@@ -42,7 +42,7 @@ func (c *Config) XMPPClient(resource string, log *slog.Logger) (xmpp.Config, err
 		ReconnectMax:     x.ReconnectMax,
 		StreamManagement: x.StreamManagement,
 		ResumeTimeout:    x.ResumeTimeout,
-		EXI:              c.EXI.session(),
+		EXI:              c.exiSession(),
 		Logger:           log,
 	}, nil
 }

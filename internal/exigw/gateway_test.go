@@ -461,3 +461,60 @@ func TestSessionWideBuffersNegotiation(t *testing.T) {
 		})
 	}
 }
+
+// The quick configuration survives a restart of the device (a new
+// Session) through EXIConfig.QuickFile, and is dropped when a different
+// proposal or a refusal makes it useless.
+func TestQuickConfigurationFile(t *testing.T) {
+	e := startEnv(t)
+	file := filepath.Join(t.TempDir(), "exi-configuration.json")
+	login := func(x xmpp.EXIConfig) (string, int64) {
+		t.Helper()
+		var log syncBuffer
+		var n atomic.Int64
+		cfg := e.config(t, "device", "restart", e.neg, x, &log)
+		cfg.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var d net.Dialer
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &countedConn{Conn: c, n: &n}, nil
+		}
+		s := connect(t, cfg, nil)
+		bytes := n.Load()
+		s.Close()
+		return log.String(), bytes
+	}
+	x := xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, QuickFile: file}
+	out1, first := login(x)
+	if strings.Contains(out1, "quick configuration accepted") {
+		t.Fatalf("first login used a quick configuration:\n%s", out1)
+	}
+	fi, err := os.Stat(file)
+	if err != nil {
+		t.Fatalf("no quick configuration file after the first login: %v\n%s", err, out1)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("quick configuration file mode %v, want 0600", fi.Mode().Perm())
+	}
+	out2, second := login(x)
+	if !strings.Contains(out2, "EXI quick configuration accepted") || second >= first {
+		t.Fatalf("restart: %d bytes vs %d first\n%s", second, first, out2)
+	}
+	t.Logf("login bytes: first %d, after a restart with the file %d", first, second)
+
+	// Another proposal (compression): the saved ID is not offered.
+	xc := x
+	xc.Alignment = exi.Compression
+	if out3, _ := login(xc); strings.Contains(out3, "quick configuration") {
+		t.Errorf("a saved configuration was offered for another proposal:\n%s", out3)
+	}
+	// A damaged file is reported and ignored.
+	if err := os.WriteFile(file, []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out4, _ := login(x); !strings.Contains(out4, "EXI quick configuration file ignored") || !strings.Contains(out4, "stream switched to EXI") {
+		t.Errorf("damaged file:\n%s", out4)
+	}
+}

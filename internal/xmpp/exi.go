@@ -81,6 +81,12 @@ type EXIConfig struct {
 	// sent its bytes, and only a failed download is followed by an
 	// upload.
 	SchemaLocation string
+	// QuickFile, when set, keeps the XEP-0322 quick configuration (the
+	// configurationId the server gave with the options agreed) across
+	// restarts, so that the next login sends a short setup instead of
+	// the schema list; it is used only with the same account, server
+	// and proposal, and removed when the server refuses it.
+	QuickFile string
 
 	quick *exiQuick // the last agreed setup, kept by the session
 }

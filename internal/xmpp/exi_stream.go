@@ -2,11 +2,17 @@ package xmpp
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/xiot/xiot/exi"
@@ -169,6 +175,15 @@ func (s *Session) negotiateEXI(st *stream, features *Element) (*Element, error) 
 	}
 	prop := s.cfg.EXI.Params(set)
 	var resp EXIParams
+	if s.cfg.EXI.quick == nil && s.cfg.EXI.QuickFile != "" {
+		// A configuration agreed before the last restart, if it was
+		// agreed with this server for this very proposal.
+		if q, err := loadQuick(s.cfg.EXI.QuickFile, s.quickScope(prop)); err != nil {
+			s.log.Warn("EXI quick configuration file ignored", "file", s.cfg.EXI.QuickFile, "err", err)
+		} else {
+			s.cfg.EXI.quick = q
+		}
+	}
 	if q := s.cfg.EXI.quick; q != nil && q.id != "" {
 		// XEP-0322 quick configuration: the setup agreed on an earlier
 		// connection, by its configuration ID.
@@ -185,6 +200,11 @@ func (s *Session) negotiateEXI(st *stream, features *Element) (*Element, error) 
 		} else {
 			s.log.Info("EXI quick configuration refused; proposing the full setup", "configurationId", q.id)
 			q.id = ""
+			if f := s.cfg.EXI.QuickFile; f != "" {
+				if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					s.log.Warn("EXI quick configuration file", "err", err)
+				}
+			}
 		}
 	}
 	if !resp.Agreement {
@@ -257,7 +277,13 @@ func (s *Session) negotiateEXI(st *stream, features *Element) (*Element, error) 
 		if s.cfg.EXI.quick == nil {
 			s.cfg.EXI.quick = &exiQuick{}
 		}
+		fresh := s.cfg.EXI.quick.id != resp.ConfigurationID
 		s.cfg.EXI.quick.id, s.cfg.EXI.quick.params = resp.ConfigurationID, resp
+		if f := s.cfg.EXI.QuickFile; f != "" && fresh {
+			if err := saveQuick(f, s.quickScope(prop), s.cfg.EXI.quick); err != nil {
+				s.log.Warn("EXI quick configuration not saved", "file", f, "err", err)
+			}
+		}
 	}
 	if err := st.writeElements(NewElement(NSCompress, "compress").Add(NewElement(NSCompress, "method").AddText("exi"))); err != nil {
 		return nil, err
@@ -337,4 +363,71 @@ func lookupFile(set *xmppschema.Set, m xmppschema.Schema) string {
 		return h.File
 	}
 	return ""
+}
+
+// quickFile is the on-disk form of a quick configuration: the ID the
+// server gave, the options agreed, and the scope it is valid in.
+type quickFile struct {
+	Version int       `json:"version"`
+	Scope   string    `json:"scope"`
+	ID      string    `json:"configurationId"`
+	Params  EXIParams `json:"params"`
+}
+
+// quickScope identifies what a saved configuration ID is valid for: this
+// account, this server address and this very setup proposal (a changed
+// option or schema set makes it useless).
+func (s *Session) quickScope(prop EXIParams) string {
+	var b bytes.Buffer
+	prop.Element("setup").WriteXML(&b, "")
+	sum := sha256.Sum256(b.Bytes())
+	return s.cfg.JID.Bare().String() + " " + s.cfg.Server + " " + hex.EncodeToString(sum[:])
+}
+
+// loadQuick reads a saved quick configuration; a missing file, or one of
+// another scope, is no configuration and no error.
+func loadQuick(path, scope string) (*exiQuick, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > 1<<20 {
+		return nil, errors.New("larger than 1 MiB")
+	}
+	var f quickFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("damaged: %w", err)
+	}
+	if f.Version != 1 || f.Scope != scope || f.ID == "" || !f.Params.Agreement {
+		return nil, nil
+	}
+	return &exiQuick{id: f.ID, params: f.Params}, nil
+}
+
+// saveQuick writes q for scope, readable by its owner only, atomically.
+func saveQuick(path, scope string, q *exiQuick) error {
+	data, err := json.Marshal(quickFile{Version: 1, Scope: scope, ID: q.id, Params: q.params})
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".exi-quick-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
