@@ -16,6 +16,7 @@ import (
 	"github.com/xiot/xiot/concentrator/mqttbridge"
 	"github.com/xiot/xiot/internal/config"
 	"github.com/xiot/xiot/internal/metrics"
+	"github.com/xiot/xiot/internal/xmpp"
 	"github.com/xiot/xiot/provisioning/thing"
 	"github.com/xiot/xiot/sensors/history"
 )
@@ -24,13 +25,33 @@ const concentratorUsage = `Usage: xiot concentrator --config FILE [flags]
 
 Runs the MQTT concentrator: connects to the MQTT broker of the mqtt:
 section (topic mappings, Homie discovery, retained state) and to the XMPP
-server as the XEP-0114 component of the component: section, and gives every
-MQTT device its own JID, <device>@<component domain>. Each device JID
-answers service discovery (XEP-0030), ping, sensor data readouts (XEP-0323:
-momentary from the last retained or received values, historical from
-state_dir/concentrator-history.db, which records every value received,
-bounded by the history: section) and control (XEP-0325: a set
-publishes the device's command and succeeds only after its state echo).
+server, in one of two modes:
+
+  component mode (a component: section): as the XEP-0114 component of that
+  section, giving every MQTT device its own JID, <device>@<component
+  domain>, with presence, besides the concentrator's own JID (the domain);
+  client mode (no component: section, for servers where no component can
+  be added): logged in as the account: of the configuration (TLS verified,
+  SCRAM, stream management, reconnects), one JID with no JID per device:
+  the devices are nodes of that JID only (below), their availability is
+  the node state; presence subscriptions to the account from
+  account.owners are accepted, others refused. Provisioning needs device
+  JIDs: client mode refuses a provisioning server or registry. Address
+  the concentrator by its full JID (account@domain/resource).
+
+The concentrator's own JID (the component domain, or the account) is a
+XEP-0326 concentrator: data source MQTT holds the devices and their field
+nodes, MQTTMappings the topic mappings (xiot nodes browses them), and
+XEP-0323 readouts and XEP-0325 sets name devices by nodeId (sourceId
+MQTT), many in one request. Service discovery, ping (and in client mode
+software version and entity capabilities) answer everybody.
+
+In component mode, each device JID answers service discovery (XEP-0030),
+ping, sensor data readouts (XEP-0323: momentary from the last retained or
+received values, historical from state_dir/concentrator-history.db, which
+records every value received, bounded by the history: section; the same
+on the concentrator's JID by node) and control (XEP-0325: a set publishes
+the device's command and succeeds only after its state echo).
 Presence subscriptions from account.owners are accepted and kept in the
 state directory; subscribers see each device available or unavailable as
 its LWT, Homie $state or the broker connection says.
@@ -46,7 +67,10 @@ provisioning.server) decides who else may subscribe, read and control
 state_dir/concentrator-provisioning so that cached grants hold across a
 restart while the server is unreachable. Once a device is claimed, a
 change of its tags (a new Homie $name) is sent to the registry as an
-update. account.owners keep full access either way.
+update. account.owners keep full access either way. On the concentrator's
+own JID, a device's claimed owner (or whoever the provisioning server
+allows) may read and set that device's nodes and browse its part of the
+tree; editing the tree and topic mappings stays with account.owners.
 
 --unregister ID removes a device from the registry and deletes its KEY and
 decision cache (--unregister-all: every registered device); run it with
@@ -56,8 +80,8 @@ still bridged registers again, with a new KEY, at the next start).
 Device ids become JID localparts by XEP-0106 escaping and lower-casing:
 "Kitchen Plug" is kitchen\20plug@<domain>.
 
-SIGINT or SIGTERM sends unavailable presence for every device and closes
-the stream and the broker connection.
+SIGINT or SIGTERM sends unavailable presence for every device (client
+mode: for the account) and closes the stream and the broker connection.
 
 Examples:
   xiot concentrator --config /etc/xiot/concentrator.yaml
@@ -70,7 +94,7 @@ Examples:
 // runConcentrator implements "xiot concentrator".
 func runConcentrator(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("concentrator", concentratorUsage)
-	file := fs.String("config", "", "configuration `file` (YAML) with the mqtt: and component: sections (required)")
+	file := fs.String("config", "", "configuration `file` (YAML) with the mqtt: section and the component: section, or the account: for client mode (required)")
 	stateDir := fs.String("state-dir", "", "`directory` for the subscription store and the devices' registrations (overrides state_dir)")
 	verbose := fs.Bool("verbose", false, "log debug events to stderr")
 	check := fs.Bool("check-config", false, "check the configuration (file, flags, secret files) and exit")
@@ -98,8 +122,11 @@ func runConcentrator(ctx context.Context, args []string, stdout, stderr io.Write
 	if !cfg.MQTT.Enabled() {
 		return fmt.Errorf("%s: mqtt.brokers is empty: the concentrator needs an MQTT broker", *file)
 	}
-	if !cfg.Component.Enabled() {
-		return fmt.Errorf("%s: the component section is empty: the concentrator runs as a XEP-0114 component (component.domain, component.server, component.secret_file)", *file)
+	// An empty component section selects client mode: the account of the
+	// account section, devices as nodes of its one JID.
+	clientMode := !cfg.Component.Enabled()
+	if clientMode && cfg.Account.JID.Localpart() == "" {
+		return fmt.Errorf("%s: neither a component section (component.domain, component.server, component.secret_file: each device gets a JID) nor an account for client mode (account.jid user@domain, account.password_file: devices as nodes of that JID)", *file)
 	}
 	if err := cfg.Preflight(); err != nil {
 		return err
@@ -125,7 +152,12 @@ func runConcentrator(ctx context.Context, args []string, stdout, stderr io.Write
 	if *verbose {
 		log = config.Log{Level: "debug", Format: cfg.Log.Format}.NewLogger(stderr)
 	}
-	xc, err := cfg.XMPPComponent(log)
+	var xc xmpp.Config
+	if clientMode {
+		xc, err = cfg.XMPPClient("", log)
+	} else {
+		xc, err = cfg.XMPPComponent(log)
+	}
 	if err != nil {
 		return err
 	}
@@ -139,9 +171,13 @@ func runConcentrator(ctx context.Context, args []string, stdout, stderr io.Write
 		}
 	}()
 	if len(cfg.Account.Owners) == 0 && cfg.Provisioning.Server.Domainpart() == "" && cfg.Provisioning.Registry.Domainpart() == "" {
-		log.Warn("no account.owners: every presence subscription to a device will be refused")
+		log.Warn("no account.owners: every presence subscription, readout and set will be refused")
 	}
-	log.Info("xiot concentrator starting", "domain", xc.JID.String(), "xmpp", xc.Server,
+	mode := "component"
+	if clientMode {
+		mode = "client"
+	}
+	log.Info("xiot concentrator starting", "mode", mode, "jid", xc.JID.String(), "xmpp", xc.Server,
 		"brokers", strings.Join(cfg.MQTT.Brokers, ","), "mappings", len(cfg.MQTT.Mappings),
 		"homie", cfg.MQTT.Homie.Enabled, "owners", len(cfg.Account.Owners), "state_dir", cfg.StateDir)
 	sctx, cancel := context.WithTimeout(ctx, *connectTimeout)
@@ -206,7 +242,11 @@ func runConcentrator(ctx context.Context, args []string, stdout, stderr io.Write
 	go func() {
 		select {
 		case <-c.Online():
-			log.Info("XMPP component online", "domain", c.Domain(), "devices", len(b.Devices()))
+			if clientMode {
+				log.Info("XMPP client online: devices are nodes of this JID", "jid", c.Session().LocalJID().String(), "devices", len(b.Devices()))
+			} else {
+				log.Info("XMPP component online", "domain", c.Domain(), "devices", len(b.Devices()))
+			}
 		case <-ctx.Done():
 		}
 	}()
@@ -217,7 +257,7 @@ func runConcentrator(ctx context.Context, args []string, stdout, stderr io.Write
 			"commands", s.Commands, "command_errors", s.CommandErrors)
 		return nil
 	}
-	return fmt.Errorf("concentrator: XMPP component %s: %w", c.Domain(), err)
+	return fmt.Errorf("concentrator: XMPP %s %s: %w", mode, c.Domain(), err)
 }
 
 // concentratorProvisioning returns the XEP-0324/0347 options of the

@@ -212,3 +212,125 @@ func TestConcentratorUsage(t *testing.T) {
 		t.Errorf("no broker configured: %v", err)
 	}
 }
+
+// TestConcentratorClientMode runs "xiot concentrator" with no component
+// section: it logs in as the account (TLS verified against the test CA,
+// SCRAM) and serves the bridged devices as nodes of that one JID, read
+// by nodeId and browsed with xiot nodes; a stranger is refused.
+func TestConcentratorClientMode(t *testing.T) {
+	p := testserver.StartProsody(t, testserver.ProsodyOptions{ExtraModules: []string{"smacks"}})
+	m := testserver.StartMosquitto(t, testserver.MosquittoOptions{})
+	for _, u := range []string{"owner", "stranger", "bridge"} {
+		if err := p.Register(u, u+"-pass"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + m.Addr).SetClientID("sim"))
+	if tok := pub.Connect(); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer pub.Disconnect(0)
+	if tok := pub.Publish("plain/thermo1/Temperature", 1, true, "21.5 °C"); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	dir := t.TempDir()
+	pass := func(name string) string {
+		f := filepath.Join(dir, name+".pass")
+		if err := os.WriteFile(f, []byte(name+"-pass"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	cfgFile := filepath.Join(dir, "concentrator.yaml")
+	full := "bridge@" + p.Domain + "/concentrator"
+	yaml := fmt.Sprintf(`state_dir: %s
+account:
+  jid: %s
+  password_file: %s
+  server: %s
+  ca_file: %s
+  owners: [owner@%s]
+xmpp:
+  stream_management: true
+mqtt:
+  brokers: [tcp://%s]
+  client_id: concentrator-client-test
+  mappings:
+    - topic: "plain/{device}/{field}"
+`, filepath.Join(dir, "state"), full, pass("bridge"), p.C2SAddr, p.CAFile, p.Domain, m.Addr)
+	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut syncBuffer
+	if err := runConcentrator(t.Context(), []string{"--config", cfgFile, "--check-config"}, &out, &errOut); err != nil || !strings.Contains(out.String(), "configuration ok") {
+		t.Fatalf("--check-config: %v\n%s", err, errOut.String())
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- runConcentrator(ctx, []string{"--config", cfgFile}, &out, &errOut) }()
+
+	login := func(name string) (*xmpp.Session, *sensordata.Client) {
+		j, _ := jid.Parse(name + "@" + p.Domain + "/test")
+		mux := &xmpp.Mux{}
+		sd := sensordata.NewClient(mux)
+		s := xmpp.New(xmpp.Config{JID: j, Password: name + "-pass", Server: p.C2SAddr, TLS: p.TLSConfig(), Keepalive: -1}, mux)
+		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := s.Connect(cctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s, sd
+	}
+	s, sd := login("owner")
+	cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var res sensordata.Result
+	var err error
+	for {
+		// Polls until the concentrator is online and the device known.
+		rctx, rcancel := context.WithTimeout(cctx, time.Second)
+		res, err = sd.Read(rctx, s, full, sensordata.Request{Nodes: []sensordata.NodeRef{{NodeID: "thermo1", SourceID: "MQTT"}}})
+		rcancel()
+		if err == nil && len(res.Fields) > 0 {
+			break
+		}
+		if cctx.Err() != nil {
+			t.Fatalf("no readout of node thermo1 through the concentrator's account: %v %v\n%s", err, res, errOut.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if f := res.Fields[0]; f.Node != "thermo1" || f.Name != "Temperature" || !f.Value.Equal(sensors.Numeric(21.5)) {
+		t.Errorf("readout %v", res.Fields)
+	}
+	ss, ssd := login("stranger")
+	var se *xmpp.StanzaError
+	if _, err := ssd.Read(cctx, ss, full, sensordata.Request{Nodes: []sensordata.NodeRef{{NodeID: "thermo1"}}}); !errors.As(err, &se) || se.Condition != "forbidden" {
+		t.Errorf("stranger's readout: %v, want forbidden", err)
+	}
+	code, nodesOut, nodesErr := runXiot(t, "nodes", "--jid", "owner@"+p.Domain, "--password-file", pass("owner"), "--server", p.C2SAddr, "--ca-file", p.CAFile, full)
+	if code != exitOK || !strings.Contains(nodesOut, "thermo1") || !strings.Contains(nodesOut, "MQTTMappings") {
+		t.Errorf("xiot nodes: exit %d\n%s\n%s", code, nodesOut, nodesErr)
+	}
+	// The bare JID is the server's to answer: xiot nodes says where the
+	// concentrator listens.
+	code, _, nodesErr = runXiot(t, "nodes", "--jid", "owner@"+p.Domain, "--password-file", pass("owner"), "--server", p.C2SAddr, "--ca-file", p.CAFile, "bridge@"+p.Domain)
+	if code == exitOK || !strings.Contains(nodesErr, "full JID") {
+		t.Errorf("xiot nodes to the bare JID: exit %d\n%s", code, nodesErr)
+	}
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("concentrator ended with %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("concentrator did not stop")
+	}
+	for _, want := range []string{"mode=client", "XMPP client online", "xiot concentrator stopped"} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, errOut.String())
+		}
+	}
+}

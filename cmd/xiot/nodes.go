@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"text/tabwriter"
+
+	"mellium.im/xmpp/jid"
 
 	"github.com/xiot/xiot/internal/xmpp"
 )
@@ -20,12 +23,15 @@ Browses the node tree of the concentrator at JID (XEP-0326): its data
 sources, then in each the root nodes and their children, and prints one
 line per node (source, node id, display name, type, parent, state,
 readable, controllable) or one JSON object per line with --json (with
-the nodes' parameters too with --params).
+the nodes' parameters too with --params). A concentrator in client mode
+(xiot concentrator without a component section) answers on its account's
+full JID: give user@domain/resource.
 
 Examples:
   xiot nodes --config client.yaml mqtt.example.org
   xiot nodes --source MQTT --json mqtt.example.org
   xiot nodes --source MQTTMappings --json --params mqtt.example.org
+  xiot nodes bridge@example.org/xiot
 `
 
 // nodeInfo is one node of a concentrator's tree.
@@ -128,6 +134,11 @@ func runNodes(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func concentratorIQ(ctx context.Context, s *xmpp.Session, to string, req *xmpp.Element) (*xmpp.Element, error) {
 	res, err := s.SendIQ(ctx, xmpp.NewElement("", "iq", "type", "get", "to", to).Add(req))
 	if err != nil {
+		var se *xmpp.StanzaError
+		if j, perr := jid.Parse(to); perr == nil && j.Localpart() != "" && j.Resourcepart() == "" && errors.As(err, &se) {
+			// The server answers for an account's bare JID.
+			return nil, fmt.Errorf("%s to %s: %w (a concentrator in client mode answers on its full JID, %s/RESOURCE)", req.Name.Local, to, err, to)
+		}
 		return nil, fmt.Errorf("%s to %s: %w", req.Name.Local, to, err)
 	}
 	resp := res.Child(nsConcentrators, req.Name.Local+"Response")
