@@ -1,6 +1,8 @@
 // Package component is the XMPP side of the MQTT concentrator: a XEP-0114
 // external component (e.g. mqtt.example.org) that gives every device of an
-// mqttbridge.Bridge its own JID, <device>@<component domain>.
+// mqttbridge.Bridge its own JID, <device>@<component domain>, or, in
+// client mode, one client account whose JID serves the devices as nodes
+// (see Client mode).
 //
 // xmpp.Mux.Route hands every stanza to a device JID to the devices' mux,
 // whose handlers find the device by the 'to' address and whose replies
@@ -59,9 +61,36 @@
 //
 // # Access
 //
-// Only the owners (Options.Owners, account.owners in the configuration)
-// may read and control devices and query the node tree; others get
-// forbidden. Service discovery and ping answer everybody.
+// The owners (Options.Owners, account.owners in the configuration) may
+// read and control every device and use the whole node tree. Without
+// provisioning nobody else may; others get forbidden
+// (InsufficientPrivileges in XEP-0326 answers). Service discovery and
+// ping answer everybody.
+//
+// With provisioning, requests to the component's own JID for a device's
+// nodes get that device's decision, as on its own JID (rootaccess.go):
+// readouts read each node whose device allows it (its claimed owner, or
+// the provisioning server's canRead, with its field limits) and fail the
+// others with InsufficientPrivileges; a set needs every device it names
+// to allow it, with the parameters all of them allow; a device's claimed
+// owner browses that device's nodes (read-only tree queries; lists show
+// only such nodes). Editing nodes, commands, event subscriptions and the
+// topic mappings stay with the owners. No decision means no access.
+//
+// # Client mode
+//
+// For servers where no component can be added, Options.Session may be a
+// client account instead (Component false): the concentrator then logs
+// in as that account through an agent.Agent (TLS, SASL SCRAM, XEP-0198,
+// reconnects; initial presence with XEP-0115 caps, the roster, presence
+// subscriptions from the owners accepted and others refused,
+// disco#info with the features above, ping, XEP-0092 version), and the
+// account's JID serves the node tree and the readouts and sets by node
+// described above. There are no device JIDs: no per-device presence,
+// disco or provisioning (New refuses Options.Provisioning); a device's
+// availability shows as its node state and in data source events.
+// Requests go to the account's full JID: the server answers for the bare
+// JID itself.
 //
 // With Options.Provisioning, each device is also a XEP-0347 thing of its
 // own, under its own JID (see Provisioning for why not a node behind the
