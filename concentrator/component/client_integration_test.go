@@ -206,6 +206,20 @@ func TestClientMode(t *testing.T) {
 			t.Errorf("plug1 changed by a refused set: %v", p.Fields)
 		}
 	})
+	t.Run("availability as node state and events", func(t *testing.T) {
+		ev := r.loginEvents(t, "owner", "events")
+		if _, err := query(ctx, ev.s, full, "set", xmpp.NewElement(ns, "subscribe", "sourceId", src)); err != nil {
+			t.Fatalf("subscribe: %v", err)
+		}
+		r.plug.kill()
+		if e := ev.waitEvent(t, "nodeStatusChanged", src, "plug1"); e.Get("state") != "ErrorUnsigned" {
+			t.Errorf("status event %v", e)
+		}
+		res, err := query(ctx, owner.s, full, "get", xmpp.NewElement(ns, "getNode", "sourceId", src, "nodeId", "plug1"))
+		if err != nil || res.Get("state") != "ErrorUnsigned" {
+			t.Errorf("plug1 after its LWT: %v %v, want state ErrorUnsigned", res, err)
+		}
+	})
 	t.Run("cut link resumed", func(t *testing.T) {
 		r.c.Session().CutConnection()
 		select {
