@@ -237,7 +237,10 @@ func (p *provisioner) rescan() {
 			}
 			if settled {
 				d := p.c.deviceByID(dev.ID)
-				if reg == nil || d == nil || reg.HasTags(p.tagsOf(d)) {
+				if reg == nil || d == nil {
+					continue
+				}
+				if reg.SetTags(p.tagsOf(d)); !reg.Unsent() {
 					continue
 				}
 			}
@@ -268,11 +271,13 @@ func (p *provisioner) work(ctx context.Context) {
 		if err == nil {
 			// A new Homie $name changes the NAME tag: registered
 			// again, or updated once claimed.
+			// (Unsent too: another worker may have registered the old
+			// tags meanwhile.)
 			changed := r.SetTags(p.tagsOf(d))
 			ts.mu.Lock()
 			settled := ts.settled
 			ts.mu.Unlock()
-			if settled && !changed {
+			if settled && !changed && !r.Unsent() {
 				continue
 			}
 			_, err = r.Register(ctx)

@@ -231,12 +231,13 @@ func (r *Registration) SetTags(tags []registry.Tag) bool {
 	return true
 }
 
-// HasTags reports whether tags are the current meta tags (in any order).
-func (r *Registration) HasTags(tags []registry.Tag) bool {
-	tags = sortedTags(tags)
+// Unsent reports whether the current meta tags differ from those the
+// registry last took, for a thing its owner did not remove: Register
+// then has something to send.
+func (r *Registration) Unsent() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return sameTags(r.opts.Tags, tags)
+	return !r.state.Removed && !sameTags(r.state.Tags, r.opts.Tags)
 }
 
 // Tags returns the current meta tags, without KEY, sorted by name.
