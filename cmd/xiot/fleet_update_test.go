@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -177,6 +178,17 @@ provisioning:
 	st, err := os.ReadFile(filepath.Join(state, agentRegistrationFile))
 	if err != nil || !strings.Contains(string(st), `"s":"sim2"`) || strings.Contains(string(st), `"MAN"`) {
 		t.Errorf("state file after the update: %s, %v", st, err)
+	}
+
+	// A reload (SIGHUP) with another MODEL: the agent's next generation
+	// sends it.
+	cfgFile = agentCfg(`SN: "0042", MODEL: sim3, LOC: lab`)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(agentLog, regexp.MustCompile(`(?s)xiot agent restarting with the new configuration.*registry: meta tags updated[^\n]*changed=1`))
+	if out := owned(); !strings.Contains(out, `MODEL="sim3"`) || !strings.Contains(out, `LOC="lab"`) {
+		t.Errorf("xiot things after the reload:\n%s", out)
 	}
 
 	// Unchanged tags are not sent again.
