@@ -233,6 +233,14 @@ provisioning:
 	if strings.Contains(concLog.String(), "meta tags updated") {
 		t.Errorf("unchanged tags sent again:\n%s", concLog.String())
 	}
+	// Not while the concentrator runs: the server admits one connection
+	// per component.
+	if code, out := xiot("concentrator", "--config", concCfg, "--unregister", "boiler"); code == exitOK || !strings.Contains(out, "stop the running concentrator first") {
+		t.Errorf("--unregister while the concentrator runs: exit %d\n%s", code, out)
+	}
+	if code, out := read("alice"); !granted(code, out) {
+		t.Errorf("alice's read after the refused --unregister: exit %d\n%s", code, out)
+	}
 	stopConcentrator()
 
 	// Unregistered: gone from the registry, KEY and cache deleted.
