@@ -58,12 +58,14 @@ func OpenCache(c *provisioning.Client, path string, log *slog.Logger) *CacheFile
 
 // Save writes the cached decisions unless the file already holds them.
 func (f *CacheFile) Save() error {
+	// Snapshot and write under one lock: a save racing the one after a
+	// clearCache must not put the cleared decisions back in the file.
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	var b bytes.Buffer
 	if err := f.c.SaveCache(&b); err != nil {
 		return err
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	if f.last != nil && bytes.Equal(f.last, b.Bytes()) {
 		return nil
 	}
