@@ -53,7 +53,7 @@ func TestRootAccessPerDevice(t *testing.T) {
 		Session: xmpp.Config{JID: jid.MustParse(dom), Password: r.p.ComponentSecret, Component: true,
 			Server: r.p.ComponentAddr, NoTLS: true, Logger: testLogger(t)},
 		Bridge: r.b, Owners: []jid.JID{jid.MustParse("owner@" + r.p.Domain)}, StateDir: r.dir, Logger: testLogger(t),
-		Provisioning: &component.Provisioning{Registry: jid.MustParse(regDomain), Timeout: time.Second},
+		Provisioning: &component.Provisioning{Registry: jid.MustParse(regDomain), Timeout: 3 * time.Second},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -145,6 +145,19 @@ func TestRootAccessPerDevice(t *testing.T) {
 		}
 		if err := set(owner, "plug1", "Switch", "true"); err != nil {
 			t.Errorf("owner's set of plug1: %v", err)
+		}
+		f, err := iotcontrol.FetchForm(ctx, claimer.s, dom, iotcontrol.NodeRef{NodeID: "thermo/switch", SourceID: src})
+		if err != nil || !slices.ContainsFunc(f.Fields, func(f iotcontrol.Field) bool { return f.Var == "on" }) {
+			t.Errorf("claimer's form of thermo/switch: %+v %v", f, err)
+		}
+		// The provisioning server is asked off the session's reading
+		// goroutine, which delivers its answer: no wait for the timeout.
+		start := time.Now()
+		if _, err := iotcontrol.FetchForm(ctx, claimer.s, dom, iotcontrol.NodeRef{NodeID: "plug1", SourceID: src}); err == nil || !strings.Contains(err.Error(), "forbidden") {
+			t.Errorf("claimer's form of plug1: %v, want forbidden", err)
+		}
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("the refused form took %v: the provisioning answer waited for its timeout", took)
 		}
 	})
 	t.Run("node tree", func(t *testing.T) {
