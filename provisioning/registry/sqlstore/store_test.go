@@ -56,8 +56,8 @@ func probing(f storetest.Factory, n int) storetest.Factory {
 
 func TestStores(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) { storetest.Run(t, sqliteStores) })
-	t.Run("sqlite key order", func(t *testing.T) { storetest.Run(t, probing(sqliteStores, 1)) })
-	t.Run("sqlite mixed", func(t *testing.T) { storetest.Run(t, probing(sqliteStores, 2)) })
+	t.Run("sqlite key order", func(t *testing.T) { storetest.RunSearcher(t, probing(sqliteStores, 1)) })
+	t.Run("sqlite mixed", func(t *testing.T) { storetest.RunSearcher(t, probing(sqliteStores, 2)) })
 	t.Run("postgres", func(t *testing.T) { storetest.Run(t, postgresStores(testserver.StartPostgres(t))) })
 }
 
