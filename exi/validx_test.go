@@ -10,8 +10,10 @@ import (
 )
 
 // TestValIndex checks the value index against a map under the
-// replacement pattern of a bounded value partition.
+// replacement pattern of a bounded value partition, with strings on both
+// sides of maxShort that differ only in their middle bytes.
 func TestValIndex(t *testing.T) {
+	pad := []string{"", "x", "abc", "abcdefgh", "abcdefghijk", "abcdefghijklmnop", "abcdefghijklmnopqrstuvwxyz"}
 	for _, capacity := range []int{1, 3, 50, 1000} {
 		x := newValIndex()
 		var gvals []gval
@@ -20,6 +22,9 @@ func TestValIndex(t *testing.T) {
 		r := rand.New(rand.NewPCG(1, uint64(capacity)))
 		for op := 0; op < 5000; op++ {
 			s := strconv.Itoa(r.IntN(3 * capacity))
+			if p := pad[r.IntN(len(pad))]; p != "" {
+				s = p[:len(p)/2] + s + p[len(p)/2:]
+			}
 			id, ok := x.find(gvals, s)
 			if rid, rok := ref[s]; ok != rok || (ok && id != rid) {
 				t.Fatalf("cap %d op %d: find(%q) = %d,%v, want %d,%v", capacity, op, s, id, ok, rid, rok)

@@ -1,0 +1,65 @@
+package exi
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestPlainStartReplay encodes schema-less start tags that repeat the
+// attribute names of the one before (plainAttrs' inline path) with short
+// and long, new and repeated, ASCII and non-ASCII values, names longer
+// than maxShort, attributes in a namespace, value hits in the local and
+// the global partition, enough distinct values to grow the value index,
+// and start tags that leave the repeated names part-way, under bounded
+// and disabled value partitions and a value length limit; every stream
+// must be EncodeXML's bytes.
+func TestPlainStartReplay(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`<r xmlns:p='urn:p'>`)
+	for i := 0; i < 700; i++ {
+		name := fmt.Sprintf("f%d", i%37)
+		if i%5 == 0 {
+			name = "Temperature alarm " + name // longer than maxShort
+		}
+		val := fmt.Sprintf("%d.%02d", i*7%1000, i%100)
+		switch i % 9 {
+		case 3:
+			val = "°C" // non-ASCII
+		case 4:
+			val = fmt.Sprintf("2017-04-01T00:%02d:00Z", i%60) // long
+		case 5:
+			val = ""
+		case 6:
+			val = name // a global hit from another qname
+		}
+		unit := []string{"V", "A", "hPa", "kWh", "m³/h"}[i%5]
+		switch i % 11 {
+		case 7: // one attribute fewer
+			fmt.Fprintf(&b, `<n name='%s' value='%s'/>`, name, val)
+		case 8: // one attribute more, in a namespace
+			fmt.Fprintf(&b, `<n name='%s' momentary='true' value='%s' unit='%s' p:q='%d'/>`, name, val, unit, i%3)
+		case 9: // same names, another order
+			fmt.Fprintf(&b, `<n value='%s' name='%s' momentary='true' unit='%s'/>`, val, name, unit)
+		case 10: // a name longer than maxShort
+			fmt.Fprintf(&b, `<n name='%s' automaticReadoutX='true' value='%s' unit='%s'/>`, name, val, unit)
+		default:
+			fmt.Fprintf(&b, `<n name='%s' momentary='true' value='%s' unit='%s'/>`, name, val, unit)
+		}
+	}
+	b.WriteString(`</r>`)
+	doc := []byte(b.String())
+	for _, c := range []struct {
+		name     string
+		vml, vpc int
+	}{{"unbounded", Unbounded, Unbounded}, {"vpc0", Unbounded, 0}, {"vpc4", Unbounded, 4}, {"vpc300", Unbounded, 300}, {"vml3", 3, Unbounded}} {
+		for _, al := range []Alignment{BitPacked, ByteAligned, PreCompression} {
+			t.Run(c.name+"/"+al.String(), func(t *testing.T) {
+				o := DefaultOptions()
+				o.Alignment = al
+				o.ValueMaxLength, o.ValuePartitionCapacity = c.vml, c.vpc
+				checkTokenPaths(t, doc, o)
+			})
+		}
+	}
+}
