@@ -20,9 +20,21 @@
 // # Search
 //
 // Store implements registry.Searcher. A search becomes one SQL query
-// whose operators are pushed down as conditions on the tags table
-// (strMask as GLOB or LIKE with its metacharacters escaped; masks with
-// too many wildcards are left to Go); every row it returns is checked
-// again with registry.Matches, the reference, so the answer is exactly
-// that of a scan. Rows are read in key-ordered pages, never all at once.
+// whose operators are conditions on the tags table (strMask as GLOB on
+// SQLite, LIKE on PostgreSQL, its metacharacters escaped; a mask with
+// more than eight wildcards is narrowed by its literal prefix only). On
+// SQLite the operator that fewest tags satisfy, counted by index probes
+// of at most a few thousand rows, drives the query and the others are
+// tested per thing; when every operator is broad, things are read in key
+// order until the page is full. PostgreSQL's planner makes that choice
+// itself from its statistics (Analyze after imports). Every row is
+// checked again with registry.Matches, the reference, so the answer is
+// exactly that of a scan; rows are read in key-ordered pages, never all
+// at once.
+//
+// # Several instances
+//
+// Store implements registry.Locker: on PostgreSQL a session advisory lock
+// serialises the registries' read-modify-write sequences across
+// instances. A SQLite file serves one registry process.
 package sqlstore
