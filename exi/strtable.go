@@ -482,7 +482,10 @@ func (t *tables) lookupValue(ln *localName, s string) (part, id uint64, nb int, 
 	// repeat their values), found without hashing. Values are unique in
 	// the global partition, so this is the entry a lookup would find.
 	g, ok := ln.lastG, false
-	if uint(g) < uint(len(t.gvals)) && t.gvals[g].s == s {
+	if len(s) <= maxShort {
+		// short strings compare as integers in the index's slots
+		g, ok = t.vidx.find(t.gvals, s)
+	} else if uint(g) < uint(len(t.gvals)) && t.gvals[g].s == s {
 		ok = true
 	} else {
 		g, ok = t.vidx.find(t.gvals, s)
