@@ -29,8 +29,10 @@ func (e *Encoder) plainStart(t *xml.StartElement, mark int, space bool) (bool, e
 			}
 		}
 	}
-	if err := e.pushElement(t.Name.Space, t.Name.Local, "", mark, space); err != nil {
-		return true, err
+	if !e.plainSE(&t.Name, mark, space) {
+		if err := e.pushElement(t.Name.Space, t.Name.Local, "", mark, space); err != nil {
+			return true, err
+		}
 	}
 	f := &e.stack[len(e.stack)-1]
 	nfix := len(e.lv[stStartTag][0])
@@ -64,6 +66,86 @@ func (e *Encoder) plainStart(t *xml.StartElement, mark int, space bool) (bool, e
 	}
 	e.simple = true
 	return true, e.t.checkEntries(&e.lim)
+}
+
+// plainSE is pushElement for a child element whose SE production the
+// parent's built-in grammar has learned: it finds the production as
+// qnameEvent does, its hint first, comparing local names of at most
+// maxShort bytes by their shortKey rather than their bytes, writes its
+// event code and pushes the element. It reports false, having done
+// nothing, when the production is not there.
+func (e *Encoder) plainSE(name *xml.Name, mark int, space bool) bool {
+	n := len(e.stack)
+	if n == 0 {
+		return false
+	}
+	f := &e.stack[n-1]
+	if f.scOuter || f.sc.gi != 0 {
+		return false
+	}
+	local, uri := name.Local, name.Space
+	var ps []prod
+	h := int(f.hintEC)
+	if f.state == stContent {
+		ps = f.ln.elem.ec
+	} else {
+		ps, h = f.ln.elem.stc, int(f.hint)
+	}
+	var ka, kb uint64 // shortKey(local), inlined
+	switch ln := len(local); {
+	case ln > maxShort:
+	case ln >= 8:
+		ka, kb = le64(local), le64(local[ln-8:])
+	case ln >= 4:
+		ka, kb = uint64(le32(local)), uint64(le32(local[ln-4:]))
+	case ln > 0:
+		ka = uint64(local[0])<<16 | uint64(local[ln>>1])<<8 | uint64(local[ln-1])
+	}
+	same := func(p *prod) bool {
+		ln := p.ln
+		if p.kind != evSE || ln == nil || len(ln.name) != len(local) {
+			return false
+		}
+		if len(local) <= maxShort {
+			if ln.key[0] != ka || ln.key[1] != kb {
+				return false
+			}
+		} else if ln.name != local {
+			return false
+		}
+		return ln.uri.name == uri
+	}
+	i := -1
+	if h < len(ps) && same(&ps[h]) {
+		i = h
+	} else {
+		for j := len(ps) - 1; j >= 0; j-- {
+			if same(&ps[j]) {
+				i = j
+				break
+			}
+		}
+	}
+	if i < 0 {
+		return false
+	}
+	ln := ps[i].ln
+	if ln.elem == nil {
+		return false
+	}
+	st := f.state
+	if st == stContent {
+		f.hintEC = int32(i)
+	} else {
+		if f.first {
+			f.ln.elem.first, f.first = int32(i), false
+		}
+		f.hint = int32(i + 1)
+	}
+	f.state = stContent
+	e.w.writeNBit(uint64(len(ps)-1-i), bitsFor(len(ps)+len(e.lv[st][0])))
+	e.stack = append(e.stack, eframe{ln: ln, state: stStartTag, nsMark: mark, space: space, hint: ln.elem.first, first: true})
+	return true
 }
 
 // plainAttrs encodes, in a bit-packed stream, the leading attributes of

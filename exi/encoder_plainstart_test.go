@@ -6,8 +6,9 @@ import (
 	"testing"
 )
 
-// TestPlainStartReplay encodes schema-less start tags that repeat the
-// attribute names of the one before (plainAttrs' inline path) with short
+// TestPlainStartReplay encodes schema-less start tags of siblings with
+// learned SE productions (plainSE) that repeat the attribute names of
+// the one before (plainAttrs' inline path) with short
 // and long, new and repeated, ASCII and non-ASCII values, names longer
 // than maxShort, attributes in a namespace, value hits in the local and
 // the global partition, enough distinct values to grow the value index,
@@ -18,6 +19,9 @@ func TestPlainStartReplay(t *testing.T) {
 	var b strings.Builder
 	b.WriteString(`<r xmlns:p='urn:p'>`)
 	for i := 0; i < 700; i++ {
+		if i%50 == 0 { // a first child in StartTagContent
+			fmt.Fprintf(&b, `<g k='%d'>`, i%3)
+		}
 		name := fmt.Sprintf("f%d", i%37)
 		if i%5 == 0 {
 			name = "Temperature alarm " + name // longer than maxShort
@@ -34,17 +38,23 @@ func TestPlainStartReplay(t *testing.T) {
 			val = name // a global hit from another qname
 		}
 		unit := []string{"V", "A", "hPa", "kWh", "m³/h"}[i%5]
+		// siblings of several names, one longer than maxShort and one in
+		// a namespace, some of the same length
+		el := []string{"n", "numeric", "boolean", "n", "aVeryLongElementName", "p:n", "n"}[i*i%7]
 		switch i % 11 {
 		case 7: // one attribute fewer
-			fmt.Fprintf(&b, `<n name='%s' value='%s'/>`, name, val)
+			fmt.Fprintf(&b, `<%s name='%s' value='%s'/>`, el, name, val)
 		case 8: // one attribute more, in a namespace
-			fmt.Fprintf(&b, `<n name='%s' momentary='true' value='%s' unit='%s' p:q='%d'/>`, name, val, unit, i%3)
+			fmt.Fprintf(&b, `<%s name='%s' momentary='true' value='%s' unit='%s' p:q='%d'/>`, el, name, val, unit, i%3)
 		case 9: // same names, another order
-			fmt.Fprintf(&b, `<n value='%s' name='%s' momentary='true' unit='%s'/>`, val, name, unit)
+			fmt.Fprintf(&b, `<%s value='%s' name='%s' momentary='true' unit='%s'/>`, el, val, name, unit)
 		case 10: // a name longer than maxShort
-			fmt.Fprintf(&b, `<n name='%s' automaticReadoutX='true' value='%s' unit='%s'/>`, name, val, unit)
+			fmt.Fprintf(&b, `<%s name='%s' automaticReadoutX='true' value='%s' unit='%s'/>`, el, name, val, unit)
 		default:
-			fmt.Fprintf(&b, `<n name='%s' momentary='true' value='%s' unit='%s'/>`, name, val, unit)
+			fmt.Fprintf(&b, `<%s name='%s' momentary='true' value='%s' unit='%s'/>`, el, name, val, unit)
+		}
+		if i%50 == 49 {
+			b.WriteString(`</g>`)
 		}
 	}
 	b.WriteString(`</r>`)

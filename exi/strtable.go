@@ -27,6 +27,7 @@ type localName struct {
 	gel   int32        // schema: global element declaration + 1, -1 none, 0 unknown
 	gat   int32        // schema: global attribute datatype + 1, -1 none, 0 unknown
 	lastG int32        // encoder: global id of the last value looked up with this name, a hint
+	key   [2]uint64    // shortKey(name) when name has at most maxShort bytes
 
 	touched bool      // on tables.touched: has per-stream state to clear
 	endTok  xml.Token // decoder: the EndElement token of this name, boxed once
@@ -247,6 +248,9 @@ func (t *tables) addLocal(u *uriEntry, s string) *localName {
 		return ln
 	}
 	ln := &localName{name: s, uri: u, id: len(u.locals)}
+	if len(s) <= maxShort {
+		ln.key[0], ln.key[1] = shortKey(s)
+	}
 	u.locals = append(u.locals, ln)
 	u.localIdx[s] = ln
 	t.entries++
