@@ -36,7 +36,13 @@ func (m *startMemo) sameNames(a []xml.Attr) bool {
 		return false
 	}
 	for i := range a {
-		if m.names[i].Local != a[i].Name.Local || m.names[i].Space != a[i].Name.Space {
+		x, y := &m.names[i], &a[i].Name
+		// lengths first: attributes mostly have no namespace, and the
+		// bytes are compared only when the lengths agree
+		if len(x.Local) != len(y.Local) || len(x.Space) != len(y.Space) {
+			return false
+		}
+		if x.Local != y.Local || len(x.Space) != 0 && x.Space != y.Space {
 			return false
 		}
 	}

@@ -94,9 +94,16 @@ func le32(s string) uint32 {
 
 // find returns the global id of s.
 func (x *valIndex) find(gvals []gval, s string) (int32, bool) {
-	if len(s) <= maxShort {
-		a, b := shortKey(s)
-		n := uint64(len(s))
+	if n := uint64(len(s)); n <= maxShort {
+		var a, b uint64 // shortKey(s), inlined
+		switch {
+		case n >= 8:
+			a, b = le64(s), le64(s[n-8:])
+		case n >= 4:
+			a, b = uint64(le32(s)), uint64(le32(s[n-4:]))
+		case n > 0:
+			a = uint64(s[0])<<16 | uint64(s[n>>1])<<8 | uint64(s[n-1])
+		}
 		mask := uint32(len(x.short) - 1)
 		for i := x.shortHash(a, b, n) & mask; ; i = (i + 1) & mask {
 			sl := &x.short[i]
