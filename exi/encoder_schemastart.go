@@ -173,7 +173,12 @@ func (e *Encoder) replayStart(t *xml.StartElement, m *startMemo) error {
 		}
 		m.owner = e.t
 	}
-	for k, i := range m.order {
+	k0 := 0
+	if !e.w.aligned && !e.channels() {
+		k0 = e.replayPacked(t, m, f)
+	}
+	for k := k0; k < len(m.order); k++ {
+		i := m.order[k]
 		st := &m.steps[k]
 		// f.sc is at st.code.tab: the steps before moved it along m
 		if e.typedFast(st.code, st.ln, int(st.dt), t.Attr[i].Value) {

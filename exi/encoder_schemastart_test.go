@@ -143,3 +143,43 @@ func TestTokenPathsBenchDoc(t *testing.T) {
 		}
 	}
 }
+
+// TestSchemaReplayPacked runs checkTokenPaths on repeated start tags
+// whose attributes are of the types replayPacked writes inline (strings
+// that collapse or replace whitespace, patterned and plain booleans),
+// with values that need normalising, values new and repeated, short and
+// long, so that the inline path, its hand-over to typedFast and the
+// general path all meet.
+func TestSchemaReplayPacked(t *testing.T) {
+	xsd := `<xs:schema xmlns:xs='http://www.w3.org/2001/XMLSchema' targetNamespace='urn:t' xmlns='urn:t' elementFormDefault='qualified'>
+<xs:simpleType name='pb'><xs:restriction base='xs:boolean'><xs:pattern value='true|false|0|1'/></xs:restriction></xs:simpleType>
+<xs:element name='r'><xs:complexType><xs:sequence><xs:element name='f' maxOccurs='unbounded'><xs:complexType>
+<xs:attribute name='a' type='xs:token'/><xs:attribute name='b' type='xs:boolean'/><xs:attribute name='c' type='pb'/>
+<xs:attribute name='d' type='xs:normalizedString'/><xs:attribute name='e' type='xs:string'/>
+</xs:complexType></xs:element></xs:sequence></xs:complexType></xs:element></xs:schema>`
+	path := filepath.Join(t.TempDir(), "t.xsd")
+	if err := os.WriteFile(path, []byte(xsd), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g, err := schema.CompileFiles(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.WriteString(`<r xmlns='urn:t'>`)
+	tokens := []string{"x", "yy", " x", "x  y", "x y", "a longer token value here", "x\ty"}
+	bools := []string{"true", "false", "1", "0", " true"}
+	for i := 0; i < 200; i++ {
+		fmt.Fprintf(&b, `<f a='%s' b='%s' c='%s' d='%s' e='%s'/>`, tokens[i%len(tokens)], bools[i%len(bools)],
+			bools[i*3%len(bools)], tokens[i*5%len(tokens)], fmt.Sprint(i%13))
+	}
+	b.WriteString(`</r>`)
+	for _, al := range []Alignment{BitPacked, ByteAligned, PreCompression} {
+		t.Run(al.String(), func(t *testing.T) {
+			o := DefaultOptions()
+			o.Alignment = al
+			o.Schema = g
+			checkTokenPaths(t, []byte(b.String()), o)
+		})
+	}
+}
