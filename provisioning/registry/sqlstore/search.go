@@ -103,7 +103,7 @@ func (s *Store) searchCond(ctx context.Context, ops []registry.Operator) (string
 			break
 		}
 		var n int
-		if err := s.db.QueryRowContext(ctx, s.d.q(`SELECT COUNT(*) FROM (SELECT 1 FROM tags g WHERE `+c.probe+` LIMIT `+fmt.Sprint(s.probeCap)+`) p`),
+		if err := s.db.QueryRowContext(ctx, s.d.q(`SELECT COUNT(*) FROM (SELECT 1 FROM tags g WHERE `+c.probe+` LIMIT `+fmt.Sprint(fewest)+`) p`),
 			c.probeArgs...).Scan(&n); err != nil {
 			return "", nil, false, err
 		}
