@@ -95,7 +95,10 @@ func runAs(dir string) ([]string, func(string) error, error) {
 	if err := chown(dir); err != nil {
 		return nil, nil, fmt.Errorf("testserver: %w", err)
 	}
-	return []string{setpriv, "--reuid=" + u.Uid, "--regid=" + u.Gid, "--clear-groups", "--"}, chown, nil
+	// Changing the user clears the parent death signal that sysProcAttr
+	// set: setpriv sets it again, so that a test binary that dies (a
+	// timeout) takes the server with it.
+	return []string{setpriv, "--reuid=" + u.Uid, "--regid=" + u.Gid, "--clear-groups", "--pdeathsig", "KILL", "--"}, chown, nil
 }
 
 // StartPostgresContext initialises a cluster in a temporary directory,
