@@ -145,7 +145,7 @@ func (e *Encoder) schemaSE(uri, local, prefix string) (*localName, sctx, error) 
 		if err != nil {
 			return nil, sctx{}, err
 		}
-		if i := tab.findIdx(schema.EventSE, uri, local); i >= 0 {
+		if i := tab.findSE(uri, local); i >= 0 {
 			tab.writeCode(&e.w, i)
 			ln = tab.localName(i, e.t)
 			e.sg.advance(&f.sc, tab, i)
@@ -349,7 +349,11 @@ func (e *Encoder) schemaEvent(f *eframe, kind evKind) error {
 	if err != nil {
 		return err
 	}
-	if i := tab.findIdx(k, "", ""); i >= 0 {
+	i := tab.ee1 - 1
+	if k != schema.EventEE {
+		i = tab.findIdx(k, "", "")
+	}
+	if i >= 0 {
 		tab.writeCode(&e.w, i)
 		if tab.Codes[i].Next != schema.End {
 			e.sg.advance(&f.sc, tab, i)

@@ -52,6 +52,11 @@ type stable struct {
 	// lines rather than every Code
 	kinds  []schema.EventKind
 	locals []string
+	// lkeys (encoder) are the shortKeys of locals of at most maxShort
+	// bytes, so that findSE compares integers; ee1 is the index of the
+	// first EE code + 1, 0 when there is none
+	lkeys [][2]uint64
+	ee1   int
 
 	// the last find (encoder): kind, name and code index (-1: nil)
 	fk     schema.EventKind
@@ -229,9 +234,16 @@ func (s *sgrammar) table(gi, nt int, nillable, castable bool) (*stable, error) {
 	}
 	t.packed, t.packedN = make([]uint64, len(tab.Codes)), make([]uint8, len(tab.Codes))
 	t.kinds, t.locals = make([]schema.EventKind, len(tab.Codes)), make([]string, len(tab.Codes))
+	t.lkeys = make([][2]uint64, len(tab.Codes))
 	for i := range tab.Codes {
 		c := &tab.Codes[i]
 		t.kinds[i], t.locals[i] = c.Event, c.Name.Local
+		if len(c.Name.Local) <= maxShort {
+			t.lkeys[i][0], t.lkeys[i][1] = shortKey(c.Name.Local)
+		}
+		if c.Event == schema.EventEE && t.ee1 == 0 {
+			t.ee1 = i + 1
+		}
 		for k := 0; k < c.Len; k++ {
 			n := bitsFor(c.Sizes[k])
 			t.packed[i] = t.packed[i]<<uint(n) | uint64(c.Parts[k])
@@ -383,6 +395,30 @@ func (t *stable) findIdx(k schema.EventKind, uri, local string) int {
 	}
 	t.fk, t.fu, t.fl, t.fi, t.fok = k, uri, local, i, true
 	return i
+}
+
+// findSE is findIndex for an SE code: local names of at most maxShort
+// bytes are compared by their shortKey, the URI of the code found by its
+// bytes.
+func (t *stable) findSE(uri, local string) int {
+	var ka, kb uint64 // shortKey(local), inlined
+	switch n := len(local); {
+	case n > maxShort:
+		return t.findIndex(schema.EventSE, uri, local)
+	case n >= 8:
+		ka, kb = le64(local), le64(local[n-8:])
+	case n >= 4:
+		ka, kb = uint64(le32(local)), uint64(le32(local[n-4:]))
+	case n > 0:
+		ka = uint64(local[0])<<16 | uint64(local[n>>1])<<8 | uint64(local[n-1])
+	}
+	for i, ck := range t.kinds {
+		if ck == schema.EventSE && len(t.locals[i]) == len(local) && t.lkeys[i][0] == ka && t.lkeys[i][1] == kb &&
+			t.Codes[i].Name.URI == uri {
+			return i
+		}
+	}
+	return -1
 }
 
 func (t *stable) findIndex(k schema.EventKind, uri, local string) int {
