@@ -85,7 +85,7 @@ func (d *dialect) q(query string) string {
 
 // Version is the schema version this package writes. Open migrates older
 // databases and refuses newer ones.
-const Version = 1
+const Version = 2
 
 // migrations bring the schema from version i to i+1; append only.
 var migrations = []struct {
@@ -122,6 +122,18 @@ var migrations = []struct {
 			requester {{text}} NOT NULL,
 			rule {{text}} NOT NULL,
 			PRIMARY KEY (thing, requester)) {{clustered}}`,
+	}},
+	// Tokens by the SHA-256 of the token, never the token itself; times
+	// in Unix seconds so that expiry compares as numbers.
+	{"XEP-0324 tokens", []string{
+		`CREATE TABLE tokens (
+			id {{text}} PRIMARY KEY,
+			jid {{text}} NOT NULL,
+			fingerprint {{text}} NOT NULL,
+			certificate {{text}} NOT NULL,
+			created {{int}} NOT NULL,
+			expires {{int}} NOT NULL) {{clustered}}`,
+		`CREATE INDEX tokens_expires ON tokens (expires)`,
 	}},
 }
 

@@ -34,6 +34,7 @@ func Run(t *testing.T, f Factory) {
 		{"restart", testRestart},
 		{"concurrent", testConcurrent},
 		{"searcher", testSearcher},
+		{"tokens", testTokens},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, f) })
