@@ -14,6 +14,7 @@ import (
 // with what it needs in one place rather than in the tables.
 type startMemo struct {
 	names []xml.Name
+	keys  [][2]uint64 // shortKey of each name's Local of at most maxShort bytes
 	order []uint8
 	steps []memoStep
 	owner *tables // the string tables of the steps' entries
@@ -37,12 +38,30 @@ func (m *startMemo) sameNames(a []xml.Attr) bool {
 	}
 	for i := range a {
 		x, y := &m.names[i], &a[i].Name
-		// lengths first: attributes mostly have no namespace, and the
-		// bytes are compared only when the lengths agree
+		// lengths first: attributes mostly have no namespace; local
+		// names of at most maxShort bytes compare by their shortKey
 		if len(x.Local) != len(y.Local) || len(x.Space) != len(y.Space) {
 			return false
 		}
-		if x.Local != y.Local || len(x.Space) != 0 && x.Space != y.Space {
+		switch s, n := y.Local, len(y.Local); {
+		case n > maxShort:
+			if x.Local != s {
+				return false
+			}
+		case n >= 8:
+			if m.keys[i][0] != le64(s) || m.keys[i][1] != le64(s[n-8:]) {
+				return false
+			}
+		case n >= 4:
+			if m.keys[i][0] != uint64(le32(s)) || m.keys[i][1] != uint64(le32(s[n-4:])) {
+				return false
+			}
+		case n > 0:
+			if m.keys[i][0] != uint64(s[0])<<16|uint64(s[n>>1])<<8|uint64(s[n-1]) {
+				return false
+			}
+		}
+		if len(x.Space) != 0 && x.Space != y.Space {
 			return false
 		}
 	}
@@ -63,6 +82,9 @@ func (e *Encoder) schemaStart(t *xml.StartElement, mark int, space bool) (bool, 
 	memo := true // the path can be kept for the next start tag
 	for i := range t.Attr {
 		a := &t.Attr[i].Name
+		if len(a.Space) == 0 && len(a.Local) != len("xmlns") {
+			continue // the common case, decided on lengths
+		}
 		switch a.Space {
 		case "":
 			if a.Local == "xmlns" {
@@ -77,8 +99,10 @@ func (e *Encoder) schemaStart(t *xml.StartElement, mark int, space bool) (bool, 
 			}
 		}
 	}
-	if err := e.pushElement(t.Name.Space, t.Name.Local, "", mark, space); err != nil {
-		return true, err
+	if !e.schemaChildSE(&t.Name, mark, space) {
+		if err := e.pushElement(t.Name.Space, t.Name.Local, "", mark, space); err != nil {
+			return true, err
+		}
 	}
 	var tab0 *stable // the start table of the element's schema grammar
 	if f := e.schemaTop(); f != nil && memo && len(t.Attr) > 0 && !e.opts.Preserve.LexicalValues {
@@ -148,10 +172,14 @@ func (e *Encoder) schemaStart(t *xml.StartElement, mark int, space bool) (bool, 
 		// the names as the grammar spells them: its strings stay in
 		// cache, and the tokens' are not kept
 		m.names = append(m.names[:0], make([]xml.Name, len(t.Attr))...)
+		m.keys = append(m.keys[:0], make([][2]uint64, len(t.Attr))...)
 		for k, i := range m.order {
 			c := &m.steps[k].code
 			q := &c.tab.Codes[c.i].Name
 			m.names[i] = xml.Name{Space: q.URI, Local: q.Local}
+			if len(q.Local) <= maxShort {
+				m.keys[i][0], m.keys[i][1] = shortKey(q.Local)
+			}
 		}
 		tab0.memo = m
 	} else if tab0 != nil {
@@ -159,6 +187,41 @@ func (e *Encoder) schemaStart(t *xml.StartElement, mark int, space bool) (bool, 
 	}
 	e.simple = true
 	return true, e.t.checkEntries(&e.lim)
+}
+
+// schemaChildSE is pushElement for an element that its parent's schema
+// grammar, with the table of its current non-terminal at hand, has an
+// SE code for, as schemaSE finds and writes it. It reports false, having
+// done nothing, in other cases.
+func (e *Encoder) schemaChildSE(name *xml.Name, mark int, space bool) bool {
+	n := len(e.stack)
+	if n == 0 {
+		return false
+	}
+	f := &e.stack[n-1]
+	tab := f.sc.tab
+	if f.scOuter || f.sc.gi == 0 || tab == nil || f.sc.tabNT != f.sc.nt || e.opts.Preserve.Prefixes {
+		return false
+	}
+	i := tab.findSE(name.Space, name.Local)
+	if i < 0 {
+		return false
+	}
+	tab.writeCode(&e.w, i)
+	ln := tab.localName(i, e.t)
+	e.sg.advance(&f.sc, tab, i)
+	f.state = stContent
+	var sc sctx
+	if tab.childOK != nil && tab.childOK[i] {
+		sc = tab.child[i]
+	} else {
+		sc = e.sg.childCtx(tab, i, ln)
+	}
+	if sc.gi == 0 && ln.elem == nil {
+		ln.elem = &elemGrammar{}
+	}
+	e.stack = append(e.stack, eframe{ln: ln, sc: sc, state: stStartTag, nsMark: mark, space: space})
+	return true
 }
 
 // replayStart encodes the attributes of t, whose names are those of m,
