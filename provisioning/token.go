@@ -257,3 +257,60 @@ func (c *Client) propagateChallenge(ctx context.Context, s *xmpp.Session, iq *xm
 		c.log.Warn("token challenge answer not sent", "err", err)
 	}
 }
+
+// Holder answers token challenges for a requester that holds the private
+// key behind its tokens (a service, user or device that passes its tokens
+// in readout or control requests): a challenge is answered only for one
+// of its tokens and only from a party they were sent to in the last
+// minute (§3.1.3.2, §6.2). Its methods are safe for concurrent use.
+type Holder struct {
+	tokens  Tokens
+	decrypt func(challenge []byte) ([]byte, error)
+	log     *tokenLog
+}
+
+// NewHolder returns a Holder of tokens whose challenges decrypt
+// decrypts (with the private key of the certificate the tokens were
+// obtained for). now is the clock; nil means time.Now.
+func NewHolder(tokens Tokens, decrypt func(challenge []byte) ([]byte, error), now func() time.Time) *Holder {
+	if now == nil {
+		now = time.Now
+	}
+	return &Holder{tokens: tokens, decrypt: decrypt, log: newTokenLog(now)}
+}
+
+// Tokens returns the holder's tokens, to put in a request.
+func (h *Holder) Tokens() Tokens { return h.tokens }
+
+// Sent records that the tokens were sent to to (in a request), so that
+// to may challenge them within a minute.
+func (h *Holder) Sent(to jid.JID) {
+	for _, tok := range h.tokens.List() {
+		h.log.note(tok, to, jid.JID{})
+	}
+}
+
+// Register routes tokenChallenge requests to the holder on mux.
+func (h *Holder) Register(mux *xmpp.Mux) {
+	mux.IQ("get", NS, "tokenChallenge", xmpp.IQFunc(h.answer))
+}
+
+func (h *Holder) answer(_ context.Context, iq *xmpp.Element) (*xmpp.Element, error) {
+	v, err := Parse(iq.FirstChild())
+	if err != nil {
+		return nil, xmpp.NewStanzaError("modify", "bad-request", err.Error())
+	}
+	tc := v.(TokenChallenge)
+	from, err := jid.Parse(iq.Get("from"))
+	if err != nil {
+		return nil, xmpp.NewStanzaError("modify", "bad-request", "no valid sender")
+	}
+	if _, ok := h.log.lookup(tc.Token, from); !ok {
+		return nil, xmpp.NewStanzaError("cancel", "forbidden", "")
+	}
+	plain, err := h.decrypt(tc.Challenge)
+	if err != nil {
+		return nil, xmpp.NewStanzaError("cancel", "forbidden", "")
+	}
+	return TokenChallengeResponse{Response: plain}.Element(), nil
+}

@@ -62,6 +62,12 @@ type reg struct {
 // registry.Searcher: the registry scans).
 func startRegistry(t *testing.T, p *testserver.Prosody, target string) *reg {
 	t.Helper()
+	return startRegistryWith(t, p, target, nil)
+}
+
+// startRegistryWith is startRegistry with options changed by tune.
+func startRegistryWith(t *testing.T, p *testserver.Prosody, target string, tune func(*registry.Options)) *reg {
+	t.Helper()
 	var st registry.Store
 	var err error
 	if f, ok := strings.CutPrefix(target, "bolt:"); ok {
@@ -75,7 +81,11 @@ func startRegistry(t *testing.T, p *testserver.Prosody, target string) *reg {
 	mux := &xmpp.Mux{}
 	sess := xmpp.New(xmpp.Config{JID: jid.MustParse(p.ComponentDomain), Password: p.ComponentSecret, Component: true,
 		Server: p.ComponentAddr, NoTLS: true, Logger: testLogger(t)}, mux)
-	srv, err := registry.New(sess, registry.Options{Store: st, Logger: testLogger(t), NotifyTimeout: 5 * time.Second, ClaimBurst: 5, ClaimEvery: time.Minute})
+	opts := registry.Options{Store: st, Logger: testLogger(t), NotifyTimeout: 5 * time.Second, ClaimBurst: 5, ClaimEvery: time.Minute}
+	if tune != nil {
+		tune(&opts)
+	}
+	srv, err := registry.New(sess, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

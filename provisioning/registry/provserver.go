@@ -25,63 +25,73 @@ const (
 type verdict struct {
 	ok    bool
 	names []string // fields or parameters allowed; nil: all
+	token string   // the token whose rule decided; "": none
 }
 
-// answer answers a device's XEP-0324 question from its owner's rules.
-// Only a thing registered at the sender's bare JID is asked about; the
-// requester's resource is ignored (§3.2.1).
-func (s *Server) answer(ctx context.Context, from jid.JID, v any) (*xmpp.Element, error) {
+// answer answers a device's XEP-0324 question from its owner's rules,
+// taking the requester to hold tokens, and returns the tokens whose rules
+// decided. Only a thing registered at the sender's bare JID is asked
+// about; the requester's resource is ignored (§3.2.1).
+func (s *Server) answer(ctx context.Context, from jid.JID, v any, tokens []string) (*xmpp.Element, []string, error) {
 	device := from.Bare().String()
 	switch q := v.(type) {
 	case provisioning.IsFriend:
 		who, err := bareOf(q.JID)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		d, err := s.decide(ctx, kindFriend, Key{JID: device}, who, nil, nil)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return provisioning.IsFriendResponse{JID: who, Result: d.ok}.Element(), nil
+		return provisioning.IsFriendResponse{JID: who, Result: d.ok}.Element(), nil, nil
 	case provisioning.CanRead:
 		who, err := bareOf(q.JID)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		ok, nodes, names, err := s.decideNodes(ctx, kindRead, device, who, q.Tokens.List(), q.Nodes, q.Fields)
+		ok, nodes, names, used, err := s.decideNodes(ctx, kindRead, device, who, tokens, q.Nodes, q.Fields)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return provisioning.CanReadResponse{JID: who, Result: ok, Types: q.Types, Nodes: nodes, Fields: names}.Element(), nil
+		return provisioning.CanReadResponse{JID: who, Result: ok, Types: q.Types, Nodes: nodes, Fields: names}.Element(), used, nil
 	case provisioning.CanControl:
 		who, err := bareOf(q.JID)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		ok, nodes, names, err := s.decideNodes(ctx, kindControl, device, who, q.Tokens.List(), q.Nodes, q.Params)
+		ok, nodes, names, used, err := s.decideNodes(ctx, kindControl, device, who, tokens, q.Nodes, q.Params)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return provisioning.CanControlResponse{JID: who, Result: ok, Nodes: nodes, Params: names}.Element(), nil
+		return provisioning.CanControlResponse{JID: who, Result: ok, Nodes: nodes, Params: names}.Element(), used, nil
 	}
-	return nil, xmpp.ErrFeatureNotImplemented
+	return nil, nil, xmpp.ErrFeatureNotImplemented
 }
 
 // decideNodes decides a canRead or canControl over nodes (none: the device
 // itself). The answer lists the allowed nodes when only some are, and the
-// allowed names (the union over the allowed nodes) when restricted.
-func (s *Server) decideNodes(ctx context.Context, kind, device, who string, tokens []string, nodes []provisioning.NodeRef, names []string) (bool, []provisioning.NodeRef, []string, error) {
+// allowed names (the union over the allowed nodes) when restricted. It
+// also returns the tokens whose rules decided.
+func (s *Server) decideNodes(ctx context.Context, kind, device, who string, tokens []string, nodes []provisioning.NodeRef, names []string) (bool, []provisioning.NodeRef, []string, []string, error) {
 	if len(nodes) == 0 {
 		d, err := s.decide(ctx, kind, Key{JID: device}, who, tokens, names)
-		return d.ok, nil, d.names, err
+		var used []string
+		if d.token != "" {
+			used = []string{d.token}
+		}
+		return d.ok, nil, d.names, used, err
 	}
 	var allowed []provisioning.NodeRef
-	var union []string
+	var union, used []string
 	unrestricted := false
 	for _, n := range nodes {
 		d, err := s.decide(ctx, kind, Key{JID: device, NodeID: n.NodeID, SourceID: n.SourceID, CacheType: n.CacheType}, who, tokens, names)
 		if err != nil {
-			return false, nil, nil, err
+			return false, nil, nil, nil, err
+		}
+		if d.token != "" && !slices.Contains(used, d.token) {
+			used = append(used, d.token)
 		}
 		if !d.ok {
 			continue
@@ -97,7 +107,7 @@ func (s *Server) decideNodes(ctx context.Context, kind, device, who string, toke
 		}
 	}
 	if len(allowed) == 0 {
-		return false, nil, nil, nil
+		return false, nil, nil, used, nil
 	}
 	if len(allowed) == len(nodes) {
 		allowed = nil
@@ -105,7 +115,7 @@ func (s *Server) decideNodes(ctx context.Context, kind, device, who string, toke
 	if unrestricted {
 		union = nil
 	}
-	return true, allowed, union, nil
+	return true, allowed, union, used, nil
 }
 
 // decide answers one question about thing k (a node falls back to its
@@ -174,14 +184,23 @@ func (s *Server) decide(ctx context.Context, kind string, k Key, who string, tok
 			dec, allowed = r.Control, r.Params
 		}
 	}
+	var token string
+	if found {
+		token, _ = strings.CutPrefix(r.Requester, TokenPrefix)
+		if token == r.Requester {
+			token = ""
+		}
+	}
 	switch dec {
 	case Allow:
-		return restrict(names, allowed), nil
+		v := restrict(names, allowed)
+		v.token = token
+		return v, nil
 	case Deny:
-		return verdict{}, nil
+		return verdict{token: token}, nil
 	}
 	s.askOwner(ctx, t, kind, who, names)
-	return verdict{}, nil
+	return verdict{token: token}, nil
 }
 
 // TokenPrefix starts the requester of a rule about a XEP-0324 token
@@ -189,7 +208,9 @@ func (s *Server) decide(ctx context.Context, kind string, k Key, who string, tok
 const TokenPrefix = "token:"
 
 // ruleFor returns the rule for the bare JID who: its own, else that of the
-// first of its tokens that has one, else its domain's.
+// first of its tokens that has one, else its domain's. The caller passes
+// only tokens the requester was shown to hold (or that are being
+// checked): a token rule is never honoured on a token's mere mention.
 func ruleFor(rules []Rule, who string, tokens []string) (Rule, bool) {
 	domain := who
 	if i := strings.IndexByte(who, '@'); i >= 0 {

@@ -49,6 +49,22 @@ type Options struct {
 	// AskEvery is how often the same unanswered question is sent to the
 	// owner again; default 1 h.
 	AskEvery time.Duration
+
+	// TokenLifetime is how long an issued token is valid; default 90
+	// days. Tokens need a store that is a TokenStore.
+	TokenLifetime time.Duration
+	// TokenVerifyTTL is how long a requester's answer to a token
+	// challenge is trusted before the token is challenged again; default
+	// 10 min (failures: at most 1 min).
+	TokenVerifyTTL time.Duration
+	// TokenChallengeTimeout bounds a token challenge, passed on by the
+	// device to the requester; default 3 s, below the devices' question
+	// timeout.
+	TokenChallengeTimeout time.Duration
+	// TokenBurst and TokenEvery rate-limit getToken per JID: default 5
+	// at once, then one per 10 s.
+	TokenBurst int
+	TokenEvery time.Duration
 }
 
 // Server is the thing registry and provisioning server on one session,
@@ -64,6 +80,7 @@ type Server struct {
 
 	claims   *limiter
 	searches *limiter
+	tok      *tokens
 
 	amu      sync.Mutex
 	asked    map[string]time.Time // questions sent to owners
@@ -110,11 +127,27 @@ func New(sess *xmpp.Session, opts Options) (*Server, error) {
 	if opts.AskEvery <= 0 {
 		opts.AskEvery = time.Hour
 	}
+	if opts.TokenLifetime <= 0 {
+		opts.TokenLifetime = 90 * 24 * time.Hour
+	}
+	if opts.TokenVerifyTTL <= 0 {
+		opts.TokenVerifyTTL = 10 * time.Minute
+	}
+	if opts.TokenChallengeTimeout <= 0 {
+		opts.TokenChallengeTimeout = 3 * time.Second
+	}
+	if opts.TokenBurst <= 0 {
+		opts.TokenBurst = 5
+	}
+	if opts.TokenEvery <= 0 {
+		opts.TokenEvery = 10 * time.Second
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
 		sess: sess, store: opts.Store, opts: opts, log: opts.Logger,
 		claims:   newLimiter(opts.ClaimBurst, opts.ClaimEvery, opts.Now),
 		searches: newLimiter(opts.SearchBurst, opts.SearchEvery, opts.Now),
+		tok:      newTokens(opts),
 		asked:    map[string]time.Time{}, clearing: map[string]bool{},
 		ctx: ctx, cancel: cancel, sem: make(chan struct{}, 64),
 	}, nil
@@ -141,6 +174,7 @@ func (s *Server) Register(mux *xmpp.Mux) {
 		{"set", NS, "register"}, {"set", NS, "mine"}, {"set", NS, "update"}, {"set", NS, "remove"},
 		{"set", NS, "disown"}, {"set", NS, "unregister"}, {"get", NS, "search"},
 		{"get", provisioning.NS, "isFriend"}, {"get", provisioning.NS, "canRead"}, {"get", provisioning.NS, "canControl"},
+		{"get", provisioning.NS, "getToken"}, {"get", provisioning.NS, "getTokenChallengeResponse"},
 		{"set", NSRules, "rule"}, {"set", NSRules, "unrule"}, {"get", NSRules, "rules"}, {"get", NSRules, "things"},
 	} {
 		mux.IQ(r.typ, r.space, r.local, h)
@@ -210,7 +244,17 @@ func (s *Server) handleIQ(ctx context.Context, _ *xmpp.Session, iq *xmpp.Element
 		if err != nil {
 			return badRequest(err)
 		}
-		reply, err = s.answer(ctx, from, v)
+		switch v := v.(type) {
+		case provisioning.GetToken:
+			reply, err = s.getToken(from, v)
+		case provisioning.GetTokenChallengeResponse:
+			reply, err = s.getTokenResponse(ctx, from, v)
+		default:
+			if toks := questionTokens(v); len(toks) > 0 {
+				return s.answerWithTokens(ctx, iq, from, v, toks)
+			}
+			reply, _, err = s.answer(ctx, from, v, nil)
+		}
 		if err != nil {
 			return err
 		}
