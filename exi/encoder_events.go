@@ -224,16 +224,17 @@ func (e *Encoder) endElement() error {
 	if len(e.stack) == 0 {
 		return fmt.Errorf("exi: end element without start: %w", ErrInvalid)
 	}
-	if !e.builtinEE() {
+	if !e.builtinEE() && !e.schemaEE() {
 		if err := e.event(evEE); err != nil {
 			return err
 		}
 	}
-	f := e.stack[len(e.stack)-1]
+	f := &e.stack[len(e.stack)-1]
+	mark, scInner := f.nsMark, f.scInner
 	e.stack = e.stack[:len(e.stack)-1]
-	e.ns = e.ns[:f.nsMark]
+	e.ns = e.ns[:mark]
 	e.simple = false
-	if f.scInner {
+	if scInner {
 		// end of the self-contained fragment (an EXI fragment): ED in the fragment
 		// grammar, then back to the outer tables
 		if err := e.event(evED); err != nil {
@@ -252,6 +253,23 @@ func (e *Encoder) endElement() error {
 		e.state = stDocEnd
 	}
 	return nil
+}
+
+// schemaEE writes EE in a schema-informed grammar whose current table is
+// at hand and has an EE code, as schemaEvent would. It reports false,
+// having written nothing, elsewhere.
+func (e *Encoder) schemaEE() bool {
+	f := &e.stack[len(e.stack)-1]
+	tab := f.sc.tab
+	if f.scOuter || f.sc.gi == 0 || tab == nil || f.sc.tabNT != f.sc.nt || tab.ee1 == 0 {
+		return false
+	}
+	i := tab.ee1 - 1
+	tab.writeCode(&e.w, i)
+	if tab.Codes[i].Next != schema.End {
+		e.sg.advance(&f.sc, tab, i)
+	}
+	return true
 }
 
 // builtinEE writes EE in a built-in element grammar where its code is
