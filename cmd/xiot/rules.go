@@ -22,7 +22,9 @@ Governs who may befriend, read and control a thing you own, as its
 provisioning server (the registry, XEP-0324) answers the thing's
 questions. REQUESTER is a bare JID, a domain for everyone there, or
 token:TOKEN for whoever presents that XEP-0324 token when reading or
-controlling (a JID's own rule wins, then a token's, then the domain's). WHAT is friend, read, control or
+controlling and answers the registry's challenge of it (see xiot token;
+a JID's own rule wins, then a token's, then the domain's). WHAT is
+friend, read, control or
 all; other kinds of a rule stay as they were. "allow read" takes
 --fields to allow only those fields, "allow control" --params to allow
 only those parameters. Questions no rule answers are refused and sent to

@@ -14,4 +14,5 @@ var serverCommands = []command{
 	{"things", "list or search the things of a registry", runThings},
 	{"rules", "list, allow or deny who may befriend, read and control your things", runRules},
 	{"disown", "give up ownership of a thing", runDisown},
+	{"token", "obtain a XEP-0324 token for your certificate from the registry", runToken},
 }
