@@ -439,11 +439,17 @@ func (e *Encoder) EncodeToken(tok xml.Token) error {
 		}
 		return nil
 	case xml.StartElement:
-		if err = e.flushText(evSE); err == nil {
+		if len(e.text) > 0 {
+			err = e.flushText(evSE)
+		}
+		if err == nil {
 			err = e.startElement(&t, nil)
 		}
 	case xml.EndElement:
-		if err = e.flushText(evEE); err == nil {
+		if len(e.text) > 0 {
+			err = e.flushText(evEE)
+		}
+		if err == nil {
 			err = e.endElement()
 		}
 	case xml.Comment:

@@ -42,8 +42,9 @@ func (e *Encoder) startElement(t *xml.StartElement, prefixes []string) error {
 	if len(e.stack) >= e.lim.MaxDepth {
 		return &LimitError{Limit: "MaxDepth", Value: int64(len(e.stack) + 1), Max: int64(e.lim.MaxDepth)}
 	}
-	st, _ := e.curState()
-	if st == stDocEnd {
+	// curState is stDocEnd only outside any element (or in the outer
+	// frame of a self-contained one)
+	if n := len(e.stack); (n == 0 || e.stack[n-1].scOuter) && e.state == stDocEnd {
 		return fmt.Errorf("exi: second root element <%s>: %w", t.Name.Local, ErrInvalid)
 	}
 	mark := len(e.ns)
