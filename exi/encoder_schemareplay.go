@@ -8,9 +8,10 @@ import (
 )
 
 // replayPacked is replayStart's loop in a bit-packed stream for the
-// attributes whose values need no call: booleans, and strings of at most
-// maxShort bytes that need no whitespace normalisation and are in the
-// value table (found in its short-string table inline). Each goes out
+// attributes of the common types: booleans, floats that fastFloat
+// parses, and strings of at most maxShort bytes that need no whitespace
+// normalisation and are in the value table (found in its short-string
+// table inline). Each goes out
 // with its event code in one write to the bit writer's accumulator,
 // kept in registers. Other values take typedFast. It returns the number
 // of attributes done, fewer than len(m.order) when typedFast refused one
@@ -87,6 +88,17 @@ func (e *Encoder) replayPacked(t *xml.StartElement, m *startMemo, f *eframe) int
 				bits = 1<<nb | uint64(id)
 			}
 			nb += 8
+		case schema.RepFloat:
+			fv, ok := fastFloat(v)
+			if !ok {
+				goto slow
+			}
+			mb, mn := intBits(fv.Mantissa)
+			eb, en := intBits(fv.Exponent)
+			if mn == 0 || en == 0 || mn+en > 57 {
+				goto slow
+			}
+			bits, nb = mb<<uint(en)|eb, uint(mn+en)
 		default:
 			goto slow
 		}
