@@ -480,12 +480,71 @@ func (w *appendWriter) Write(p []byte) (int, error) {
 }
 
 func (e *Encoder) encodeChannel(c *channel) {
+	if e.sg == nil && e.vw.aligned {
+		e.encodePlainChannel(c)
+		return
+	}
 	for i, v := range c.vals {
 		if e.sg != nil {
 			e.writeTyped(&e.vw, c.ln, int(c.dts[i]), v)
 			continue
 		}
 		e.t.encodeValue(&e.vw, &e.opts, c.ln, v, nil)
+	}
+}
+
+// encodePlainChannel writes the untyped values of channel c to the
+// byte-aligned e.vw, as encodeValue would: values of at most maxShort
+// bytes are looked up in the value index's short-string table inline and
+// a hit appended as bytes, others take encodeValue.
+func (e *Encoder) encodePlainChannel(c *channel) {
+	t, ln, w := e.t, c.ln, &e.vw
+	x := t.vidx
+	for _, v := range c.vals {
+		vn := uint64(len(v))
+		if vn == 0 || vn > maxShort {
+			t.encodeValue(w, &e.opts, ln, v, nil)
+			continue
+		}
+		var va, vb uint64 // shortKey(v), inlined
+		switch {
+		case vn >= 8:
+			va, vb = le64(v), le64(v[vn-8:])
+		case vn >= 4:
+			va, vb = uint64(le32(v)), uint64(le32(v[vn-4:]))
+		default:
+			va = uint64(v[0])<<16 | uint64(v[vn>>1])<<8 | uint64(v[vn-1])
+		}
+		short := x.short
+		mask := uint32(len(short) - 1)
+		j := uint32(mix(mix(va^x.k[0], vb^x.k[1]), vn^x.k[2])) & mask
+		for {
+			sl := &short[j]
+			if sl.meta == 0 || sl.a == va && sl.b == vb && sl.meta>>32 == vn {
+				break
+			}
+			j = (j + 1) & mask
+		}
+		meta := short[j].meta
+		if meta == 0 {
+			t.encodeMiss(w, &e.opts, ln, v, nil)
+			continue
+		}
+		// a hit, byte-aligned: the partition as an unsigned integer,
+		// then the compact id in whole bytes, least significant first
+		id := uint64(uint32(meta) - 1)
+		var part uint64
+		var nb int
+		if ge := &t.gvals[id]; ge.owner == ln {
+			id, nb = uint64(ge.local), bitsFor(ln.nlocal())
+		} else {
+			part, nb = 1, bitsFor(len(t.gvals))
+		}
+		w.buf = append(w.buf, byte(part))
+		for ; nb > 0; nb -= 8 {
+			w.buf = append(w.buf, byte(id))
+			id >>= 8
+		}
 	}
 }
 
