@@ -1,7 +1,15 @@
 package registry
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"errors"
+	"math/big"
 	"testing"
+	"time"
+
+	"github.com/xiot/xiot/internal/xmpp"
 )
 
 // FuzzParseRequest checks that ParseRequest never panics, respects its
@@ -58,5 +66,39 @@ func FuzzParseRequest(f *testing.F) {
 			t.Fatalf("thing with accepted tags does not decode: %v", err)
 		}
 		_ = back
+	})
+}
+
+// FuzzRSAKey checks that the certificate of a getToken (attacker input)
+// never panics the registry: it is refused with a stanza error or yields
+// an RSA key strong enough to encrypt challenges to.
+func FuzzRSAKey(f *testing.F) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		f.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Unix(0, 0), NotAfter: time.Unix(1<<32, 0)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(der)
+	f.Add(der[:len(der)/2])
+	f.Add([]byte{0x30, 0x82, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pub, err := rsaKey(b)
+		if err != nil {
+			var se *xmpp.StanzaError
+			if !errors.As(err, &se) {
+				t.Fatalf("not a stanza error: %v", err)
+			}
+			return
+		}
+		if pub.N.BitLen() < minRSABits {
+			t.Fatalf("%d-bit key accepted", pub.N.BitLen())
+		}
+		if _, _, err := encryptChallenge(pub); err != nil {
+			t.Fatalf("accepted key cannot be encrypted to: %v", err)
+		}
 	})
 }

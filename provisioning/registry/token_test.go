@@ -20,10 +20,14 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/xiot/xiot/boards/sim"
 	"github.com/xiot/xiot/internal/testserver"
 	"github.com/xiot/xiot/internal/xmpp"
 	"github.com/xiot/xiot/provisioning"
 	"github.com/xiot/xiot/provisioning/registry"
+	provthing "github.com/xiot/xiot/provisioning/thing"
+	"github.com/xiot/xiot/sensors"
+	"github.com/xiot/xiot/sensors/sensordata"
 )
 
 // certificate returns a self-signed certificate (DER) for key.
@@ -273,6 +277,61 @@ func TestTokens(t *testing.T) {
 	// Verified: the next question is answered without a challenge.
 	if got := read(alice2.LocalJID(), holder.Tokens()); !slices.Equal(got, []string{"temp"}) || challenged.Load() != before+1 {
 		t.Fatalf("readout again: %v (challenges %d)", got, challenged.Load()-before)
+	}
+
+	// A real readout (XEP-0323, userToken) of the device serving the sim
+	// board with the agent's authoriser: the token's rule now allows
+	// Energy; Carol gets it once her Holder answered the challenge that
+	// the device passed on to her, and nothing without the token.
+	b := sim.New(nil)
+	ss, err := b.Sensors()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, s := range ss {
+			s.Halt()
+		}
+	})
+	canRead, _ := provthing.Authorizers(client)
+	srv := sensordata.NewServer(ss, sensordata.Options{CanRead: canRead})
+	t.Cleanup(func() { srv.Close() })
+	srv.Register(devMux)
+	rule = registry.RuleElement(registry.Rule{Thing: registry.Key{JID: thing}, Requester: registry.TokenPrefix + aliceTok,
+		Read: registry.Allow, Fields: []string{"Energy"}})
+	if _, err := request(t, owner, domain.String(), "set", rule.String()); err != nil {
+		t.Fatalf("token rule: %v", err)
+	}
+	if err := p.Register("carol", "carol-pass"); err != nil {
+		t.Fatal(err)
+	}
+	carolMux := &xmpp.Mux{}
+	reader := sensordata.NewClient(carolMux)
+	carolHolder := provisioning.NewHolder(provisioning.Tokens{User: aliceTok}, aliceID.decrypt, nil)
+	carolHolder.Register(carolMux)
+	carol := connect(t, clientConfig(t, p, "carol", "c"), carolMux)
+	readout := func(token string) ([]string, error) {
+		t.Helper()
+		client.ClearCache()
+		carolHolder.Sent(dev.LocalJID())
+		res, err := reader.Read(ctx, carol, dev.LocalJID().String(), sensordata.Request{Types: sensors.Momentary,
+			Nodes: []sensordata.NodeRef{{NodeID: sim.NodeMeter}}, UserToken: token})
+		if err == nil {
+			err = res.Err()
+		}
+		var names []string
+		for _, f := range res.Fields {
+			if !slices.Contains(names, f.Name) {
+				names = append(names, f.Name)
+			}
+		}
+		return names, err
+	}
+	if got, err := readout(""); err == nil {
+		t.Fatalf("Carol's readout without a token: %v, want refused", got)
+	}
+	if got, err := readout(aliceTok); err != nil || !slices.Equal(got, []string{"Energy"}) {
+		t.Fatalf("Carol's readout with the token: %v, %v; want [Energy]", got, err)
 	}
 }
 
