@@ -8,6 +8,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -15,11 +16,17 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"mellium.im/xmpp/jid"
+
 	"github.com/xiot/xiot/internal/testserver"
+	"github.com/xiot/xiot/internal/xmpp"
+	"github.com/xiot/xiot/provisioning"
+	"github.com/xiot/xiot/provisioning/registry"
 )
 
 // writeIdentity writes a self-signed certificate (PEM) for pub and the
@@ -113,7 +120,72 @@ func TestTokenCommand(t *testing.T) {
 	if err != nil || len(tok) < 22 || strings.ContainsAny(tok, " \n\t") {
 		t.Fatalf("xiot token = %q, %v\n%s", out, err, regErr.String())
 	}
-	if strings.Contains(regErr.String()+regOut.String(), tok) {
+
+	// End to end: a device claimed by the owner, "xiot rules allow … token:TOK",
+	// and a readout question carrying the token from a requester whose
+	// Holder answers the challenge the device passes on.
+	for _, u := range []string{"device", "owner"} {
+		if err := p.Register(u, u+"-pass"); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, u+".pass"), []byte(u+"-pass"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	devMux := &xmpp.Mux{}
+	dev := xmpp.New(xmpp.Config{JID: jid.MustParse("device@" + p.Domain + "/agent"), Password: "device-pass", Server: p.C2SAddr, TLS: p.TLSConfig(), Keepalive: -1}, devMux)
+	client := provisioning.New(dev, jid.MustParse(p.ComponentDomain), provisioning.Options{Timeout: 5 * time.Second})
+	client.Register(devMux)
+	if err := dev.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	tags := []registry.Tag{{Name: "KEY", Value: "t0k3n-t0k3n-t0k3n"}, {Name: "MODEL", Value: "xiot"}}
+	regEl := xmpp.NewElement(registry.NS, "register")
+	for _, g := range tags {
+		regEl.Add(xmpp.NewElement(registry.NS, "str", "name", g.Name, "value", g.Value))
+	}
+	if _, err := dev.SendIQ(ctx, xmpp.NewElement("", "iq", "type", "set", "to", p.ComponentDomain).Add(regEl)); err != nil {
+		t.Fatal(err)
+	}
+	ownerArgs := []string{"--jid", "owner@" + p.Domain, "--password-file", filepath.Join(dir, "owner.pass"), "--server", p.C2SAddr, "--ca-file", p.CAFile, "--registry", p.ComponentDomain}
+	var out2, err2 syncBuffer
+	if err := runClaim(ctx, append(append([]string{}, ownerArgs...), registry.ClaimURI(tags)), &out2, &err2); err != nil {
+		t.Fatalf("claim: %v\n%s", err, err2.String())
+	}
+	thing := "device@" + p.Domain
+	rulesArgs := append(append([]string{"allow"}, ownerArgs...), "--fields", "temp", thing, "token:"+tok, "read")
+	if err := runRules(ctx, rulesArgs, &out2, &err2); err != nil {
+		t.Fatalf("rules allow token: %v\n%s", err, err2.String())
+	}
+	holder := provisioning.NewHolder(provisioning.Tokens{User: tok}, func(c []byte) ([]byte, error) {
+		return rsa.DecryptOAEP(sha256.New(), nil, rsaKey, c, nil)
+	}, nil)
+	hmux := &xmpp.Mux{}
+	holder.Register(hmux)
+	requester := xmpp.New(xmpp.Config{JID: jid.MustParse("alice@" + p.Domain + "/holder"), Password: "alice-pass", Server: p.C2SAddr, TLS: p.TLSConfig(), Keepalive: -1}, hmux)
+	if err := requester.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer requester.Close()
+	canRead := func() []string {
+		t.Helper()
+		client.ClearCache()
+		holder.Sent(dev.LocalJID())
+		got, err := client.CanRead(provisioning.WithTokens(ctx, holder.Tokens()), requester.LocalJID(), nil, []string{"temp", "hum"})
+		if err != nil {
+			t.Fatalf("CanRead: %v", err)
+		}
+		return got
+	}
+	if got := canRead(); !reflect.DeepEqual(got, []string{"temp"}) {
+		t.Fatalf("CanRead with a proven token = %#v, want [temp]\n%s", got, regErr.String())
+	}
+	logs := regErr.String() + regOut.String()
+	if !strings.Contains(logs, "token issued") || !strings.Contains(logs, "rule changed") {
+		t.Fatalf("registry logs lack the token's issue and rule:\n%s", logs)
+	}
+	if strings.Contains(logs, tok) {
 		t.Fatal("the registry logged the token")
 	}
 	if out, err := token("--cert", cert, "--key", otherKey); err == nil || !strings.Contains(err.Error(), "does not belong") {

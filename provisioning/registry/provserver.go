@@ -368,7 +368,7 @@ func (s *Server) setRule(ctx context.Context, owner string, r Rule, del bool) er
 		delete(s.asked, t.Key.String()+sep+kind+sep+r.Requester)
 	}
 	s.amu.Unlock()
-	s.log.Info("rule changed", "thing", t.JID, "node", t.NodeID, "requester", r.Requester, "deleted", del,
+	s.log.Info("rule changed", "thing", t.JID, "node", t.NodeID, "requester", loggable(r.Requester), "deleted", del,
 		"friend", r.Friend, "read", r.Read, "control", r.Control)
 
 	s.clearCacheLater(t.JID)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 	"time"
 )
 
@@ -49,4 +50,13 @@ func TokenID(token string) string {
 func Fingerprint(der []byte) string {
 	h := sha256.Sum256(der)
 	return hex.EncodeToString(h[:])
+}
+
+// loggable returns a rule's requester fit for logs: a token is replaced
+// by the start of its ID, so that logs never hold tokens.
+func loggable(requester string) string {
+	if tok, ok := strings.CutPrefix(requester, TokenPrefix); ok {
+		return TokenPrefix + "sha256:" + TokenID(tok)[:12]
+	}
+	return requester
 }
