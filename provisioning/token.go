@@ -2,6 +2,9 @@ package provisioning
 
 import (
 	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"sync"
@@ -313,4 +316,18 @@ func (h *Holder) answer(_ context.Context, iq *xmpp.Element) (*xmpp.Element, err
 		return nil, xmpp.NewStanzaError("cancel", "forbidden", "")
 	}
 	return TokenChallengeResponse{Response: plain}.Element(), nil
+}
+
+// DecryptOAEP returns a decrypter of challenges, for Options.Decrypt and
+// NewHolder, by the private key d of an RSA certificate (an
+// *rsa.PrivateKey, or a key in a hardware token): RSA-OAEP with SHA-256
+// and no label, the scheme of the xiot registry (XEP-0324 names none).
+func DecryptOAEP(d crypto.Decrypter) func(challenge []byte) ([]byte, error) {
+	return func(challenge []byte) ([]byte, error) {
+		plain, err := d.Decrypt(rand.Reader, challenge, &rsa.OAEPOptions{Hash: crypto.SHA256})
+		if err != nil {
+			return nil, fmt.Errorf("provisioning: decrypting a token challenge: %w", err)
+		}
+		return plain, nil
+	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/xiot/xiot/internal/testserver"
 	"github.com/xiot/xiot/internal/xmpp"
 	"github.com/xiot/xiot/provisioning"
 )
@@ -134,4 +135,67 @@ func TestTokens(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("answer took %v", d)
 	}
+}
+
+// TestHolder answers token challenges for a requester's own tokens, with
+// DecryptOAEP: only for its tokens, only from a party they were sent to,
+// and only with the right key.
+func TestHolder(t *testing.T) {
+	t.Parallel()
+	p := testserver.StartProsody(t, testserver.ProsodyOptions{})
+	register(t, p, "alice", "dev", "eve")
+	key, _ := selfSigned(t)
+	holder := provisioning.NewHolder(provisioning.Tokens{User: "U1", Service: "S1"}, provisioning.DecryptOAEP(key), nil)
+	mux := &xmpp.Mux{}
+	holder.Register(mux)
+	alice := connect(t, clientConfig(t, p, "alice", "a"), mux)
+	dev := connect(t, clientConfig(t, p, "dev", "d"), nil)
+	eve := connect(t, clientConfig(t, p, "eve", "e"), nil)
+	ctx := ctxT(t)
+	secret := []byte("a random block")
+	enc, err := rsa.EncryptOAEP(sha256.New(), rand.Reader, &key.PublicKey, secret, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	challenge := func(from *xmpp.Session, tok string, data []byte) (string, error) {
+		t.Helper()
+		res, err := from.SendIQ(ctx, xmpp.NewElement("", "iq", "type", "get", "to", alice.LocalJID().String()).
+			Add(provisioning.TokenChallenge{Token: tok, Challenge: data}.Element()))
+		if err != nil {
+			var se *xmpp.StanzaError
+			if errors.As(err, &se) {
+				return "", errors.New(se.Condition)
+			}
+			return "", err
+		}
+		v, err := provisioning.Parse(res.FirstChild())
+		if err != nil {
+			t.Fatalf("answer %s: %v", res, err)
+		}
+		return string(v.(provisioning.TokenChallengeResponse).Response), nil
+	}
+	check := func(what string, got string, err error, want string) {
+		t.Helper()
+		if (err == nil && got != want) || (err != nil && err.Error() != want) {
+			t.Fatalf("%s: %q, %v; want %s", what, got, err, want)
+		}
+	}
+	got, err := challenge(dev, "U1", enc)
+	check("before sending", got, err, "forbidden")
+	holder.Sent(dev.LocalJID())
+	got, err = challenge(dev, "U1", enc)
+	check("after sending", got, err, string(secret))
+	got, err = challenge(dev, "S1", enc)
+	check("the other token", got, err, string(secret))
+	got, err = challenge(dev, "X1", enc)
+	check("a token not the holder's", got, err, "forbidden")
+	got, err = challenge(eve, "U1", enc)
+	check("from a party not sent to", got, err, "forbidden")
+	other, _ := selfSigned(t)
+	enc2, err := rsa.EncryptOAEP(sha256.New(), rand.Reader, &other.PublicKey, secret, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = challenge(dev, "U1", enc2)
+	check("encrypted to another key", got, err, "forbidden")
 }

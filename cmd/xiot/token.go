@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
@@ -83,9 +82,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer s.Close()
 	c := provisioning.New(s, regJID, provisioning.Options{
 		Timeout: o.acct.timeout / 2,
-		Decrypt: func(ch []byte) ([]byte, error) {
-			return key.Decrypt(rand.Reader, ch, &rsa.OAEPOptions{Hash: crypto.SHA256})
-		},
+		Decrypt: provisioning.DecryptOAEP(key),
 	})
 	token, err := c.GetToken(lctx, cert)
 	if err != nil {
