@@ -29,6 +29,23 @@
 // thing offline or a registry restarted meanwhile still gets it when the
 // thing is next seen) and friend or unfriend recommendations.
 //
+// # Tokens (XEP-0324 §3.1.3)
+//
+// A service, device or user obtains a token for its X.509 certificate
+// with getToken: the registry encrypts 32 random bytes to the
+// certificate's RSA key (RSA-OAEP, SHA-256, no label: the XEP names no
+// scheme; other keys are refused), and issues a token (192 random bits,
+// URL-safe base64) when the block comes back decrypted. Tokens are stored
+// by their SHA-256 with the certificate, the JID that asked, and an
+// expiry (TokenStore; the SQL stores implement it). A rule about a token
+// is honoured only once the requester presenting it proved holding the
+// key: the registry sends the device that asked a tokenChallenge, which
+// the device passes on to the requester (provisioning.Holder answers it);
+// the outcome is cached per token and requester. Unknown, expired and
+// unproven tokens are ignored: the requester's JID and domain rules
+// decide. A token is not tied to the JID that obtained it, so that it can
+// be delegated (the XEP's "Different types of tokens").
+//
 // # Security
 //
 // Every request is authorised from its sender's bare JID (stamped by the
@@ -37,7 +54,8 @@
 // whether the thing is absent or someone else's. Claims and searches are
 // rate-limited per JID; tags, operators, names and things per JID are
 // bounded; strMask matching is linear; KEY is never searched, returned or
-// logged.
+// logged, nor are tokens. getToken is rate-limited per JID, and each JID
+// has at most four challenges waiting.
 //
 // Everything is kept in a Store. sqlstore provides SQLite (embedded, the
 // default) and PostgreSQL (several registry instances on one database);

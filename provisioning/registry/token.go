@@ -230,10 +230,14 @@ func (s *Server) verified(token, who string) (ok, known bool) {
 // remember records the outcome of a token challenge. Failures are
 // remembered for a shorter time, so that a requester who fixes its key
 // is not locked out for long, nor a device asked again at once.
-func (s *Server) remember(token, who string, ok bool) {
+func (s *Server) remember(token, who string, ok bool, expires time.Time) {
 	ttl := s.opts.TokenVerifyTTL
 	if !ok {
 		ttl = min(ttl, time.Minute)
+	}
+	until := s.opts.Now().Add(ttl)
+	if ok && expires.Before(until) {
+		until = expires // not trusted past the token's life
 	}
 	s.tok.mu.Lock()
 	defer s.tok.mu.Unlock()
@@ -248,7 +252,7 @@ func (s *Server) remember(token, who string, ok bool) {
 			s.tok.verified = map[tokenKey]verification{} // forget rather than grow
 		}
 	}
-	s.tok.verified[tokenKey{TokenID(token), who}] = verification{ok: ok, until: s.opts.Now().Add(ttl)}
+	s.tok.verified[tokenKey{TokenID(token), who}] = verification{ok: ok, until: until}
 }
 
 // challengeToken checks that the requester who, on whose behalf device
@@ -256,35 +260,39 @@ func (s *Server) remember(token, who string, ok bool) {
 // tokenChallenge to the device, which passes it on (§3.1.3.2). Unknown,
 // expired and unverifiable tokens fail; the outcome is remembered.
 func (s *Server) challengeToken(ctx context.Context, device jid.JID, token, who string) bool {
-	ok, err := s.challenge(ctx, device, token)
+	expires, err := s.challenge(ctx, device, token)
+	ok := err == nil
 	if err != nil {
 		s.log.Info("token not verified", "device", device.String(), "requester", who, "err", err)
 	} else {
 		s.log.Debug("token verified", "device", device.String(), "requester", who)
 	}
-	s.remember(token, who, ok)
+	s.remember(token, who, ok, expires)
 	return ok
 }
 
-func (s *Server) challenge(ctx context.Context, device jid.JID, token string) (bool, error) {
+// challenge sends device a tokenChallenge about token and returns the
+// token's expiry when it was answered right.
+func (s *Server) challenge(ctx context.Context, device jid.JID, token string) (time.Time, error) {
+	var never time.Time
 	ts, err := s.tokenStore()
 	if err != nil {
-		return false, err
+		return never, err
 	}
 	rec, err := ts.Token(ctx, TokenID(token))
 	if err != nil {
-		return false, fmt.Errorf("looking the token up: %w", err)
+		return never, fmt.Errorf("looking the token up: %w", err)
 	}
 	if s.opts.Now().After(rec.Expires) {
-		return false, errors.New("token expired")
+		return never, errors.New("token expired")
 	}
 	pub, err := rsaKey(rec.Certificate)
 	if err != nil {
-		return false, fmt.Errorf("token's certificate: %w", err)
+		return never, fmt.Errorf("token's certificate: %w", err)
 	}
 	secret, enc, err := encryptChallenge(pub)
 	if err != nil {
-		return false, err
+		return never, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.TokenChallengeTimeout)
 	defer cancel()
@@ -292,17 +300,17 @@ func (s *Server) challenge(ctx context.Context, device jid.JID, token string) (b
 		Add(provisioning.TokenChallenge{Token: token, Challenge: enc}.Element())
 	res, err := s.sess.SendIQ(ctx, iq)
 	if err != nil {
-		return false, fmt.Errorf("tokenChallenge to %s: %w", device, err)
+		return never, fmt.Errorf("tokenChallenge to %s: %w", device, err)
 	}
 	v, err := provisioning.Parse(res.FirstChild())
 	r, isResp := v.(provisioning.TokenChallengeResponse)
 	if err != nil || !isResp {
-		return false, fmt.Errorf("tokenChallenge to %s: want tokenChallengeResponse: %w", device, errors.Join(provisioning.ErrMalformed, err))
+		return never, fmt.Errorf("tokenChallenge to %s: want tokenChallengeResponse: %w", device, errors.Join(provisioning.ErrMalformed, err))
 	}
 	if subtle.ConstantTimeCompare(secret, r.Response) != 1 {
-		return false, errors.New("wrong challenge response")
+		return never, errors.New("wrong challenge response")
 	}
-	return true, nil
+	return rec.Expires, nil
 }
 
 // questionTokens returns the tokens a canRead or canControl presents,

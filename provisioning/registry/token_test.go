@@ -69,8 +69,11 @@ func TestTokens(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	var later atomic.Int64 // the registry's clock runs this far ahead
 	startRegistryWith(t, p, filepath.Join(t.TempDir(), "registry.db"), func(o *registry.Options) {
 		o.TokenBurst, o.TokenEvery = 50, time.Minute
+		o.TokenLifetime = 30 * 24 * time.Hour
+		o.Now = func() time.Time { return time.Now().Add(time.Duration(later.Load())) }
 	})
 	domain := jid.MustParse(p.ComponentDomain)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -332,6 +335,18 @@ func TestTokens(t *testing.T) {
 	}
 	if got, err := readout(aliceTok); err != nil || !slices.Equal(got, []string{"Energy"}) {
 		t.Fatalf("Carol's readout with the token: %v, %v; want [Energy]", got, err)
+	}
+
+	// Five minutes before the token expires, a new verification (the
+	// last one is long stale) holds only until then: once expired, the
+	// token is worth nothing.
+	later.Store(int64(30*24*time.Hour - 5*time.Minute))
+	if got, err := readout(aliceTok); err != nil || !slices.Equal(got, []string{"Energy"}) {
+		t.Fatalf("Carol's readout just before expiry: %v, %v; want [Energy]", got, err)
+	}
+	later.Store(int64(30*24*time.Hour + time.Minute))
+	if got, err := readout(aliceTok); err == nil {
+		t.Fatalf("Carol's readout with an expired token: %v, want refused", got)
 	}
 }
 

@@ -10,7 +10,8 @@
 // kept whole as JSON so that a thing reads back exactly as written),
 // tags (the first tag of each name of a thing, string or number, indexed
 // by name and value for searches and claims) and rules (one JSON record
-// per thing and requester). Text that is compared or ordered uses byte
+// per thing and requester), and since version 2 tokens (by the SHA-256
+// of the token, with the certificate and times in Unix seconds). Text that is compared or ordered uses byte
 // order (SQLite's BINARY collation, PostgreSQL's "C"), the order of Go's
 // strings and of the registry's keys. The schema version is recorded in
 // xiot_schema; Open applies the migrations a database lacks, in one
