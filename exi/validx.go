@@ -42,7 +42,7 @@ const maxShort = 16
 
 func newValIndex() *valIndex {
 	return &valIndex{seed: maphash.MakeSeed(), k: [3]uint64{rand.Uint64(), rand.Uint64(), rand.Uint64()},
-		short: make([]sslot, 256), slots: make([]uint64, 64)}
+		short: make([]sslot, 64), slots: make([]uint64, 64)}
 }
 
 // shortKey returns two words that, with the length, identify a string of
