@@ -397,7 +397,9 @@ func (e *Encoder) value(ln *localName, s string, dt int) {
 		e.chans = append(e.chans, ln.ch)
 	}
 	ln.ch.vals = append(ln.ch.vals, s)
-	ln.ch.dts = append(ln.ch.dts, int32(dt))
+	if e.sg != nil { // schema-less channels are untyped
+		ln.ch.dts = append(ln.ch.dts, int32(dt))
+	}
 	e.nvalues++
 	if e.nvalues == e.opts.blockSize() {
 		e.closeBlock()

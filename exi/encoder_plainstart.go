@@ -37,9 +37,12 @@ func (e *Encoder) plainStart(t *xml.StartElement, mark int, space bool) (bool, e
 	f := &e.stack[len(e.stack)-1]
 	nfix := len(e.lv[stStartTag][0])
 	attrs := t.Attr
-	if !e.w.aligned && !e.channels() {
+	switch {
+	case !e.w.aligned && !e.channels():
 		// bit-packed: values go straight to e.w
 		attrs = attrs[e.plainAttrs(f, attrs, nfix):]
+	case e.channels():
+		attrs = attrs[e.plainAttrsQueued(f, attrs, nfix):]
 	}
 	for i := range attrs {
 		a := &attrs[i]
@@ -242,6 +245,55 @@ func (e *Encoder) plainAttrs(f *eframe, attrs []xml.Attr, nfix int) int {
 		mask = uint32(len(short) - 1)
 	}
 	e.w.acc, e.w.n = acc, n
+	if i > 0 {
+		if f.first {
+			g.first, f.first = int32(h0), false
+		}
+		f.hint = int32(h)
+	}
+	return i
+}
+
+// plainAttrsQueued is plainAttrs for pre-compression and compression:
+// the event codes go to the byte-aligned structure channel, the values
+// to their channels (as value does), and it stops where a value ends the
+// block.
+func (e *Encoder) plainAttrsQueued(f *eframe, attrs []xml.Attr, nfix int) int {
+	g := f.ln.elem
+	stc := g.stc
+	h0 := int(f.hint)
+	h := h0
+	if h >= len(stc) || len(attrs) == 0 {
+		return 0
+	}
+	cb := bitsFor(len(stc) + nfix)
+	last := uint64(len(stc) - 1)
+	block := e.opts.blockSize()
+	buf := e.w.buf
+	i := 0
+	for ; i < len(attrs) && h < len(stc) && e.nvalues < block-1; i, h = i+1, h+1 {
+		a := &attrs[i]
+		p := &stc[h]
+		ln := p.ln
+		if p.kind != evAT || len(ln.name) != len(a.Name.Local) || len(ln.uri.name) != len(a.Name.Space) ||
+			ln.name != a.Name.Local || len(a.Name.Space) != 0 && ln.uri.name != a.Name.Space {
+			break
+		}
+		// the event code as an n-bit unsigned integer in whole bytes
+		for code, nb := last-uint64(h), cb; nb > 0; nb -= 8 {
+			buf = append(buf, byte(code))
+			code >>= 8
+		}
+		c := ln.ch
+		if c == nil {
+			c = ln.channel()
+			ln.ch = c
+			e.chans = append(e.chans, c)
+		}
+		c.vals = append(c.vals, a.Value) // untyped: no dts
+		e.nvalues++
+	}
+	e.w.buf = buf
 	if i > 0 {
 		if f.first {
 			g.first, f.first = int32(h0), false

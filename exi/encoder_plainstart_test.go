@@ -13,8 +13,9 @@ import (
 // than maxShort, attributes in a namespace, value hits in the local and
 // the global partition, enough distinct values to grow the value index,
 // and start tags that leave the repeated names part-way, under bounded
-// and disabled value partitions and a value length limit; every stream
-// must be EncodeXML's bytes.
+// and disabled value partitions, a value length limit and small blocks
+// (values that end a block inside a start tag); every stream must be
+// EncodeXML's bytes (compression: decode to the same document).
 func TestPlainStartReplay(t *testing.T) {
 	var b strings.Builder
 	b.WriteString(`<r xmlns:p='urn:p'>`)
@@ -60,14 +61,16 @@ func TestPlainStartReplay(t *testing.T) {
 	b.WriteString(`</r>`)
 	doc := []byte(b.String())
 	for _, c := range []struct {
-		name     string
-		vml, vpc int
-	}{{"unbounded", Unbounded, Unbounded}, {"vpc0", Unbounded, 0}, {"vpc4", Unbounded, 4}, {"vpc300", Unbounded, 300}, {"vml3", 3, Unbounded}} {
-		for _, al := range []Alignment{BitPacked, ByteAligned, PreCompression} {
+		name            string
+		vml, vpc, block int
+	}{{"unbounded", Unbounded, Unbounded, 0}, {"vpc0", Unbounded, 0, 0}, {"vpc4", Unbounded, 4, 0},
+		{"vpc300", Unbounded, 300, 0}, {"vml3", 3, Unbounded, 0}, {"block1", Unbounded, Unbounded, 1},
+		{"block16", Unbounded, Unbounded, 16}, {"block150", Unbounded, Unbounded, 150}} {
+		for _, al := range []Alignment{BitPacked, ByteAligned, PreCompression, Compression} {
 			t.Run(c.name+"/"+al.String(), func(t *testing.T) {
 				o := DefaultOptions()
 				o.Alignment = al
-				o.ValueMaxLength, o.ValuePartitionCapacity = c.vml, c.vpc
+				o.ValueMaxLength, o.ValuePartitionCapacity, o.BlockSize = c.vml, c.vpc, c.block
 				checkTokenPaths(t, doc, o)
 			})
 		}
