@@ -11,7 +11,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"mellium.im/xmpp/jid"
+
 	"github.com/xiot/xiot/internal/xmpp"
+	"github.com/xiot/xiot/provisioning"
 	"github.com/xiot/xiot/sensors"
 	"github.com/xiot/xiot/sensors/sensordata"
 )
@@ -25,10 +28,17 @@ with --json. Nodes that fail are listed after the fields and make the
 command exit 1. Times are RFC 3339 (2026-11-24T10:00:00Z), "now", or an
 offset from now such as -24h or +10m.
 
+XEP-0324 tokens (--user-token etc.) are passed on to the device's
+provisioning server; a registry honours a rule about a token only for a
+requester who answers its challenge, which --token-cert and --token-key
+(the certificate the token was obtained for with xiot token, and its RSA
+key) do.
+
 Examples:
   xiot read --config /etc/xiot/xiot.yaml device@example.org/xiot
   xiot read --jid me@example.org --password-file pw device@example.org/xiot --node bme280 --field Temperature
   xiot read device@example.org/xiot --types historicalHour --from -24h --to now --json
+  xiot read device@example.org/xiot --user-token TOKEN --token-cert me.crt --token-key me.key
 `
 
 // listFlag is a flag that may be repeated.
@@ -48,6 +58,8 @@ type readFlags struct {
 	serviceToken   string
 	deviceToken    string
 	userToken      string
+	tokenCert      string
+	tokenKey       string
 	parsedFrom     time.Time
 	parsedTo       time.Time
 	parsedWhen     time.Time
@@ -70,6 +82,8 @@ func parseReadArgs(args []string, stdout, stderr io.Writer, now time.Time) (*rea
 	fs.StringVar(&rf.serviceToken, "service-token", "", "XEP-0324 service token to pass on")
 	fs.StringVar(&rf.deviceToken, "device-token", "", "XEP-0324 device token to pass on")
 	fs.StringVar(&rf.userToken, "user-token", "", "XEP-0324 user token to pass on")
+	fs.StringVar(&rf.tokenCert, "token-cert", "", "certificate `file` the tokens were obtained for (xiot token); with --token-key, answers the provisioning server's challenge of them")
+	fs.StringVar(&rf.tokenKey, "token-key", "", "RSA private key `file` of --token-cert")
 	fs.DurationVar(&rf.progressEvery, "progress", time.Second, "print a progress line on stderr this often while fields stream in (0: never)")
 	for {
 		if err := parseFlags(fs, args, stdout, stderr); err != nil {
@@ -83,6 +97,12 @@ func parseReadArgs(args []string, stdout, stderr io.Writer, now time.Time) (*rea
 	}
 	if len(rf.jid) != 1 {
 		return nil, fs, usagef(fs, "want exactly one device JID, got %d", len(rf.jid))
+	}
+	if (rf.tokenCert == "") != (rf.tokenKey == "") {
+		return nil, fs, usagef(fs, "--token-cert and --token-key go together")
+	}
+	if rf.tokenCert != "" && rf.serviceToken == "" && rf.deviceToken == "" && rf.userToken == "" {
+		return nil, fs, usagef(fs, "--token-cert: no token given (--service-token, --device-token or --user-token)")
 	}
 	var err error
 	if rf.parsedTypes, err = sensors.ParseReadoutType(rf.types); err != nil {
@@ -147,12 +167,31 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer cancel()
 	mux := &xmpp.Mux{}
 	client := sensordata.NewClient(mux)
+	var holder *provisioning.Holder
+	if rf.tokenCert != "" {
+		// XEP-0324: the provisioning server may challenge the tokens; the
+		// device passes the challenge on to us, and we prove we hold the
+		// certificate's key.
+		_, key, err := loadIdentity(rf.tokenCert, rf.tokenKey)
+		if err != nil {
+			return err
+		}
+		holder = provisioning.NewHolder(provisioning.Tokens{Service: rf.serviceToken, Device: rf.deviceToken, User: rf.userToken}, provisioning.DecryptOAEP(key), nil)
+		holder.Register(mux)
+	}
 	s, err := rf.acct.connect(ctx, stderr, mux)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 	to := rf.jid[0]
+	if holder != nil {
+		tj, err := jid.Parse(to)
+		if err != nil {
+			return fmt.Errorf("device JID %q: %w", to, err)
+		}
+		holder.Sent(tj)
+	}
 	ro, err := client.Request(ctx, s, to, rf.request())
 	if err != nil {
 		return err

@@ -23,10 +23,13 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/xiot/xiot/boards/sim"
 	"github.com/xiot/xiot/internal/testserver"
 	"github.com/xiot/xiot/internal/xmpp"
 	"github.com/xiot/xiot/provisioning"
 	"github.com/xiot/xiot/provisioning/registry"
+	provthing "github.com/xiot/xiot/provisioning/thing"
+	"github.com/xiot/xiot/sensors/sensordata"
 )
 
 // writeIdentity writes a self-signed certificate (PEM) for pub and the
@@ -187,6 +190,46 @@ func TestTokenCommand(t *testing.T) {
 	}
 	if strings.Contains(logs, tok) {
 		t.Fatal("the registry logged the token")
+	}
+	// "xiot read" with the token and its key reads what the token's rule
+	// allows of a device whose readouts ask the registry; without the
+	// key it cannot answer the challenge and reads nothing.
+	b := sim.New(nil)
+	ss, err := b.Sensors()
+	if err != nil {
+		t.Fatal(err)
+	}
+	canReadAuth, _ := provthing.Authorizers(client)
+	srv := sensordata.NewServer(ss, sensordata.Options{CanRead: canReadAuth})
+	defer srv.Close()
+	srv.Register(devMux)
+	if err := runRules(ctx, append(append([]string{"allow"}, ownerArgs...), "--fields", "Temperature", thing, "token:"+tok, "read"), &out2, &err2); err != nil {
+		t.Fatalf("rules allow token Temperature: %v\n%s", err, err2.String())
+	}
+	client.ClearCache()
+	if err := p.Register("bob", "bob-pass"); err != nil {
+		t.Fatal(err)
+	}
+	bobPass := filepath.Join(dir, "bob.pass")
+	if err := os.WriteFile(bobPass, []byte("bob-pass"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	read := func(user, pw string, extra ...string) (string, string, error) {
+		var o, e syncBuffer
+		args := append(append([]string{"--jid", user + "@" + p.Domain, "--password-file", pw, "--server", p.C2SAddr, "--ca-file", p.CAFile,
+			"--timeout", "15s", "--node", sim.NodeBME280, "--user-token", tok}, extra...), dev.LocalJID().String())
+		err := runRead(ctx, args, &o, &e)
+		return o.String(), e.String(), err
+	}
+	got, errOut, err := read("alice", pass, "--token-cert", cert, "--token-key", key)
+	if err != nil || !strings.Contains(got, "Temperature") || strings.Contains(got, "Pressure") {
+		t.Fatalf("xiot read with the token's key: %v\n%s\n%s\n%s", err, got, errOut, regErr.String())
+	}
+	// Bob has the token (it leaked) but not the key: he cannot answer the
+	// challenge and reads nothing.
+	client.ClearCache()
+	if got, errOut, err := read("bob", bobPass); err == nil || strings.Contains(got, "Temperature") {
+		t.Fatalf("xiot read with the token but without its key read (err %v):\n%s\n%s\n%s", err, got, errOut, regErr.String())
 	}
 	if out, err := token("--cert", cert, "--key", otherKey); err == nil || !strings.Contains(err.Error(), "does not belong") {
 		t.Fatalf("mismatched key: %q, %v", out, err)
