@@ -15,6 +15,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -89,9 +90,15 @@ func run(n int, node string, types sensors.ReadoutType, nagle bool) error {
 	// The floor: the same request answered at once, in one stanza carrying
 	// a fields element of the same size (what Prosody costs for stanzas of
 	// this size, without a second stanza or any sensor read).
-	var echo *xmpp.Element
+	var echo, echoM *xmpp.Element
 	dmux.IQ("get", nsEcho, "req", xmpp.HandlerFunc(func(ctx context.Context, s *xmpp.Session, iq *xmpp.Element) error {
 		return s.Send(ctx, xmpp.ResultIQ(iq, echo))
+	}))
+	// The same, the way XEP-0323 answers: the fields in a message and an
+	// empty IQ result, in one write, still without any sensor read.
+	dmux.IQ("get", nsEcho+"m", "req", xmpp.HandlerFunc(func(ctx context.Context, s *xmpp.Session, iq *xmpp.Element) error {
+		msg := xmpp.NewElement("", "message", "to", iq.Get("from")).Add(echoM)
+		return s.SendAll(ctx, msg, xmpp.ResultIQ(iq, nil))
 	}))
 	dev, err := session(ctx, p, "device", "bench", dmux)
 	if err != nil {
@@ -99,6 +106,11 @@ func run(n int, node string, types sensors.ReadoutType, nagle bool) error {
 	}
 	defer dev.Close()
 	cmux := &xmpp.Mux{}
+	gotMsg := make(chan struct{}, 16)
+	cmux.Message(nsEcho+"m", "fields", xmpp.HandlerFunc(func(ctx context.Context, s *xmpp.Session, m *xmpp.Element) error {
+		gotMsg <- struct{}{}
+		return nil
+	}))
 	client := sensordata.NewClient(cmux)
 	cli, err := session(ctx, p, "client", "bench", cmux)
 	if err != nil {
@@ -114,6 +126,11 @@ func run(n int, node string, types sensors.ReadoutType, nagle bool) error {
 	}
 	fields := len(res.Fields)
 	echo = sensordata.Fields{SeqNr: 1, Done: true, Fields: res.Fields}.Element()
+	echoM = sensordata.Fields{SeqNr: 1, Done: true, Fields: res.Fields}.Element()
+	echoM.Name.Space = nsEcho + "m"
+	echoMReq := req.Element()
+	echoMReq.Name.Space = nsEcho + "m"
+	var mechoes []time.Duration
 	echoReq := req.Element()
 	echoReq.Name.Space = nsEcho
 
@@ -135,6 +152,23 @@ func run(n int, node string, types sensors.ReadoutType, nagle bool) error {
 		t0 = time.Now()
 		_, err = cli.SendIQ(cctx, xmpp.NewElement("", "iq", "type", "get", "to", to).Add(echoReq))
 		ed := time.Since(t0)
+		t0 = time.Now()
+		merr := cli.Send(cctx, xmpp.NewElement("", "iq", "type", "get", "id", fmt.Sprint("m", i), "to", to).Add(echoMReq))
+		if merr == nil {
+			select {
+			case <-gotMsg:
+			case <-cctx.Done():
+				merr = errors.New("no message")
+			}
+		}
+		med := time.Since(t0)
+		if merr != nil {
+			cancel()
+			return fmt.Errorf("message echo: %w", merr)
+		}
+		if i >= n/10 {
+			mechoes = append(mechoes, med)
+		}
 		cancel()
 		if err != nil {
 			return fmt.Errorf("echo: %w", err)
@@ -153,6 +187,9 @@ func run(n int, node string, types sensors.ReadoutType, nagle bool) error {
 	fmt.Printf("  %-28s %10v %10v %10v\n", "same bytes, one stanza, echo", ep50, ep90, ep99)
 	fmt.Printf("  %-28s %10.2f %10.2f %10.2f   (goal p50 <= 1.20)\n", "ratio readout/ping", ratio(rp50, pp50), ratio(rp90, pp90), ratio(rp99, pp99))
 	fmt.Printf("  %-28s %10.2f %10.2f %10.2f\n", "ratio echo/ping", ratio(ep50, pp50), ratio(ep90, pp90), ratio(ep99, pp99))
+	mp50, mp90, mp99 := pct(mechoes)
+	fmt.Printf("  %-28s %10v %10v %10v\n", "same bytes as a message+IQ", mp50, mp90, mp99)
+	fmt.Printf("  %-28s %10.2f %10.2f %10.2f\n", "ratio message echo/ping", ratio(mp50, pp50), ratio(mp90, pp90), ratio(mp99, pp99))
 
 	var big []sensors.Field
 	ts := time.Now()
