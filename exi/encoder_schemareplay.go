@@ -8,10 +8,10 @@ import (
 )
 
 // replayPacked is replayStart's loop in a bit-packed stream for the
-// attributes of the common types: booleans, floats that fastFloat
-// parses, and strings of at most maxShort bytes that need no whitespace
-// normalisation and are in the value table (found in its short-string
-// table inline). Each goes out
+// attributes of the common types: booleans, floats and integers that
+// fastFloat and fastInt parse, and strings of at most maxShort bytes
+// that need no whitespace normalisation, looked up in the value index's
+// short-string table inline (a miss goes to encodeMiss). Each hit goes out
 // with its event code in one write to the bit writer's accumulator,
 // kept in registers. Other values take typedFast. It returns the number
 // of attributes done, fewer than len(m.order) when typedFast refused one
@@ -77,7 +77,17 @@ func (e *Encoder) replayPacked(t *xml.StartElement, m *startMemo, f *eframe) int
 			}
 			meta := short[j].meta
 			if meta == 0 {
-				goto slow // a miss
+				if d.CharSet != nil {
+					goto slow
+				}
+				// a miss: the code, then the string and its length
+				// (encodeMiss), without a second lookup
+				e.w.acc, e.w.n = acc, n
+				st.code.write(&e.w)
+				tb.encodeMiss(&e.w, &e.opts, st.ln, v, nil)
+				acc, n = e.w.acc, e.w.n
+				f.sc.nt, f.sc.tab, f.sc.tabNT = st.nt, st.tab, st.tabNT
+				continue
 			}
 			id := uint32(meta) - 1
 			if ge := &tb.gvals[id]; ge.owner == st.ln {
@@ -99,6 +109,16 @@ func (e *Encoder) replayPacked(t *xml.StartElement, m *startMemo, f *eframe) int
 				goto slow
 			}
 			bits, nb = mb<<uint(en)|eb, uint(mn+en)
+		case schema.RepInteger:
+			iv, ok := fastInt(v)
+			if !ok {
+				goto slow
+			}
+			b, bn := intBits(iv)
+			if bn == 0 {
+				goto slow
+			}
+			bits, nb = b, uint(bn)
 		default:
 			goto slow
 		}
