@@ -279,6 +279,31 @@ func registryEndToEnd(t *testing.T, path string) {
 		t.Fatalf("claim: %v, %v", res, err)
 	}
 	wantEvent("claimed " + ownerJID)
+	// Owner-only requests with a forged from (the owner's JID) on a
+	// session of Bob's: the server does not deliver them as the owner's
+	// (RFC 6120 §8.1.2.1: it rewrites the address to the real sender or
+	// refuses the stanza), so the registry treats them as Bob's and
+	// refuses them; the thing stays the owner's and is not removed.
+	forger := connect(t, clientConfig(t, p, "bob", "forger"), nil)
+	for _, payload := range []string{
+		`<remove xmlns='urn:xmpp:iot:discovery' jid='` + thing + `'/>`,
+		`<disown xmlns='urn:xmpp:iot:discovery' jid='` + thing + `'/>`,
+		`<update xmlns='urn:xmpp:iot:discovery' jid='` + thing + `'><str name='ROOM' value='forged'/></update>`,
+	} {
+		el, _ := parseXML(payload)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		res, err := forger.SendIQ(ctx, xmpp.NewElement("", "iq", "type", "set", "to", domain, "from", ownerJID+"/phone").Add(el))
+		cancel()
+		if err == nil {
+			t.Fatalf("forged %s accepted: %v", el.Name.Local, res)
+		}
+	}
+	forger.Close()
+	select {
+	case e := <-events:
+		t.Fatalf("the thing was told %q after forged requests", e)
+	case <-time.After(200 * time.Millisecond):
+	}
 	if _, err := request(t, bob, domain, "set", `<mine xmlns='urn:xmpp:iot:discovery'>`+tags+`</mine>`); condition(err) != "item-not-found" {
 		t.Fatalf("claim of a claimed thing by another: %v", err)
 	}
