@@ -1,3 +1,5 @@
+//go:build !xiot_small
+
 package main
 
 import (

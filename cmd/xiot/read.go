@@ -172,11 +172,9 @@ func runRead(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		// XEP-0324: the provisioning server may challenge the tokens; the
 		// device passes the challenge on to us, and we prove we hold the
 		// certificate's key.
-		_, key, err := loadIdentity(rf.tokenCert, rf.tokenKey)
-		if err != nil {
+		if holder, err = tokenHolder(rf); err != nil {
 			return err
 		}
-		holder = provisioning.NewHolder(provisioning.Tokens{Service: rf.serviceToken, Device: rf.deviceToken, User: rf.userToken}, provisioning.DecryptOAEP(key), nil)
 		holder.Register(mux)
 	}
 	s, err := rf.acct.connect(ctx, stderr, mux)
