@@ -2,11 +2,14 @@ package xmpp
 
 import (
 	"bytes"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -400,4 +403,32 @@ func TestEXIStreamClosesWhenSessionTablesLost(t *testing.T) {
 		c1.Close()
 		c2.Close()
 	}
+}
+
+// FuzzLoadQuick: a damaged or hostile quick configuration file is an
+// error or no configuration, never a panic, and never a configuration
+// outside its scope.
+func FuzzLoadQuick(f *testing.F) {
+	good, _ := json.Marshal(quickFile{Version: 1, Scope: "s", ID: "id", Params: EXIParams{Agreement: true}})
+	f.Add(good)
+	f.Add([]byte("{"))
+	f.Add([]byte(`{"version":1,"scope":"other","configurationId":"x","params":{"Agreement":true}}`))
+	f.Add([]byte(`{"version":2,"scope":"s","configurationId":"x","params":{"Agreement":true,"Alignment":200,"BlockSize":-1}}`))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(dir, "q.json")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		q, err := loadQuick(path, "s")
+		if err != nil && q != nil {
+			t.Fatal("a configuration and an error")
+		}
+		if q != nil {
+			var qf quickFile
+			if json.Unmarshal(data, &qf) != nil || qf.Scope != "s" || qf.Version != 1 || q.id == "" || !q.params.Agreement {
+				t.Fatalf("configuration %+v loaded from %q", q, data)
+			}
+		}
+	})
 }
