@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/xiot/xiot/deploy"
+	"github.com/xiot/xiot/internal/atomicfile"
 	"github.com/xiot/xiot/internal/config"
 )
 
@@ -176,14 +177,7 @@ func writeFile(path string, data []byte, mode os.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, mode); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, mode); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, data, mode)
 }
 
 func copyFile(src, dst string, mode os.FileMode) error {

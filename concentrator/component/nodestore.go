@@ -8,9 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 
+	"github.com/xiot/xiot/internal/atomicfile"
 	"github.com/xiot/xiot/internal/config"
 )
 
@@ -164,38 +164,11 @@ func (s *nodeStore) saveLocked() error {
 	return nil
 }
 
-// writeAtomic writes data to path with mode 0600: a temporary file in
-// the same directory, synced, renamed over the old one, then the
-// directory synced, so that a crash leaves the old or the new content.
+// writeAtomic writes data to path with mode 0600, creating its directory
+// (0700) first; see atomicfile.Write.
 func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // after a successful rename there is nothing to remove
-	err = tmp.Chmod(0o600)
-	if err == nil {
-		_, err = tmp.Write(data)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", strings.TrimSuffix(path, "\n"), err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.Write(path, data, 0o600)
 }

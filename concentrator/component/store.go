@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+
+	"github.com/xiot/xiot/internal/atomicfile"
 )
 
 // SubscriptionsFile is the name of the subscription store in the state
@@ -130,27 +132,8 @@ func (s *store) saveLocked() error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("component: subscription store: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(s.path)+".*")
-	if err != nil {
-		return fmt.Errorf("component: subscription store: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // after a successful rename there is nothing to remove
-	_, err = tmp.Write(append(data, '\n'))
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), s.path)
-	}
-	if err != nil {
-		return fmt.Errorf("component: saving subscription store %s: %w", s.path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
+	if err := atomicfile.Write(s.path, append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("component: saving subscription store: %w", err)
 	}
 	return nil
 }

@@ -12,11 +12,11 @@ import (
 	"io/fs"
 	"net"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/xiot/xiot/exi"
 	"github.com/xiot/xiot/exi/xmppschema"
+	"github.com/xiot/xiot/internal/atomicfile"
 )
 
 // ErrNoEXI reports a server that does not speak EXI where the alternative
@@ -413,21 +413,5 @@ func saveQuick(path, scope string, q *exiQuick) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".exi-quick-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, data, 0o600)
 }

@@ -17,6 +17,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/xiot/xiot/internal/atomicfile"
 	"github.com/xiot/xiot/internal/xmpp"
 	"github.com/xiot/xiot/provisioning/registry"
 )
@@ -223,30 +224,14 @@ func (r *Registration) save() error {
 	return writeFileAtomic(r.opts.StateFile, b)
 }
 
-// writeFileAtomic replaces path with b (mode 0600): a crash leaves the old
-// or the new content, never a mix.
+// writeFileAtomic replaces path with b (mode 0600), creating its
+// directory first: a crash leaves the old or the new content, never a mix.
 func writeFileAtomic(path string, b []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return fmt.Errorf("registry: %w", err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
+	if err := atomicfile.Write(path, b, 0o600); err != nil {
 		return fmt.Errorf("registry: %w", err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("registry: saving %s: %w", path, err)
 	}
 	return nil
 }
