@@ -35,28 +35,11 @@ import (
 func TestFleetConcentratorEndToEnd(t *testing.T) {
 	const mqttDomain = "mqtt.localhost"
 	mqttSecret := fmt.Sprintf("concentrator-%d", time.Now().UnixNano())
-	p := testserver.StartProsody(t, testserver.ProsodyOptions{
+	f := newFleet(t, testserver.ProsodyOptions{
 		ExtraConfig: fmt.Sprintf("Component %q\n    component_secret = %q\n", mqttDomain, mqttSecret),
-	})
+	}, "owner", "alice", "bob")
+	p, dir, write, acct, regLog := f.p, f.dir, f.write, f.acct, &f.regLog
 	m := testserver.StartMosquitto(t, testserver.MosquittoOptions{})
-	dir := t.TempDir()
-	write := func(name, body string) string {
-		f := filepath.Join(dir, name)
-		if err := os.WriteFile(f, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return f
-	}
-	pass := map[string]string{}
-	for _, u := range []string{"owner", "alice", "bob"} {
-		if err := p.Register(u, u+"-secret"); err != nil {
-			t.Fatal(err)
-		}
-		pass[u] = write(u+".pass", u+"-secret")
-	}
-	acct := func(user string) []string {
-		return []string{"--jid", user + "@" + p.Domain, "--password-file", pass[user], "--server", p.C2SAddr, "--ca-file", p.CAFile}
-	}
 
 	// The device: three retained readings and two switches; it echoes
 	// commands as Tasmota does, and the test records them.
@@ -83,10 +66,7 @@ func TestFleetConcentratorEndToEnd(t *testing.T) {
 		}
 	}
 
-	regSecret := write("registry.secret", p.ComponentSecret)
 	concSecret := write("concentrator.secret", mqttSecret)
-	regCfg := write("registry.yaml", fmt.Sprintf("state_dir: %s\ncomponent:\n  domain: %s\n  server: %s\n  secret_file: %s\n",
-		filepath.Join(dir, "registry-state"), p.ComponentDomain, p.ComponentAddr, regSecret))
 	concCfg := write("concentrator.yaml", fmt.Sprintf(`state_dir: %s
 component:
   domain: %s
@@ -117,29 +97,13 @@ provisioning:
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var regLog, concLog syncBuffer
-	startRegistry := func() (context.CancelFunc, chan int) {
-		rctx, rcancel := context.WithCancel(ctx)
-		done := make(chan int, 1)
-		go func() { done <- run(rctx, []string{"registry", "--config", regCfg}, &regLog, &regLog) }()
-		return rcancel, done
-	}
+	var concLog syncBuffer
+	startRegistry := func() (context.CancelFunc, chan int) { return f.startRegistry(ctx) }
 	stopRegistry, regDone := startRegistry()
 	concDone := make(chan int, 1)
 	go func() { concDone <- run(ctx, []string{"concentrator", "--config", concCfg}, &concLog, &concLog) }()
 	defer func() { cancel(); <-regDone; <-concDone }()
-	waitFor := func(buf *syncBuffer, re *regexp.Regexp) []string {
-		t.Helper()
-		for deadline := time.Now().Add(30 * time.Second); ; {
-			if m := re.FindStringSubmatch(buf.String()); m != nil {
-				return m
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no %s in the log:\n%s\nregistry:\n%s", re, buf.String(), regLog.String())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	waitFor := f.waitLog
 
 	// Registered: the claim text is in the log and in --claims.
 	device := "thermo1@" + mqttDomain
@@ -148,8 +112,8 @@ provisioning:
 	if code != exitOK {
 		t.Fatalf("--claims: exit %d\n%s\n%s", code, out, errOut)
 	}
-	f := strings.Split(strings.TrimSpace(out), "\t")
-	if len(f) != 3 || f[0] != device || f[1] != "unclaimed" || f[2] != logged || !strings.Contains(logged, "KEY:") || !strings.Contains(logged, "SN:thermo1") {
+	cols := strings.Split(strings.TrimSpace(out), "\t")
+	if len(cols) != 3 || cols[0] != device || cols[1] != "unclaimed" || cols[2] != logged || !strings.Contains(logged, "KEY:") || !strings.Contains(logged, "SN:thermo1") {
 		t.Fatalf("--claims printed %q; the log says %q", out, logged)
 	}
 	if fi, err := os.Stat(filepath.Join(dir, "concentrator-state", "concentrator-registrations")); err != nil {
@@ -247,7 +211,7 @@ provisioning:
 
 	// Back up; the owner revokes, and the device knows at once.
 	stopRegistry, regDone = startRegistry()
-	waitFor(&regLog, regexp.MustCompile(`(?s)registry stopped.*XMPP component online`))
+	waitFor(regLog, regexp.MustCompile(`(?s)registry stopped.*XMPP component online`))
 	rules("deny", device, "alice@"+p.Domain, "read")
 	if code, out, _ := read("alice"); code == exitOK {
 		t.Errorf("alice still reads after the owner revoked:\n%s", out)

@@ -31,28 +31,11 @@ import (
 func TestFleetConcentratorUpdateUnregister(t *testing.T) {
 	const mqttDomain = "mqtt.localhost"
 	mqttSecret := fmt.Sprintf("concentrator-%d", time.Now().UnixNano())
-	p := testserver.StartProsody(t, testserver.ProsodyOptions{
+	f := newFleet(t, testserver.ProsodyOptions{
 		ExtraConfig: fmt.Sprintf("Component %q\n    component_secret = %q\n", mqttDomain, mqttSecret),
-	})
+	}, "owner", "alice", "bob")
+	p, dir, write, acct, regLog := f.p, f.dir, f.write, f.acct, &f.regLog
 	m := testserver.StartMosquitto(t, testserver.MosquittoOptions{})
-	dir := t.TempDir()
-	write := func(name, body string) string {
-		f := filepath.Join(dir, name)
-		if err := os.WriteFile(f, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return f
-	}
-	pass := map[string]string{}
-	for _, u := range []string{"owner", "alice", "bob"} {
-		if err := p.Register(u, u+"-secret"); err != nil {
-			t.Fatal(err)
-		}
-		pass[u] = write(u+".pass", u+"-secret")
-	}
-	acct := func(user string) []string {
-		return []string{"--jid", user + "@" + p.Domain, "--password-file", pass[user], "--server", p.C2SAddr, "--ca-file", p.CAFile}
-	}
 
 	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + m.Addr).SetClientID("boiler"))
 	if tok := pub.Connect(); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
@@ -75,10 +58,7 @@ func TestFleetConcentratorUpdateUnregister(t *testing.T) {
 		publish("homie/boiler/"+kv[0], kv[1])
 	}
 
-	regSecret := write("registry.secret", p.ComponentSecret)
 	concSecret := write("concentrator.secret", mqttSecret)
-	regCfg := write("registry.yaml", fmt.Sprintf("state_dir: %s\ncomponent:\n  domain: %s\n  server: %s\n  secret_file: %s\n",
-		filepath.Join(dir, "registry-state"), p.ComponentDomain, p.ComponentAddr, regSecret))
 	state := filepath.Join(dir, "concentrator-state")
 	concCfg := write("concentrator.yaml", fmt.Sprintf(`state_dir: %s
 component:
@@ -97,13 +77,7 @@ provisioning:
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var regLog syncBuffer
-	startRegistry := func() (context.CancelFunc, chan int) {
-		rctx, rcancel := context.WithCancel(ctx)
-		done := make(chan int, 1)
-		go func() { done <- run(rctx, []string{"registry", "--config", regCfg}, &regLog, &regLog) }()
-		return rcancel, done
-	}
+	startRegistry := func() (context.CancelFunc, chan int) { return f.startRegistry(ctx) }
 	stopRegistry, regDone := startRegistry()
 	regUp := true
 	defer func() {
@@ -113,43 +87,14 @@ provisioning:
 		}
 	}()
 	startConcentrator := func(extra ...string) (*syncBuffer, func()) {
-		var log syncBuffer
-		cctx, ccancel := context.WithCancel(ctx)
-		done := make(chan int, 1)
-		go func() {
-			done <- run(cctx, append([]string{"concentrator", "--config", concCfg}, extra...), &log, &log)
-		}()
-		return &log, func() {
-			ccancel()
-			if code := <-done; code != exitOK {
-				t.Errorf("concentrator exit %d:\n%s", code, log.String())
-			}
-		}
+		return f.start(ctx, append([]string{"concentrator", "--config", concCfg}, extra...)...)
 	}
-	waitFor := func(buf *syncBuffer, re *regexp.Regexp) []string {
-		t.Helper()
-		for deadline := time.Now().Add(40 * time.Second); ; {
-			if m := re.FindStringSubmatch(buf.String()); m != nil {
-				return m
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no %s in the log:\n%s\nregistry:\n%s", re, buf.String(), regLog.String())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	waitFor := f.waitLog
 	xiot := func(args ...string) (int, string) {
 		code, out, errOut := runXiot(t, args...)
 		return code, out + errOut
 	}
-	owned := func() string {
-		t.Helper()
-		code, out := xiot(append(append([]string{"things"}, acct("owner")...), "--registry", p.ComponentDomain)...)
-		if code != exitOK {
-			t.Fatalf("xiot things: exit %d\n%s", code, out)
-		}
-		return out
-	}
+	owned := f.things
 	search := func(term string) string {
 		t.Helper()
 		code, out := xiot(append(append([]string{"things"}, acct("bob")...), "--registry", p.ComponentDomain, term)...)
@@ -226,7 +171,7 @@ provisioning:
 	// The registry is back: new questions are answered.
 	stopRegistry, regDone = startRegistry()
 	regUp = true
-	waitFor(&regLog, regexp.MustCompile(`(?s)registry stopped.*XMPP component online`))
+	waitFor(regLog, regexp.MustCompile(`(?s)registry stopped.*XMPP component online`))
 	if code, out := read("alice", "--user-token", "new-question"); !granted(code, out) {
 		t.Errorf("alice's new question with the registry back: exit %d\n%s", code, out)
 	}

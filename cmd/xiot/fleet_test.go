@@ -5,12 +5,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/xiot/xiot/internal/testserver"
 )
@@ -22,31 +20,8 @@ import (
 // reads exactly those and cannot control anything; the owner revokes and
 // the refusal holds at once (clearCache).
 func TestFleetEndToEnd(t *testing.T) {
-	p := testserver.StartProsody(t, testserver.ProsodyOptions{})
-	dir := t.TempDir()
-	pass := map[string]string{}
-	for _, u := range []string{"device", "owner", "alice"} {
-		if err := p.Register(u, u+"-secret"); err != nil {
-			t.Fatal(err)
-		}
-		pass[u] = filepath.Join(dir, u+".pass")
-		if err := os.WriteFile(pass[u], []byte(u+"-secret"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	secret := filepath.Join(dir, "component.secret")
-	if err := os.WriteFile(secret, []byte(p.ComponentSecret), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	write := func(name, body string) string {
-		f := filepath.Join(dir, name)
-		if err := os.WriteFile(f, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return f
-	}
-	regCfg := write("registry.yaml", fmt.Sprintf("state_dir: %s\ncomponent:\n  domain: %s\n  server: %s\n  secret_file: %s\n",
-		filepath.Join(dir, "registry-state"), p.ComponentDomain, p.ComponentAddr, secret))
+	f := newFleet(t, testserver.ProsodyOptions{}, "device", "owner", "alice")
+	p, dir, pass, write, acct, regLog := f.p, f.dir, f.pass, f.write, f.acct, &f.regLog
 	agentCfg := write("agent.yaml", fmt.Sprintf(`account:
   jid: device@%s/agent
   password_file: %s
@@ -58,29 +33,15 @@ provisioning:
   registry: %s
   meta: {SN: "0042", MAN: xiot.example, MODEL: sim}
 `, p.Domain, pass["device"], p.C2SAddr, p.CAFile, filepath.Join(dir, "agent-state"), p.ComponentDomain))
-	acct := func(user string) []string {
-		return []string{"--jid", user + "@" + p.Domain, "--password-file", pass[user], "--server", p.C2SAddr, "--ca-file", p.CAFile}
-	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var regLog, agentLog syncBuffer
-	regDone, agentDone := make(chan int, 1), make(chan int, 1)
-	go func() { regDone <- run(ctx, []string{"registry", "--config", regCfg}, &regLog, &regLog) }()
+	var agentLog syncBuffer
+	_, regDone := f.startRegistry(ctx)
+	agentDone := make(chan int, 1)
 	go func() { agentDone <- run(ctx, []string{"agent", "--config", agentCfg}, &agentLog, &agentLog) }()
 	defer func() { cancel(); <-regDone; <-agentDone }()
-	waitFor := func(buf *syncBuffer, re *regexp.Regexp) []string {
-		t.Helper()
-		for deadline := time.Now().Add(30 * time.Second); ; {
-			if m := re.FindStringSubmatch(buf.String()); m != nil {
-				return m
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no %s in the log:\n%s\nregistry:\n%s", re, buf.String(), regLog.String())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	waitFor := f.waitLog
 	claimText := waitFor(&agentLog, regexp.MustCompile(`xiot claim '([^']*)'`))[1]
 	if !strings.Contains(claimText, "KEY:") {
 		t.Fatalf("claim text %q", claimText)

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/xiot/xiot/internal/testserver"
 )
@@ -27,25 +26,8 @@ import (
 // --unregister` then removes it from the registry and deletes its KEY and
 // cache, and a second --unregister is refused.
 func TestFleetUpdateUnregister(t *testing.T) {
-	p := testserver.StartProsody(t, testserver.ProsodyOptions{})
-	dir := t.TempDir()
-	write := func(name, body string) string {
-		f := filepath.Join(dir, name)
-		if err := os.WriteFile(f, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return f
-	}
-	pass := map[string]string{}
-	for _, u := range []string{"device", "owner", "alice", "bob"} {
-		if err := p.Register(u, u+"-secret"); err != nil {
-			t.Fatal(err)
-		}
-		pass[u] = write(u+".pass", u+"-secret")
-	}
-	secret := write("component.secret", p.ComponentSecret)
-	regCfg := write("registry.yaml", fmt.Sprintf("state_dir: %s\ncomponent:\n  domain: %s\n  server: %s\n  secret_file: %s\n",
-		filepath.Join(dir, "registry-state"), p.ComponentDomain, p.ComponentAddr, secret))
+	f := newFleet(t, testserver.ProsodyOptions{}, "device", "owner", "alice", "bob")
+	p, dir, pass, write, acct := f.p, f.dir, f.pass, f.write, f.acct
 	state := filepath.Join(dir, "agent-state")
 	agentCfg := func(meta string) string {
 		return write("agent.yaml", fmt.Sprintf(`account:
@@ -62,59 +44,21 @@ provisioning:
 `, p.Domain, pass["device"], p.C2SAddr, p.CAFile, state, p.ComponentDomain, meta))
 	}
 	cfgFile := agentCfg(`SN: "0042", MAN: xiot.example, MODEL: sim`)
-	acct := func(user string) []string {
-		return []string{"--jid", user + "@" + p.Domain, "--password-file", pass[user], "--server", p.C2SAddr, "--ca-file", p.CAFile}
-	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var regLog syncBuffer
-	startRegistry := func() (context.CancelFunc, chan int) {
-		rctx, rcancel := context.WithCancel(ctx)
-		done := make(chan int, 1)
-		go func() { done <- run(rctx, []string{"registry", "--config", regCfg}, &regLog, &regLog) }()
-		return rcancel, done
-	}
+	startRegistry := func() (context.CancelFunc, chan int) { return f.startRegistry(ctx) }
 	stopRegistry, regDone := startRegistry()
 	defer func() { stopRegistry(); <-regDone }()
 	startAgent := func(extra ...string) (*syncBuffer, func()) {
-		var log syncBuffer
-		actx, acancel := context.WithCancel(ctx)
-		done := make(chan int, 1)
-		go func() {
-			done <- run(actx, append([]string{"agent", "--config", cfgFile}, extra...), &log, &log)
-		}()
-		return &log, func() {
-			acancel()
-			if code := <-done; code != exitOK {
-				t.Errorf("agent exit %d:\n%s", code, log.String())
-			}
-		}
+		return f.start(ctx, append([]string{"agent", "--config", cfgFile}, extra...)...)
 	}
-	waitFor := func(buf *syncBuffer, re *regexp.Regexp) []string {
-		t.Helper()
-		for deadline := time.Now().Add(40 * time.Second); ; {
-			if m := re.FindStringSubmatch(buf.String()); m != nil {
-				return m
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no %s in the log:\n%s\nregistry:\n%s", re, buf.String(), regLog.String())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	waitFor := f.waitLog
 	xiot := func(args ...string) (int, string) {
 		code, out, errOut := runXiot(t, args...)
 		return code, out + errOut
 	}
-	owned := func() string {
-		t.Helper()
-		code, out := xiot(append(append([]string{"things"}, acct("owner")...), "--registry", p.ComponentDomain)...)
-		if code != exitOK {
-			t.Fatalf("xiot things: exit %d\n%s", code, out)
-		}
-		return out
-	}
+	owned := f.things
 
 	agentLog, stopAgent := startAgent()
 	claimText := waitFor(agentLog, regexp.MustCompile(`xiot claim '([^']*)'`))[1]
