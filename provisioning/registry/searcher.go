@@ -53,24 +53,42 @@ func Searchable(t Thing) bool { return t.Claimed() && t.Public && !t.Removed }
 // the reference every Searcher must agree with, and what the registry
 // does with a store that is not a Searcher.
 func ScanSearch(ctx context.Context, s Store, ops []Operator, offset, limit int) ([]Thing, bool, error) {
-	var found []Thing
-	more := false
-	err := s.Things(ctx, "", func(t Thing) bool {
-		if !Searchable(t) || !Matches(t, ops) {
-			return true
-		}
-		if offset > 0 {
-			offset--
-			return true
-		}
-		if len(found) == limit {
-			more = true
-			return false
-		}
-		found = append(found, t)
+	pg := NewSearchPage(ops, offset, limit)
+	err := s.Things(ctx, "", pg.Visit)
+	return pg.Found, pg.More, err
+}
+
+// SearchPage collects one page of search results from things offered in
+// key order: the searchable ones that match every operator, after the
+// first offset of them, at most limit.
+type SearchPage struct {
+	ops         []Operator
+	skip, limit int
+	// Found is the page; More tells that matching things follow it.
+	Found []Thing
+	More  bool
+}
+
+// NewSearchPage returns an empty page for a search.
+func NewSearchPage(ops []Operator, offset, limit int) *SearchPage {
+	return &SearchPage{ops: ops, skip: offset, limit: limit}
+}
+
+// Visit offers t to the page; it reports whether more things are wanted.
+func (p *SearchPage) Visit(t Thing) bool {
+	if !Searchable(t) || !Matches(t, p.ops) {
 		return true
-	})
-	return found, more, err
+	}
+	if p.skip > 0 {
+		p.skip--
+		return true
+	}
+	if len(p.Found) == p.limit {
+		p.More = true
+		return false
+	}
+	p.Found = append(p.Found, t)
+	return true
 }
 
 // searchThings answers a search from the store's indexes when it has

@@ -35,28 +35,12 @@ func (s *Store) Search(ctx context.Context, ops []registry.Operator, offset, lim
 	if !ok {
 		return nil, false, nil // an operator nothing matches
 	}
-	var found []registry.Thing
-	more, skip := false, offset
+	pg := registry.NewSearchPage(ops, offset, limit)
 	first := min(max(offset+limit+1, 1), pageSize)
-	err = s.pages(ctx, first, cond, args, func(t registry.Thing) bool {
-		if !registry.Searchable(t) || !registry.Matches(t, ops) {
-			return true
-		}
-		if skip > 0 {
-			skip--
-			return true
-		}
-		if len(found) == limit {
-			more = true
-			return false
-		}
-		found = append(found, t)
-		return true
-	})
-	if err != nil {
+	if err := s.pages(ctx, first, cond, args, pg.Visit); err != nil {
 		return nil, false, fmt.Errorf("sqlstore: search: %w", err)
 	}
-	return found, more, nil
+	return pg.Found, pg.More, nil
 }
 
 // tagCond is an operator as a condition on the tag row g of its name,
