@@ -199,14 +199,10 @@ func (b *Bridge) UpdateMapping(ctx context.Context, id string, mc config.MQTTMap
 		return err
 	}
 	b.mu.Lock()
-	i := b.mappingLocked(id)
-	switch {
-	case i < 0:
+	i, err := b.runtimeMappingLocked(id)
+	if err != nil {
 		b.mu.Unlock()
-		return fmt.Errorf("%w: %q", ErrUnknownMapping, id)
-	case !b.maps[i].runtime:
-		b.mu.Unlock()
-		return fmt.Errorf("%w: %q", ErrConfigMapping, id)
+		return err
 	}
 	old := b.maps[i]
 	b.maps[i] = m
@@ -222,19 +218,28 @@ func (b *Bridge) UpdateMapping(ctx context.Context, id string, mc config.MQTTMap
 	return nil
 }
 
+// runtimeMappingLocked returns the index of the run-time mapping id, or
+// ErrUnknownMapping or ErrConfigMapping; b.mu is held.
+func (b *Bridge) runtimeMappingLocked(id string) (int, error) {
+	i := b.mappingLocked(id)
+	switch {
+	case i < 0:
+		return -1, fmt.Errorf("%w: %q", ErrUnknownMapping, id)
+	case !b.maps[i].runtime:
+		return -1, fmt.Errorf("%w: %q", ErrConfigMapping, id)
+	}
+	return i, nil
+}
+
 // RemoveMapping removes the run-time mapping id and unsubscribes from
 // the topics no other mapping uses. It returns ErrUnknownMapping or
 // ErrConfigMapping.
 func (b *Bridge) RemoveMapping(ctx context.Context, id string) error {
 	b.mu.Lock()
-	i := b.mappingLocked(id)
-	switch {
-	case i < 0:
+	i, err := b.runtimeMappingLocked(id)
+	if err != nil {
 		b.mu.Unlock()
-		return fmt.Errorf("%w: %q", ErrUnknownMapping, id)
-	case !b.maps[i].runtime:
-		b.mu.Unlock()
-		return fmt.Errorf("%w: %q", ErrConfigMapping, id)
+		return err
 	}
 	old := b.maps[i]
 	b.maps = append(b.maps[:i:i], b.maps[i+1:]...)
