@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"fmt"
+	"strings"
 )
 
 // Searcher is implemented by a Store that finds things from indexes
@@ -33,9 +34,14 @@ func CheckSearch(ops []Operator) error {
 		return fmt.Errorf("%w: a search needs 1 to %d operators, not %d", ErrMalformed, MaxOperators, len(ops))
 	}
 	for _, op := range ops {
-		for _, s := range []string{op.Value, op.Min, op.Max} {
+		for _, s := range []string{op.Value, op.Min, op.Max, op.Wildcard} {
 			if len([]rune(s)) > MaxTagValue {
 				return fmt.Errorf("%w: %s %s: operand longer than %d characters", ErrMalformed, op.Op, op.Name, MaxTagValue)
+			}
+			if strings.ContainsRune(s, 0) {
+				// No XML text carries it, and SQL engines compare
+				// strings only up to it.
+				return fmt.Errorf("%w: %s %s: NUL character in an operand", ErrMalformed, op.Op, op.Name)
 			}
 		}
 		if op.Op == "strMask" && (op.Wildcard == "" || len([]rune(op.Wildcard)) > MaxWildcard) {

@@ -100,14 +100,17 @@ func timeText(t time.Time) (string, error) {
 
 // checkThing refuses what the schema cannot hold exactly.
 func checkThing(t registry.Thing) error {
+	// Neither invalid UTF-8 nor NUL can arrive in XML, and SQL engines
+	// compare strings only up to a NUL: refused, so that searches in SQL
+	// and the reference scan agree on everything stored.
 	for _, s := range []string{t.JID, t.NodeID, t.SourceID, t.CacheType, t.Owner, t.Address} {
-		if !utf8.ValidString(s) {
-			return errors.New("invalid UTF-8")
+		if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+			return errors.New("invalid UTF-8 or a NUL character")
 		}
 	}
 	for _, g := range t.Tags {
-		if !utf8.ValidString(g.Name) || !utf8.ValidString(g.Value) {
-			return fmt.Errorf("tag %q: invalid UTF-8", g.Name)
+		if !utf8.ValidString(g.Name) || !utf8.ValidString(g.Value) || strings.ContainsRune(g.Name+g.Value, 0) {
+			return fmt.Errorf("tag %q: invalid UTF-8 or a NUL character", g.Name)
 		}
 		if math.IsNaN(g.Num) || math.IsInf(g.Num, 0) {
 			return fmt.Errorf("tag %s: %v is not a finite number", g.Name, g.Num)
