@@ -518,3 +518,55 @@ func TestQuickConfigurationFile(t *testing.T) {
 		t.Errorf("damaged file:\n%s", out4)
 	}
 }
+
+// After a cut connection a device reconnects to the gateway with TLS
+// session resumption: the gateway's certificate is not sent again, and
+// the login costs fewer bytes on the device's link. (Prosody's default
+// TLS options turn session tickets off, so this is the gateway's.)
+func TestTLSResumptionThroughGateway(t *testing.T) {
+	e := startEnv(t)
+	var log syncBuffer
+	var n atomic.Int64
+	var mu sync.Mutex
+	var counts []int64
+	cfg := e.config(t, "device", "resume", e.neg, xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true}, &log)
+	cfg.ReconnectMin, cfg.ReconnectMax = 20*time.Millisecond, 50*time.Millisecond
+	cfg.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		counts = append(counts, n.Load())
+		mu.Unlock()
+		return &countedConn{Conn: c, n: &n}, nil
+	}
+	dev := xmpp.New(cfg, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	go func() { _ = dev.Run(ctx) }()
+	defer dev.Close()
+	<-dev.Online()
+	time.Sleep(100 * time.Millisecond)
+	dev.CutConnection()
+	for strings.Count(log.String(), "XMPP session online") < 2 {
+		if ctx.Err() != nil {
+			t.Fatalf("no second login:\n%s", log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	out := log.String()
+	last := out[strings.LastIndex(out, "XMPP session online"):]
+	if !strings.Contains(out, "tls_resumed=false") || !strings.Contains(last, "tls_resumed=true") {
+		t.Fatalf("the reconnection did not resume the TLS session:\n%s", out)
+	}
+	mu.Lock()
+	first, second := counts[1]-counts[0], n.Load()-counts[1]
+	mu.Unlock()
+	if second >= first {
+		t.Fatalf("reconnection %d bytes, first login %d", second, first)
+	}
+	t.Logf("login bytes: first %d, reconnection with TLS resumption and quick configuration %d", first, second)
+}

@@ -84,6 +84,12 @@ func (s *Session) tlsConfig() *tls.Config {
 	if c.MinVersion == 0 {
 		c.MinVersion = tls.VersionTLS12
 	}
+	if c.ClientSessionCache == nil {
+		// TLS session resumption across reconnections: the server's
+		// certificate and signature are not sent again, which a
+		// constrained link notices.
+		c.ClientSessionCache = s.tlsSessions
+	}
 	return c
 }
 

@@ -2,11 +2,13 @@ package xmpp
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -35,6 +37,8 @@ type Session struct {
 	closed   bool
 	mech     string // SASL mechanism of the last login
 
+	tlsSessions tls.ClientSessionCache // TLS session resumption across reconnections
+
 	bytesOut   atomic.Int64
 	bytesIn    atomic.Int64
 	reconnects atomic.Int64
@@ -48,7 +52,8 @@ func New(cfg Config, mux *Mux) *Session {
 	if mux == nil {
 		mux = &Mux{}
 	}
-	s := &Session{cfg: cfg, mux: mux, log: cfg.Logger, waiters: map[string]waiter{}, onlineCh: make(chan struct{})}
+	s := &Session{cfg: cfg, mux: mux, log: cfg.Logger, waiters: map[string]waiter{}, onlineCh: make(chan struct{}),
+		tlsSessions: tls.NewLRUClientSessionCache(4)}
 	s.sm.max = cfg.MaxQueue
 	return s
 }
@@ -228,7 +233,8 @@ func (s *Session) connect(ctx context.Context) (*stream, error) {
 	s.mu.Lock()
 	close(s.onlineCh)
 	s.mu.Unlock()
-	s.log.Info("XMPP session online", "jid", s.LocalJID().String(), "resumed", resumed, "stream_management", s.sm.active(), "resent", len(pending))
+	s.log.Info("XMPP session online", "jid", s.LocalJID().String(), "resumed", resumed, "stream_management", s.sm.active(), "resent", len(pending),
+		"tls_resumed", tlsResumed(st.conn))
 	if len(pending) > 0 && s.sm.active() {
 		s.requestAck()
 	}
@@ -571,4 +577,11 @@ func (s *Session) CutConnection() {
 	if st != nil {
 		_ = st.conn.Close()
 	}
+}
+
+// tlsResumed reports whether c is a TLS connection whose handshake resumed
+// an earlier session.
+func tlsResumed(c net.Conn) bool {
+	tc, ok := c.(*tls.Conn)
+	return ok && tc.ConnectionState().DidResume
 }
