@@ -112,7 +112,7 @@ func parseNodesAndNames(e *xmpp.Element, local string) ([]NodeRef, []string, err
 			}
 			nodes = append(nodes, n)
 		case local:
-			if !hasAttr(c, "name") {
+			if !c.Has("name") {
 				return nil, nil, fmt.Errorf("%w: %s %s without name", ErrMalformed, e.Name.Local, local)
 			}
 			names = append(names, c.Get("name"))

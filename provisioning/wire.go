@@ -60,7 +60,7 @@ func (n NodeRef) element() *xmpp.Element {
 }
 
 func parseNodeRef(parent string, e *xmpp.Element) (NodeRef, error) {
-	if !hasAttr(e, "nodeId") {
+	if !e.Has("nodeId") {
 		return NodeRef{}, fmt.Errorf("%w: %s node without nodeId", ErrMalformed, parent)
 	}
 	return NodeRef{NodeID: e.Get("nodeId"), SourceID: e.Get("sourceId"), CacheType: e.Get("cacheType")}, nil
@@ -120,12 +120,12 @@ func parse(e *xmpp.Element) (any, error) {
 		n, b, err := parseSeqNrBase64(e)
 		return GetTokenChallengeResponse{SeqNr: n, Response: b}, err
 	case "getTokenResponse":
-		if !hasAttr(e, "token") {
+		if !e.Has("token") {
 			return nil, fmt.Errorf("%w: getTokenResponse without token", ErrMalformed)
 		}
 		return GetTokenResponse{Token: e.Get("token")}, nil
 	case "tokenChallenge":
-		if !hasAttr(e, "token") {
+		if !e.Has("token") {
 			return nil, fmt.Errorf("%w: tokenChallenge without token", ErrMalformed)
 		}
 		b, err := parseBase64(e)
@@ -150,7 +150,7 @@ type ClearCacheResponse struct{}
 func (ClearCacheResponse) Element() *xmpp.Element { return xmpp.NewElement(NS, "clearCacheResponse") }
 
 func requiredJID(e *xmpp.Element) (string, error) {
-	if !hasAttr(e, "jid") {
+	if !e.Has("jid") {
 		return "", fmt.Errorf("%w: %s without jid", ErrMalformed, e.Name.Local)
 	}
 	return e.Get("jid"), nil
@@ -199,18 +199,9 @@ func attr(name, value string) xml.Attr {
 	return xml.Attr{Name: xml.Name{Local: name}, Value: value}
 }
 
-func hasAttr(e *xmpp.Element, name string) bool {
-	for _, a := range e.Attr {
-		if a.Name.Local == name && a.Name.Space == "" {
-			return true
-		}
-	}
-	return false
-}
-
 // parseBool reads an xs:boolean attribute; absent is false.
 func parseBool(e *xmpp.Element, name string) (bool, error) {
-	if !hasAttr(e, name) {
+	if !e.Has(name) {
 		return false, nil
 	}
 	switch s := strings.TrimSpace(e.Get(name)); s {
@@ -225,7 +216,7 @@ func parseBool(e *xmpp.Element, name string) (bool, error) {
 
 // parseResult reads the required result attribute of a response.
 func parseResult(e *xmpp.Element) (bool, error) {
-	if !hasAttr(e, "result") {
+	if !e.Has("result") {
 		return false, fmt.Errorf("%w: %s without result", ErrMalformed, e.Name.Local)
 	}
 	return parseBool(e, "result")
@@ -261,7 +252,7 @@ func base64Element(local string, b []byte) *xmpp.Element {
 }
 
 func parseSeqNrBase64(e *xmpp.Element) (int32, []byte, error) {
-	if !hasAttr(e, "seqnr") {
+	if !e.Has("seqnr") {
 		return 0, nil, fmt.Errorf("%w: %s without seqnr", ErrMalformed, e.Name.Local)
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(e.Get("seqnr")), 10, 32)

@@ -150,7 +150,7 @@ func DecodeSet(e *xmpp.Element) (SetRequest, error) {
 			if p.Name == "" {
 				return s, malformed("<%s/> without name", c.Name.Local)
 			}
-			if !hasAttr(c, "value") {
+			if !c.Has("value") {
 				return s, malformed("<%s name='%s'/> without value", c.Name.Local, p.Name)
 			}
 			if len(s.Params) >= maxParams {
@@ -169,15 +169,6 @@ func DecodeSet(e *xmpp.Element) (SetRequest, error) {
 func withAttr(e *xmpp.Element, local, value string) *xmpp.Element {
 	e.Attr = append(e.Attr, xml.Attr{Name: xml.Name{Local: local}, Value: value})
 	return e
-}
-
-func hasAttr(e *xmpp.Element, local string) bool {
-	for _, a := range e.Attr {
-		if a.Name.Local == local && a.Name.Space == "" {
-			return true
-		}
-	}
-	return false
 }
 
 // decodeSubmit reads a submitted data form.

@@ -59,6 +59,18 @@ func (e *Element) Get(local string) string {
 	return ""
 }
 
+// Has reports whether the element has the attribute with the given local
+// name and no namespace (Get cannot tell an empty value from an absent
+// one).
+func (e *Element) Has(local string) bool {
+	for _, a := range e.Attr {
+		if a.Name.Local == local && a.Name.Space == "" {
+			return true
+		}
+	}
+	return false
+}
+
 // Set sets (or removes, when value is "") the unqualified attribute local.
 func (e *Element) Set(local, value string) *Element {
 	for i, a := range e.Attr {

@@ -205,7 +205,7 @@ func parseTags(e *xmpp.Element) ([]Tag, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !hasAttr(c, "value") {
+		if !c.Has("value") {
 			return nil, fmt.Errorf("%w: tag %s without value", ErrMalformed, name)
 		}
 		t := Tag{Name: name}
@@ -292,7 +292,7 @@ func parseSearch(e *xmpp.Element) (Search, error) {
 }
 
 func parseUint(e *xmpp.Element, name string) (int, error) {
-	if !hasAttr(e, name) {
+	if !e.Has(name) {
 		return 0, nil
 	}
 	n, err := strconv.ParseUint(strings.TrimSpace(e.Get(name)), 10, 31)
@@ -314,7 +314,7 @@ func parseOperator(c *xmpp.Element) (Operator, error) {
 	}
 	if strings.HasSuffix(op.Op, "Range") {
 		for _, a := range []string{"min", "max"} {
-			if !hasAttr(c, a) {
+			if !c.Has(a) {
 				return op, fmt.Errorf("%w: %s without %s", ErrMalformed, op.Op, a)
 			}
 		}
@@ -337,7 +337,7 @@ func parseOperator(c *xmpp.Element) (Operator, error) {
 		op.Max, err = strValue(c, "max")
 		return op, err
 	}
-	if !hasAttr(c, "value") {
+	if !c.Has("value") {
 		return op, fmt.Errorf("%w: %s without value", ErrMalformed, op.Op)
 	}
 	if isNum {
@@ -495,19 +495,15 @@ func ParseThing(e *xmpp.Element) (Thing, error) {
 }
 
 func requiredAttr(e *xmpp.Element, name string) (string, error) {
-	if !hasAttr(e, name) || e.Get(name) == "" {
+	if !e.Has(name) || e.Get(name) == "" {
 		return "", fmt.Errorf("%w: %s without %s", ErrMalformed, e.Name.Local, name)
 	}
 	return e.Get(name), nil
 }
 
-func hasAttr(e *xmpp.Element, name string) bool {
-	return slices.ContainsFunc(e.Attr, func(a xml.Attr) bool { return a.Name.Local == name && a.Name.Space == "" })
-}
-
 // parseBool reads an xs:boolean attribute, def when absent.
 func parseBool(e *xmpp.Element, name string, def bool) (bool, error) {
-	if !hasAttr(e, name) {
+	if !e.Has(name) {
 		return def, nil
 	}
 	switch s := strings.TrimSpace(e.Get(name)); s {

@@ -176,10 +176,10 @@ func parseField(e *xmpp.Element, node string, ts time.Time) (sensors.Field, bool
 	bad := func(format string, args ...any) (sensors.Field, bool, error) {
 		return f, false, fmt.Errorf("%w: %s field %q of node %q: %s", ErrMalformed, e.Name.Local, f.Name, node, fmt.Sprintf(format, args...))
 	}
-	if !hasAttr(e, "name") {
+	if !e.Has("name") {
 		return bad("no name")
 	}
-	if !hasAttr(e, "value") {
+	if !e.Has("value") {
 		return bad("no value")
 	}
 	v, dec, err := sensors.ParseValue(kind, e.Get("value"))
@@ -333,15 +333,6 @@ func attr(name, value string) xml.Attr {
 	return xml.Attr{Name: xml.Name{Local: name}, Value: value}
 }
 
-func hasAttr(e *xmpp.Element, name string) bool {
-	for _, a := range e.Attr {
-		if a.Name.Local == name && a.Name.Space == "" {
-			return true
-		}
-	}
-	return false
-}
-
 func expect(e *xmpp.Element, local string) error {
 	if e == nil || e.Name.Local != local {
 		return fmt.Errorf("%w: want a %s element", ErrMalformed, local)
@@ -360,7 +351,7 @@ func parseSeqNr(e *xmpp.Element) (int32, error) {
 
 // parseBool reads an optional xs:boolean attribute (absent is false).
 func parseBool(e *xmpp.Element, name string) (bool, error) {
-	if !hasAttr(e, name) {
+	if !e.Has(name) {
 		return false, nil
 	}
 	switch s := e.Get(name); s {

@@ -45,7 +45,7 @@ func (n NodeRef) setAttrs(e *xmpp.Element) {
 
 func parseNodeRef(e *xmpp.Element) (NodeRef, error) {
 	n := NodeRef{NodeID: e.Get("nodeId"), SourceID: e.Get("sourceId"), CacheType: e.Get("cacheType")}
-	if !hasAttr(e, "nodeId") {
+	if !e.Has("nodeId") {
 		return n, fmt.Errorf("%w: %s without nodeId", ErrMalformed, e.Name.Local)
 	}
 	return n, nil
@@ -135,7 +135,7 @@ func ParseRequest(e *xmpp.Element) (Request, error) {
 		name string
 		t    *time.Time
 	}{{"from", &r.From}, {"to", &r.To}, {"when", &r.When}} {
-		if !hasAttr(e, a.name) {
+		if !e.Has(a.name) {
 			continue
 		}
 		if *a.t, err = parseDateTime(e.Get(a.name)); err != nil {
@@ -155,7 +155,7 @@ func ParseRequest(e *xmpp.Element) (Request, error) {
 			}
 			r.Nodes = append(r.Nodes, n)
 		case "field":
-			if !hasAttr(c, "name") {
+			if !c.Has("name") {
 				return r, fmt.Errorf("%w: req field without name", ErrMalformed)
 			}
 			r.Fields = append(r.Fields, c.Get("name"))
