@@ -13,7 +13,7 @@
 //     fields message marked done) next to a XEP-0199 ping of the same
 //     device JID (goal p50 at most 1.2x).
 //
-// Usage: go run ./bench/concentrator [-devices 10000] [-n 500]
+// Usage: go run ./bench/concentrator [-devices 10000] [-n 500] [-rounds 10]
 package main
 
 import (
@@ -29,7 +29,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"mellium.im/xmpp/jid"
 
 	"github.com/xiot/xiot/concentrator/component"
@@ -43,8 +42,9 @@ import (
 func main() {
 	devices := flag.Int("devices", 10000, "simulated MQTT devices")
 	n := flag.Int("n", 500, "readout and ping round trips")
+	rounds := flag.Int("rounds", 10, "rounds of availability flips of every device")
 	flag.Parse()
-	if err := run(*devices, *n); err != nil {
+	if err := run(*devices, *n, max(*rounds, 1)); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/concentrator:", err)
 		os.Exit(1)
 	}
@@ -60,7 +60,7 @@ func heap() uint64 {
 
 func devID(i int) string { return fmt.Sprintf("dev%05d", i) }
 
-func run(devices, n int) error {
+func run(devices, n, rounds int) error {
 	ctx := context.Background()
 	p, err := testserver.Start(ctx, testserver.ProsodyOptions{})
 	if err != nil {
@@ -78,39 +78,25 @@ func run(devices, n int) error {
 
 	// The simulated devices: one retained temperature and an LWT-style
 	// availability message each, published (QoS 1, retained) over
-	// publishers connections in parallel, as independent devices do: a
-	// single paho connection waiting for its acks tops out near 10,000
-	// messages/s here, below what the bridge and Prosody carry, and would
-	// measure the load generator instead of the concentrator.
+	// publishers connections in parallel, as independent devices do.
+	// The load generator writes prepared MQTT packets (publisher.go) so
+	// that it measures the broker, the bridge and Prosody, not itself.
 	const publishers = 16
-	pubs := make([]mqtt.Client, publishers)
+	pubs := make([]*publisher, publishers)
 	for k := range pubs {
-		pubs[k] = mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + m.Addr).SetClientID(fmt.Sprint("sim-devices-", k)))
-		if tok := pubs[k].Connect(); !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
-			return fmt.Errorf("MQTT publisher: %v", tok.Error())
+		if pubs[k], err = dialPublisher(m.Addr, fmt.Sprint("sim-devices-", k)); err != nil {
+			return fmt.Errorf("MQTT publisher: %w", err)
 		}
-		defer pubs[k].Disconnect(0)
+		defer pubs[k].close()
 	}
 	publishAll := func(topic func(int) string, payload string) error {
 		errs := make(chan error, publishers)
 		for k, pub := range pubs {
-			go func() {
-				var last mqtt.Token
-				for i := k; i < devices; i += publishers {
-					last = pub.Publish(topic(i), 1, true, payload)
-					if i/publishers%500 == 499 {
-						last.Wait()
-					}
-				}
-				switch {
-				case last == nil:
-					errs <- nil
-				case !last.WaitTimeout(time.Minute):
-					errs <- fmt.Errorf("publishing timed out")
-				default:
-					errs <- last.Error()
-				}
-			}()
+			var topics []string
+			for i := k; i < devices; i += publishers {
+				topics = append(topics, topic(i))
+			}
+			go func() { errs <- pub.publish(topics, []byte(payload)) }()
 		}
 		var err error
 		for range pubs {
@@ -212,69 +198,128 @@ func run(devices, n int) error {
 		return fmt.Errorf("initial presence: %d of %d: %w", available.Load(), devices, err)
 	}
 
-	// Floor: the component connection pushes the same stanzas itself, as
-	// fast as it can: 256 per write, as the bridge batches them.
-	before := unavailable.Load()
-	t0 := time.Now()
-	var batch []any
-	for i := range devices {
-		from := devID(i) + "@" + p.ComponentDomain
-		// The stanza the bridge sends for an LWT "Offline".
-		batch = append(batch, xmpp.NewElement("", "presence", "type", "unavailable", "from", from, "to", owner).
-			Add(xmpp.NewElement("", "status").AddText("offline (reported by the device)")))
-		if len(batch) == 256 || i == devices-1 {
-			if err := c.Session().SendAll(ctx, batch...); err != nil {
-				return err
-			}
-			batch = batch[:0]
+	counter := func(online bool) *atomic.Int64 {
+		if online {
+			return &available
 		}
+		return &unavailable
 	}
-	if err := waitUntil(2*time.Minute, func() bool { return unavailable.Load()-before >= int64(devices) }); err != nil {
-		return fmt.Errorf("direct pushes: %w", err)
-	}
-	direct := time.Since(t0)
-
-	// Bridged: every LWT flips to Offline through mosquitto. A second
-	// subscriber of the bridge's events times the MQTT side alone.
-	events, unsubscribe := b.Subscribe(devices * 2)
-	defer unsubscribe()
-	mqttDone := make(chan time.Duration, 1)
-	before = unavailable.Load()
-	t0 = time.Now()
-	go func() {
-		seen := 0
-		for e := range events {
-			if e.Kind == mqttbridge.EventAvailability && !e.Available {
-				if seen++; seen == devices {
-					mqttDone <- time.Since(t0)
-					return
+	state := true // the devices' availability: all online now; each round flips it
+	measure := func(title string) error {
+		var floorRates, bridgedRates, mqttRates, ratios []float64
+		var floorTotal, bridgedTotal time.Duration
+		for range rounds {
+			online := !state
+			state = online
+			cnt := counter(online)
+			before := cnt.Load()
+			t0 := time.Now()
+			var batch []any
+			for i := range devices {
+				// The stanza the bridge sends for an LWT "Online" or "Offline".
+				pr := xmpp.NewElement("", "presence", "from", devID(i)+"@"+p.ComponentDomain, "to", owner)
+				if !online {
+					pr.Set("type", "unavailable")
+					pr.Add(xmpp.NewElement("", "status").AddText("offline (reported by the device)"))
+				}
+				batch = append(batch, pr)
+				if len(batch) == 256 || i == devices-1 {
+					if err := c.Session().SendAll(ctx, batch...); err != nil {
+						return err
+					}
+					batch = batch[:0]
 				}
 			}
+			if err := waitUntil(2*time.Minute, func() bool { return cnt.Load()-before >= int64(devices) }); err != nil {
+				return fmt.Errorf("direct pushes: %w", err)
+			}
+			direct := time.Since(t0)
+
+			events, unsubscribe := b.Subscribe(devices * 2)
+			mqttDone := make(chan time.Duration, 1)
+			before = cnt.Load()
+			t0 = time.Now()
+			go func() {
+				seen := 0
+				for e := range events {
+					if e.Kind == mqttbridge.EventAvailability && e.Available == online {
+						if seen++; seen == devices {
+							mqttDone <- time.Since(t0)
+							return
+						}
+					}
+				}
+			}()
+			payload := map[bool]string{true: "Online", false: "Offline"}[online]
+			if err := publishAll(func(i int) string { return "plain/" + devID(i) + "/LWT" }, payload); err != nil {
+				unsubscribe()
+				return err
+			}
+			if err := waitUntil(2*time.Minute, func() bool { return cnt.Load()-before >= int64(devices) }); err != nil {
+				unsubscribe()
+				return fmt.Errorf("bridged presence: %d of %d: %w", cnt.Load()-before, devices, err)
+			}
+			bridged := time.Since(t0)
+			unsubscribe()
+			select {
+			case d := <-mqttDone:
+				mqttRates = append(mqttRates, float64(devices)/d.Seconds())
+			case <-time.After(time.Second):
+			}
+			dr, br := float64(devices)/direct.Seconds(), float64(devices)/bridged.Seconds()
+			floorRates, bridgedRates, ratios = append(floorRates, dr), append(bridgedRates, br), append(ratios, br/dr)
+			floorTotal, bridgedTotal = floorTotal+direct, bridgedTotal+bridged
 		}
-	}()
-	if err := publishAll(func(i int) string { return "plain/" + devID(i) + "/LWT" }, "Offline"); err != nil {
+		fmt.Printf("== presence reaching the subscriber through Prosody, %s: %d rounds of %d stanzas ==\n", title, rounds, devices)
+		fmt.Printf("  %-44s %9s %9s %9s\n", "", "median", "lowest", "highest")
+		row := func(name, unit string, v []float64) {
+			lo, med, hi := spread(v)
+			fmt.Printf("  %-44s %9.0f %9.0f %9.0f %s\n", name, med, lo, hi, unit)
+		}
+		row("component connection alone (floor)", "stanzas/s", floorRates)
+		row("LWT flips via mosquitto -> bridge -> XMPP", "stanzas/s", bridgedRates)
+		if len(mqttRates) > 0 {
+			row("MQTT side alone (publish -> bridge event)", "events/s", mqttRates)
+		}
+		lo, med, hi := spread(ratios)
+		fmt.Printf("  %-44s %9.2f %9.2f %9.2f   (goal >= 0.90)\n", "ratio bridged/floor, per round", med, lo, hi)
+		fmt.Printf("  %-44s %9.2f   (%d stanzas each way)\n", "ratio over all rounds", floorTotal.Seconds()/bridgedTotal.Seconds(), rounds*devices)
+		return nil
+	}
+	// Rounds alternate: every device goes offline, then online, and so
+	// on. In each round the floor comes first: the component connection
+	// pushes the very stanzas the bridge sends for that change itself, as
+	// fast as it can, 256 per write (the bridge's largest batch); then
+	// the bridged run: every device's LWT flips through mosquitto and the
+	// subscriber counts the presence that reaches it. A second subscriber
+	// of the bridge's events times the MQTT side alone.
+	//
+	// Twice: first with Prosody on a CPU of its own and everything else
+	// (load generator, mosquitto, bridge, subscriber) sharing the other
+	// CPUs, so that both phases give the server the same CPU and the
+	// ratio shows what the bridge costs the stream it feeds; then with
+	// every process placed by the kernel, where on a small machine the
+	// broker and the load generator also take CPU from the server.
+	if pinnable() {
+		if err := placeCPUs(true, p.Pid(), m.Pid()); err != nil {
+			return err
+		}
+		err := measure("Prosody on CPU 0 alone, the rest on the other CPUs")
+		if perr := placeCPUs(false, p.Pid(), m.Pid()); err == nil {
+			err = perr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := measure("every process on every CPU"); err != nil {
 		return err
 	}
-	if err := waitUntil(2*time.Minute, func() bool { return unavailable.Load()-before >= int64(devices) }); err != nil {
-		return fmt.Errorf("bridged presence: %d of %d: %w", unavailable.Load()-before, devices, err)
-	}
-	bridged := time.Since(t0)
-	unsubscribe()
-	var mqttSide time.Duration
-	select {
-	case mqttSide = <-mqttDone:
-	case <-time.After(time.Second):
-	}
-	dr, br := float64(devices)/direct.Seconds(), float64(devices)/bridged.Seconds()
-	fmt.Printf("== presence reaching the subscriber through Prosody, %d stanzas ==\n", devices)
-	fmt.Printf("  %-44s %9.0f stanzas/s\n", "component connection alone (floor)", dr)
-	fmt.Printf("  %-44s %9.0f stanzas/s\n", "LWT flips via mosquitto -> bridge -> XMPP", br)
-	fmt.Printf("  %-44s %9.2f   (goal >= 0.90)\n", "ratio", br/dr)
-	if mqttSide > 0 {
-		fmt.Printf("  %-44s %9.0f events/s\n", "MQTT side alone (publish -> bridge event)", float64(devices)/mqttSide.Seconds())
-	}
-	if err := publishAll(func(i int) string { return "plain/" + devID(i) + "/LWT" }, "Online"); err != nil {
-		return err
+	if !state {
+		// Leave every device online for the readouts.
+		if err := publishAll(func(i int) string { return "plain/" + devID(i) + "/LWT" }, "Online"); err != nil {
+			return err
+		}
 	}
 
 	// Readout vs ping of one bridged device.
@@ -327,6 +372,13 @@ func pct(d []time.Duration) (p50, p90, p99 time.Duration) {
 	slices.Sort(s)
 	at := func(q float64) time.Duration { return s[min(len(s)-1, int(q*float64(len(s))))].Round(time.Microsecond) }
 	return at(0.50), at(0.90), at(0.99)
+}
+
+// spread returns the lowest, median and highest of v.
+func spread(v []float64) (lo, med, hi float64) {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[0], s[len(s)/2], s[len(s)-1]
 }
 
 func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }

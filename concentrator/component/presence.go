@@ -137,12 +137,28 @@ func (c *Component) watch(ctx context.Context) {
 			out = c.syncAll(out)
 		case e := <-events:
 			out = c.syncEvent(out, e)
+			// A lone event is answered at once. In a burst (another
+			// event already waiting), the batch waits up to batchLinger
+			// for more, so that the server reads few large writes.
+			var linger <-chan time.Time
 		drain:
 			for len(out) < maxBatch {
 				select {
 				case e := <-events:
 					out = c.syncEvent(out, e)
+					if linger == nil {
+						linger = time.After(batchLinger)
+					}
+					continue
 				default:
+				}
+				if linger == nil {
+					break
+				}
+				select {
+				case e := <-events:
+					out = c.syncEvent(out, e)
+				case <-linger:
 					break drain
 				}
 			}
@@ -164,6 +180,11 @@ func (c *Component) watch(ctx context.Context) {
 
 // maxBatch bounds the presence stanzas sent in one write.
 const maxBatch = 256
+
+// batchLinger is how long, in a burst of events, their presence waits for
+// more to share a write: Prosody (like any server) reads and routes a few
+// large writes faster than many small ones.
+const batchLinger = 5 * time.Millisecond
 
 // syncEvent appends the presence an availability event calls for.
 func (c *Component) syncEvent(out []any, e mqttbridge.Event) []any {

@@ -156,6 +156,10 @@ func writeMosquittoPasswd(ctx context.Context, path string, users map[string]str
 // Kill ends the broker with SIGKILL, as a crash would.
 func (m *Mosquitto) Kill() error { return m.proc.kill() }
 
+// Pid returns the process ID of the running broker, or 0 when it is not
+// running.
+func (m *Mosquitto) Pid() int { return m.proc.pid() }
+
 // Stop ends the broker with SIGTERM (SIGKILL after 5 s); with persistence
 // it saves its database first. Restart brings it back.
 func (m *Mosquitto) Stop() error { return m.proc.stop() }

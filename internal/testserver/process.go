@@ -255,6 +255,16 @@ func (p *process) stop() error {
 }
 
 // kill ends the process with SIGKILL, as a crash would.
+// pid returns the process ID of the running server, or 0.
+func (p *process) pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil || p.done == nil || isClosed(p.done) {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
 func (p *process) kill() error {
 	if p.signal(syscall.SIGKILL, stopGrace) {
 		return nil

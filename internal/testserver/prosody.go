@@ -227,6 +227,10 @@ func (p *Prosody) Register(user, pass string) error {
 // back with the same ports and data.
 func (p *Prosody) Kill() error { return p.proc.kill() }
 
+// Pid returns the process ID of the running server, or 0 when it is not
+// running (benchmarks use it to give the server a CPU of its own).
+func (p *Prosody) Pid() int { return p.proc.pid() }
+
 // Stop ends the server with SIGTERM (SIGKILL after 5 s). The directory is
 // kept: Restart brings the server back.
 func (p *Prosody) Stop() error { return p.proc.stop() }
