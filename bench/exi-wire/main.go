@@ -69,6 +69,9 @@ func (c *countConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// allSchemas marks a row whose device proposes every schema of the set.
+var allSchemas = []string{"(all)"}
+
 type variant struct {
 	name   string
 	server string // "", "neg" or "alt": Prosody, gateway negotiated, gateway alternative binding
@@ -187,6 +190,7 @@ func run(nRead, nSet int) error {
 		{"EXI schema-informed, alt. binding", "alt", xmpp.EXIConfig{Mode: xmpp.EXIAlternative, SchemaInformed: true}, false},
 		{"EXI s.-informed + compr., alt. binding", "alt", xmpp.EXIConfig{Mode: xmpp.EXIAlternative, SchemaInformed: true, Alignment: exi.Compression}, false},
 		{"EXI schema-less, session-wide", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SessionWideBuffers: true}, false},
+		{"EXI schema-informed, session-wide, every schema", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, SessionWideBuffers: true, Namespaces: allSchemas}, false},
 		{"EXI schema-informed, session-wide", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, SessionWideBuffers: true, QuickFile: quick("pq")}, false},
 		{"  the same, a later login (quick config.)", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, SessionWideBuffers: true, QuickFile: quick("pq")}, false},
 		{"EXI s.-informed + compr., session-wide", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, Alignment: exi.Compression, SessionWideBuffers: true}, false},
@@ -207,6 +211,14 @@ func run(nRead, nSet int) error {
 	classicBase := slices.IndexFunc(variants, func(v variant) bool { return v.name == "classic TLS: XML" }) // with classic key exchange
 	results := make([]result, len(variants))
 	for i, v := range variants {
+		// The device proposes what the agent does: the schemas of the
+		// namespaces it speaks (cmd/xiot), unless the row says otherwise.
+		switch {
+		case v.x.Namespaces == nil:
+			v.x.Namespaces = []string{sensordata.NS, iotcontrol.NS, xmpp.NSPing}
+		case v.x.Namespaces[0] == allSchemas[0]:
+			v.x.Namespaces = nil
+		}
 		var in, out atomic.Int64
 		dev, err := session(ctx, p, "device", fmt.Sprint("bench", i), addrs[v.server], strings.HasSuffix(v.server, "-plain"), v.classic, v.x, dmux, func(c net.Conn) net.Conn {
 			return &countConn{Conn: c, in: &in, out: &out}

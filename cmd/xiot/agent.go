@@ -24,6 +24,7 @@ import (
 	"github.com/xiot/xiot/control/iotcontrol"
 	"github.com/xiot/xiot/internal/config"
 	"github.com/xiot/xiot/internal/metrics"
+	"github.com/xiot/xiot/internal/xmpp"
 	"github.com/xiot/xiot/provisioning"
 	"github.com/xiot/xiot/provisioning/thing"
 	"github.com/xiot/xiot/sensors"
@@ -229,6 +230,13 @@ type generation struct {
 	load       func() (*config.Config, error)
 }
 
+// agentNamespaces returns the application namespaces the agent speaks
+// (xmpp.EXIConfig.Namespaces): sensor data, control and ping. Discovery,
+// roster, provisioning and PEP have no schema in the set and go without.
+func agentNamespaces() []string {
+	return []string{sensordata.NS, iotcontrol.NS, xmpp.NSPing}
+}
+
 // run serves cfg until ctx ends (nil, Run's error) or a reload asks for a
 // new generation (the new configuration, nil). An error before the
 // session starts is returned with a nil configuration.
@@ -242,6 +250,9 @@ func (g *generation) run(ctx context.Context, cfg *config.Config, hw *agentHardw
 	if err != nil {
 		return nil, err
 	}
+	// What the agent speaks besides XMPP's core: a schema-informed EXI
+	// proposal lists only these schemas (and what they import).
+	xc.EXI.Namespaces = agentNamespaces()
 	a, err := agent.New(agent.Options{
 		Session:  xc,
 		Priority: cfg.Account.Priority,

@@ -155,6 +155,7 @@ func runConcentrator(ctx context.Context, args []string, stdout, stderr io.Write
 	var xc xmpp.Config
 	if clientMode {
 		xc, err = cfg.XMPPClient("", log)
+		xc.EXI.Namespaces = append(agentNamespaces(), component.NSConcentrators)
 	} else {
 		xc, err = cfg.XMPPComponent(log)
 	}

@@ -100,6 +100,68 @@ func targetNamespace(b []byte) (string, error) {
 	}
 }
 
+// imports returns the namespaces a schema document imports (its
+// top-level xs:import elements).
+func imports(b []byte) []string {
+	d := xml.NewDecoder(bytes.NewReader(b))
+	var out []string
+	depth := 0
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return out
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			depth++
+			if depth == 2 && t.Name.Local == "import" && t.Name.Space == "http://www.w3.org/2001/XMLSchema" {
+				for _, a := range t.Attr {
+					if a.Name.Local == "namespace" && a.Name.Space == "" && !slices.Contains(out, a.Value) {
+						out = append(out, a.Value)
+					}
+				}
+			}
+		case xml.EndElement:
+			depth--
+		}
+	}
+}
+
+// Select returns the schemas of the given namespaces and every schema they
+// import, directly or not, in ascending namespace order: the proposal of
+// a party that speaks only these namespaces. A namespace the set holds no
+// schema for is an error.
+func (s *Set) Select(namespaces ...string) ([]Schema, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	byNS := map[string]Schema{}
+	for _, sc := range s.schemas {
+		byNS[sc.NS] = sc
+	}
+	picked := map[string]bool{}
+	todo := slices.Clone(namespaces)
+	for len(todo) > 0 {
+		ns := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		if picked[ns] {
+			continue
+		}
+		sc, ok := byNS[ns]
+		if !ok {
+			return nil, fmt.Errorf("xmppschema: no schema for namespace %q", ns)
+		}
+		picked[ns] = true
+		todo = append(todo, imports(s.data[sc.File])...)
+	}
+	var out []Schema
+	for _, sc := range s.schemas {
+		if picked[sc.NS] {
+			out = append(out, sc)
+		}
+	}
+	return out, nil
+}
+
 // All returns every schema of the set, in ascending namespace order.
 func (s *Set) All() []Schema {
 	s.mu.Lock()

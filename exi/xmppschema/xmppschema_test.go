@@ -120,3 +120,42 @@ func TestBounds(t *testing.T) {
 		t.Fatal("oversized upload accepted")
 	}
 }
+
+func TestSelect(t *testing.T) {
+	s, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		ns   []string
+		want []string // every namespace of the answer, in order
+	}{
+		{[]string{"urn:xmpp:ping"}, []string{"urn:xmpp:ping"}},
+		{[]string{"jabber:client"}, []string{"http://www.w3.org/XML/1998/namespace", "jabber:client"}},
+		// control imports sensordata and the three data form schemas
+		{[]string{"urn:xmpp:iot:control", "urn:xmpp:iot:control"}, []string{
+			"http://jabber.org/protocol/xdata-layout", "http://jabber.org/protocol/xdata-validate",
+			"jabber:x:data", "urn:xmpp:iot:control", "urn:xmpp:iot:sensordata"}},
+		{nil, nil},
+	} {
+		got, err := s.Select(tc.ns...)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.ns, err)
+		}
+		var names []string
+		for _, sc := range got {
+			names = append(names, sc.NS)
+		}
+		if fmt.Sprint(names) != fmt.Sprint(tc.want) {
+			t.Errorf("Select(%q) = %q, want %q", tc.ns, names, tc.want)
+		}
+		if len(got) > 0 {
+			if _, err := s.Grammars(got); err != nil {
+				t.Errorf("Select(%q): the selection does not compile: %v", tc.ns, err)
+			}
+		}
+	}
+	if _, err := s.Select("urn:xmpp:ping", "urn:example:unknown"); err == nil || !strings.Contains(err.Error(), "urn:example:unknown") {
+		t.Errorf("unknown namespace: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -40,7 +41,7 @@ func TestEXISection(t *testing.T) {
 			if len(errs) != 0 {
 				t.Fatal(errs)
 			}
-			if got := c.EXI.session(); got != tc.want {
+			if got := c.EXI.session(); !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("session settings %+v, want %+v", got, tc.want)
 			}
 			if tc.exi.Server != "" && c.server() != tc.exi.Server {

@@ -126,7 +126,10 @@ func (s *Session) startEXIAlternative(st *stream) error {
 	if err != nil {
 		return err
 	}
-	p := s.cfg.EXI.Params(set)
+	p, err := s.cfg.EXI.Params(set)
+	if err != nil {
+		return err
+	}
 	// The options header of the alternative binding has no place for
 	// sessionWideBuffers (an XMPP option, not an EXI one): its default,
 	// false, applies.
@@ -173,7 +176,10 @@ func (s *Session) negotiateEXI(st *stream, features *Element) (*Element, error) 
 	if err != nil {
 		return nil, err
 	}
-	prop := s.cfg.EXI.Params(set)
+	prop, err := s.cfg.EXI.Params(set)
+	if err != nil {
+		return nil, err
+	}
 	var resp EXIParams
 	if s.cfg.EXI.quick == nil && s.cfg.EXI.QuickFile != "" {
 		// A configuration agreed before the last restart, if it was

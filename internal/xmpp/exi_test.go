@@ -113,9 +113,10 @@ func TestEXIBodiesRoundTrip(t *testing.T) {
 		{"schema-less session-wide", EXIConfig{SessionWideBuffers: true}},
 		{"schema-informed session-wide", EXIConfig{SchemaInformed: true, SessionWideBuffers: true}},
 		{"schema-informed compression session-wide", EXIConfig{SchemaInformed: true, Alignment: exi.Compression, SessionWideBuffers: true}},
+		{"schema-informed, the agent's namespaces", EXIConfig{Mode: EXINegotiate, SchemaInformed: true, SessionWideBuffers: true, Namespaces: agentNamespaces}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			opts, err := tc.cfg.Params(set).Options(set, 0)
+			opts, err := mustParams(t, tc.cfg, set).Options(set, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -146,8 +147,64 @@ func TestEXIBodiesRoundTrip(t *testing.T) {
 	}
 }
 
+// agentNamespaces are those the agent proposes (cmd/xiot).
+var agentNamespaces = []string{"urn:xmpp:iot:sensordata", "urn:xmpp:iot:control", NSPing}
+
+func mustParams(t testing.TB, c EXIConfig, set *xmppschema.Set) EXIParams {
+	t.Helper()
+	p, err := c.Params(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestEXIProposalNamespaces(t *testing.T) {
+	set, err := xmppschema.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nss := func(c EXIConfig) []string {
+		var out []string
+		for _, sc := range mustParams(t, c, set).Schemas {
+			out = append(out, sc.NS)
+		}
+		return out
+	}
+	core := []string{NSStream, NSEXI, "http://www.w3.org/XML/1998/namespace", NSClient, "urn:ietf:params:xml:ns:xmpp-stanzas", "urn:ietf:params:xml:ns:xmpp-streams", NSSM}
+	for _, tc := range []struct {
+		name      string
+		cfg       EXIConfig
+		want, not []string
+	}{
+		{"every schema by default", EXIConfig{SchemaInformed: true}, append(slices.Clone(core), "urn:xmpp:iot:concentrators", NSTLS, NSSASL), nil},
+		{"agent, negotiated: no STARTTLS or SASL in EXI", EXIConfig{SchemaInformed: true, Mode: EXINegotiate, Namespaces: agentNamespaces},
+			append(slices.Clone(core), "urn:xmpp:iot:sensordata", "urn:xmpp:iot:control", NSPing,
+				"jabber:x:data", "http://jabber.org/protocol/xdata-validate", "http://jabber.org/protocol/xdata-layout"),
+			[]string{"urn:xmpp:iot:concentrators", NSTLS, NSSASL}},
+		{"agent, alternative binding: the whole set, known by its ID", EXIConfig{SchemaInformed: true, Mode: EXIAlternative, Namespaces: agentNamespaces},
+			append(slices.Clone(core), "urn:xmpp:iot:concentrators", NSTLS, NSSASL), nil},
+		{"schema-less: none", EXIConfig{Namespaces: agentNamespaces}, nil, core},
+	} {
+		got := nss(tc.cfg)
+		for _, ns := range tc.want {
+			if !slices.Contains(got, ns) {
+				t.Errorf("%s: %q missing from %q", tc.name, ns, got)
+			}
+		}
+		for _, ns := range tc.not {
+			if slices.Contains(got, ns) {
+				t.Errorf("%s: %q proposed: %q", tc.name, ns, got)
+			}
+		}
+	}
+	if _, err := (EXIConfig{SchemaInformed: true, Namespaces: []string{"urn:example:none"}}).Params(set); err == nil || !strings.Contains(err.Error(), "urn:example:none") {
+		t.Errorf("unknown namespace: %v", err)
+	}
+}
+
 func TestEXIReaderBadInput(t *testing.T) {
-	opts, err := EXIConfig{}.Params(nil).Options(nil, 1024)
+	opts, err := mustParams(t, EXIConfig{}, nil).Options(nil, 1024)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,11 +239,11 @@ func FuzzEXIReader(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	informed, err := EXIConfig{SchemaInformed: true}.Params(set).Options(set, 4096)
+	informed, err := mustParams(f, EXIConfig{SchemaInformed: true}, set).Options(set, 4096)
 	if err != nil {
 		f.Fatal(err)
 	}
-	less, _ := EXIConfig{}.Params(nil).Options(nil, 4096)
+	less, _ := mustParams(f, EXIConfig{}, nil).Options(nil, 4096)
 	for _, o := range []exi.Options{informed, less} {
 		var b bytes.Buffer
 		_ = NewEXIWriter(o, NSClient).Append(&b, EXIStreamStart(NSClient, "to", "localhost", "version", "1.0"), true)
@@ -296,7 +353,7 @@ func TestEXISessionWideBodies(t *testing.T) {
 			for _, swb := range []bool{false, true} {
 				cfg := tc.cfg
 				cfg.SessionWideBuffers = swb
-				opts, err := cfg.Params(set).Options(set, 0)
+				opts, err := mustParams(t, cfg, set).Options(set, 0)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -333,7 +390,7 @@ func TestEXISessionWideBodies(t *testing.T) {
 				// it fails, or (EXI has no check value) reads other
 				// elements, before the end.
 				if swb {
-					plain, _ := tc.cfg.Params(set).Options(set, 0)
+					plain, _ := mustParams(t, tc.cfg, set).Options(set, 0)
 					r := NewEXIReader(bytes.NewReader(b.Bytes()), plain)
 					same := 0
 					for _, want := range els {
@@ -355,7 +412,7 @@ func TestEXISessionWideBodies(t *testing.T) {
 	}
 
 	// A failed body ends the session's tables: the next body is refused.
-	opts, err := EXIConfig{SchemaInformed: true, Strict: true, SessionWideBuffers: true}.Params(set).Options(set, 0)
+	opts, err := mustParams(t, EXIConfig{SchemaInformed: true, Strict: true, SessionWideBuffers: true}, set).Options(set, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +438,7 @@ func TestEXIStreamClosesWhenSessionTablesLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, swb := range []bool{false, true} {
-		opts, err := EXIConfig{SchemaInformed: true, Strict: true, SessionWideBuffers: swb}.Params(set).Options(set, 0)
+		opts, err := mustParams(t, EXIConfig{SchemaInformed: true, Strict: true, SessionWideBuffers: swb}, set).Options(set, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
