@@ -10,7 +10,7 @@
 // The device is an in-process sensordata.Server serving the sim board on
 // its own XMPP session, as the agent will once it wires the package.
 //
-// Usage: go run ./bench/readout [-n 500] [-node meter] [-types momentary] [-nagle=false]
+// Usage: go run ./bench/readout [-n 500] [-node meter] [-types momentary] [-nagle=false] [-cpuprofile F]
 package main
 
 import (
@@ -19,6 +19,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"testing"
 	"time"
@@ -37,13 +38,14 @@ func main() {
 	node := flag.String("node", sim.NodeMeter, "sim node to read (meter and thermostat read instantly; bme280 waits for a conversion)")
 	types := flag.String("types", "momentary", "field types to read")
 	nagle := flag.Bool("nagle", true, "keep Prosody's stock Nagle setting (false sets TCP_NODELAY on its sockets)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of this process (client and device) over the readout blocks to this file")
 	flag.Parse()
 	t, err := sensors.ParseReadoutType(*types)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench/readout:", err)
 		os.Exit(2)
 	}
-	if err := run(*n, *node, t, *nagle); err != nil {
+	if err := run(*n, *node, t, *nagle, *cpuProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/readout:", err)
 		os.Exit(1)
 	}
@@ -64,7 +66,7 @@ func session(ctx context.Context, p *testserver.Prosody, user, res string, mux *
 	return s, nil
 }
 
-func run(n int, node string, types sensors.ReadoutType, nagle bool) error {
+func run(n int, node string, types sensors.ReadoutType, nagle bool, cpuProfile string) error {
 	ctx := context.Background()
 	p, err := testserver.Start(ctx, testserver.ProsodyOptions{DisableNagle: !nagle})
 	if err != nil {
@@ -191,6 +193,61 @@ func run(n int, node string, types sensors.ReadoutType, nagle bool) error {
 	fmt.Printf("  %-28s %10v %10v %10v\n", "same bytes as a message+IQ", mp50, mp90, mp99)
 	fmt.Printf("  %-28s %10.2f %10.2f %10.2f\n", "ratio message echo/ping", ratio(mp50, pp50), ratio(mp90, pp90), ratio(mp99, pp99))
 
+	// Where the time goes: CPU per round trip of Prosody and of this
+	// process (client and device), over blocks of each kind.
+	type kindFn struct {
+		name string
+		do   func(context.Context) error
+	}
+	kinds := []kindFn{
+		{"ping", func(c context.Context) error { _, err := xmpp.Ping(c, cli, to); return err }},
+		{"readout", func(c context.Context) error { _, err := client.Read(c, cli, to, req); return err }},
+		{"same bytes, one stanza, echo", func(c context.Context) error {
+			_, err := cli.SendIQ(c, xmpp.NewElement("", "iq", "type", "get", "to", to).Add(echoReq))
+			return err
+		}},
+	}
+	if _, err := procCPU(p.Pid()); err == nil {
+		fmt.Printf("== CPU per round trip, mean over %d (blocks of each kind, twice) ==\n", 2*cpuRounds)
+		fmt.Printf("  %-28s %10s %12s %14s\n", "", "wall", "Prosody CPU", "client+device")
+		var wall, server, self [3]time.Duration
+		for range 2 {
+			for k, kd := range kinds {
+				if kd.name == "readout" && cpuProfile != "" {
+					f, err := os.Create(cpuProfile)
+					if err != nil {
+						return err
+					}
+					if err := pprof.StartCPUProfile(f); err != nil {
+						return err
+					}
+					defer f.Close()
+				}
+				p0, _ := procCPU(p.Pid())
+				s0, t0 := selfCPU(), time.Now()
+				for range cpuRounds {
+					cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+					err := kd.do(cctx)
+					cancel()
+					if err != nil {
+						return fmt.Errorf("%s: %w", kd.name, err)
+					}
+				}
+				wall[k] += time.Since(t0)
+				if kd.name == "readout" && cpuProfile != "" {
+					pprof.StopCPUProfile()
+				}
+				p1, _ := procCPU(p.Pid())
+				server[k] += p1 - p0
+				self[k] += selfCPU() - s0
+			}
+		}
+		for k, kd := range kinds {
+			per := func(d time.Duration) time.Duration { return (d / (2 * cpuRounds)).Round(time.Microsecond) }
+			fmt.Printf("  %-28s %10v %12v %14v\n", kd.name, per(wall[k]), per(server[k]), per(self[k]))
+		}
+	}
+
 	var big []sensors.Field
 	ts := time.Now()
 	for i := range 1000 {
@@ -219,6 +276,9 @@ func run(n int, node string, types sensors.ReadoutType, nagle bool) error {
 	fmt.Printf("  decode element:     %v/op, %d allocs/op, %d B/op\n", time.Duration(dec.NsPerOp()), dec.AllocsPerOp(), dec.AllocedBytesPerOp())
 	return nil
 }
+
+// cpuRounds is the number of round trips per block of the CPU measurement.
+const cpuRounds = 2000
 
 // nsEcho is the namespace of the floor measurement's request.
 const nsEcho = "urn:xiot:bench:echo"
