@@ -45,8 +45,13 @@
 //
 // # Serialisation
 //
-// [Grammars.MarshalBinary] and [Grammars.UnmarshalBinary] (gob) let a device
-// ship compiled grammars and never parse XSD at run time.
+// [Grammars.MarshalBinary] and [Grammars.UnmarshalBinary] let a device
+// ship compiled grammars and never parse XSD at run time. The format is
+// xiot's own: compact (the grammars of the test vectors' xiot.xsd take
+// 114 KB; gob took 396 KB), deterministic, and read with every count
+// bounded by the input's size and every index checked, so hostile files
+// fail cleanly (FuzzUnmarshalBinary). It replaced encoding/gob, whose
+// code alone took 262 KB of the 32-bit ARM build.
 //
 // # Not done (kept honest)
 //
