@@ -190,7 +190,7 @@ func run(nRead, nSet int) error {
 		{"EXI schema-informed, alt. binding", "alt", xmpp.EXIConfig{Mode: xmpp.EXIAlternative, SchemaInformed: true}, false},
 		{"EXI s.-informed + compr., alt. binding", "alt", xmpp.EXIConfig{Mode: xmpp.EXIAlternative, SchemaInformed: true, Alignment: exi.Compression}, false},
 		{"EXI schema-less, session-wide", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SessionWideBuffers: true}, false},
-		{"EXI schema-informed, session-wide, every schema", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, SessionWideBuffers: true, Namespaces: allSchemas}, false},
+		{"EXI s.-informed, session-w., all schemas", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, SessionWideBuffers: true, Namespaces: allSchemas}, false},
 		{"EXI schema-informed, session-wide", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, SessionWideBuffers: true, QuickFile: quick("pq")}, false},
 		{"  the same, a later login (quick config.)", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, SessionWideBuffers: true, QuickFile: quick("pq")}, false},
 		{"EXI s.-informed + compr., session-wide", "neg", xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, Alignment: exi.Compression, SessionWideBuffers: true}, false},
