@@ -2,7 +2,8 @@
 # EXI codec figures (issue 5), measured side by side on
 # xep0323-fields-1000 (85 KB of XML): decode of each alignment against
 # encoding/xml tokenising the same XML, encode from tokens against
-# encoding/xml encoding the same tokens, throughput in MB/s of XML, and
+# encoding/xml encoding the same tokens (and, for compression, against
+# encoding/xml followed by the same DEFLATE), throughput in MB/s of XML, and
 # allocations per decode and encode of xep0323-fields-momentary with a
 # reused Decoder/Encoder.
 #
@@ -25,7 +26,7 @@ grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/^.*: /  /' || true
 
 "$GO" test -c -o "$tmp/exi.test" ./exi
 for run in $(seq "$COUNT"); do
-	(cd exi && "$tmp/exi.test" -test.run '^$' -test.bench '^Benchmark(XMLDecode|XMLEncode|Decode|Encode|Small)$' \
+	(cd exi && "$tmp/exi.test" -test.run '^$' -test.bench '^Benchmark(XMLDecode|XMLEncode|XMLEncodeDeflate|Decode|Encode|Small)$' \
 		-test.benchtime "$BENCHTIME" -test.count 1 -test.benchmem) | sed "s/^/$run /" >>"$tmp/out"
 done
 echo "  load after: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -71,6 +72,13 @@ END {
 	for (o = 1; o in order; o++) if (("Decode/" order[o]) in names) row("exi decode/" order[o], "Decode/" order[o], "XMLDecode")
 	printf "  %-28s %10d %8.1f %6s %11s %9d\n", "encoding/xml encode", xe, 85738 / xe * 1000, "1.00", "", a["XMLEncode"]
 	for (o = 1; o in order; o++) if (("Encode/" order[o]) in names) row("exi encode/" order[o], "Encode/" order[o], "XMLEncode")
+	if ("XMLEncodeDeflate" in names) {
+		xz = median("XMLEncodeDeflate")
+		printf "== compression beside XML compressed the same way (encoding/xml + the same DEFLATE, default level) ==\n"
+		printf "  %-28s %10d %8.1f %6s\n", "encoding/xml encode+DEFLATE", xz, 85738 / xz * 1000, "1.00"
+		split("compression schema-compression", zorder, " ")
+		for (o = 1; o in zorder; o++) if (("Encode/" zorder[o]) in names) row("exi encode/" zorder[o], "Encode/" zorder[o], "XMLEncodeDeflate")
+	}
 	printf "== xep0323-fields-momentary (reused Decoder/Encoder, after warm-up) ==\n"
 	split("Small/decode Small/encode", sm, " ")
 	for (o = 1; o in sm; o++) if (sm[o] in names) { n = sm[o]; printf "  %-28s %10d ns/op %6d allocs/op\n", n, median(n), a[n] }
