@@ -300,6 +300,12 @@ func (r *bitReader) readNBit(n int) (uint64, error) {
 	if !r.aligned {
 		return r.readBits(n)
 	}
+	if n <= 8 && r.n == 0 && r.pos < len(r.buf) {
+		// The usual case of byte-aligned streams: one whole byte.
+		b := r.buf[r.pos]
+		r.pos++
+		return uint64(b), nil
+	}
 	var v uint64
 	for i := 0; n > 0; i, n = i+8, n-8 {
 		b, err := r.readByte()
@@ -317,6 +323,11 @@ func (r *bitReader) readBool() (bool, error) {
 }
 
 func (r *bitReader) readByte() (byte, error) {
+	if r.n == 0 && r.pos < len(r.buf) {
+		b := r.buf[r.pos]
+		r.pos++
+		return b, nil
+	}
 	if r.n == 0 {
 		b, ok := r.nextByte()
 		if !ok {
