@@ -11,6 +11,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"mellium.im/sasl"
@@ -338,7 +339,7 @@ func (s *Session) bind(st *stream) error {
 
 // negotiationIQ sends an IQ set during negotiation and reads its answer.
 func (s *Session) negotiationIQ(st *stream, payload *Element) (*Element, error) {
-	id := newID()
+	id := s.ids.next()
 	if err := st.writeElements(NewElement(NSClient, "iq", "type", "set", "id", id).Add(payload)); err != nil {
 		return nil, err
 	}
@@ -387,9 +388,27 @@ func (s *Session) negotiateComponent(conn net.Conn) (*stream, error) {
 	return st, nil
 }
 
-// newID returns a random stanza id.
-func newID() string {
-	var b [9]byte
+// idGen makes the IDs of a session's own stanzas: a random prefix drawn
+// once per session and a counter in base 36 ("k3Zq1", "k3Zq2", …), unique
+// for the session's life and 5 to 8 characters long. Short IDs matter on
+// a constrained link: an IQ's ID travels in the request and again in its
+// answer, and being new each time it cannot be indexed by EXI's string
+// tables (twelve random characters were a quarter of the bytes of a
+// readout exchange over EXI). Unpredictable IDs are not needed against
+// forged answers: an answer is accepted only from the address the
+// request went to (answersLocked), which the server stamps.
+type idGen struct {
+	prefix string
+	n      atomic.Uint64
+}
+
+func newIDGen() *idGen {
+	var b [3]byte
 	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	return &idGen{prefix: base64.RawURLEncoding.EncodeToString(b[:])}
+}
+
+// next returns a new ID.
+func (g *idGen) next() string {
+	return g.prefix + strconv.FormatUint(g.n.Add(1), 36)
 }

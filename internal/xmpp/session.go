@@ -38,6 +38,7 @@ type Session struct {
 	mech     string // SASL mechanism of the last login
 
 	tlsSessions tls.ClientSessionCache // TLS session resumption across reconnections
+	ids         *idGen                 // IDs of our own stanzas
 
 	bytesOut   atomic.Int64
 	bytesIn    atomic.Int64
@@ -53,7 +54,7 @@ func New(cfg Config, mux *Mux) *Session {
 		mux = &Mux{}
 	}
 	s := &Session{cfg: cfg, mux: mux, log: cfg.Logger, waiters: map[string]waiter{}, onlineCh: make(chan struct{}),
-		tlsSessions: tls.NewLRUClientSessionCache(4)}
+		tlsSessions: tls.NewLRUClientSessionCache(4), ids: newIDGen()}
 	s.sm.max = cfg.MaxQueue
 	return s
 }
@@ -415,7 +416,7 @@ func (s *Session) keepalive(st *stream, done <-chan struct{}) {
 			if s.sm.active() {
 				_ = st.writeElements(NewElement(NSSM, "r"))
 			} else {
-				_ = s.Send(context.Background(), NewElement(st.ns, "iq", "type", "get", "id", newID(), "to", s.cfg.JID.Domainpart()).Add(NewElement(NSPing, "ping")))
+				_ = s.Send(context.Background(), NewElement(st.ns, "iq", "type", "get", "id", s.ids.next(), "to", s.cfg.JID.Domainpart()).Add(NewElement(NSPing, "ping")))
 			}
 		case idle < s.cfg.Keepalive:
 			pinged = false
@@ -519,7 +520,7 @@ func (s *Session) requestAck() {
 func (s *Session) SendIQ(ctx context.Context, iq *Element) (*Element, error) {
 	id := iq.Get("id")
 	if id == "" {
-		id = newID()
+		id = s.ids.next()
 		iq.Set("id", id)
 	}
 	ch := make(chan *Element, 1)
