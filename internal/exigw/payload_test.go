@@ -97,12 +97,28 @@ func TestDevicePayloadsThroughGateway(t *testing.T) {
 		x            xmpp.EXIConfig
 	}{
 		{"direct XML", e.p.C2SAddr, xmpp.EXIConfig{}},
+		// Both forms, schema-less and schema-informed, with and without
+		// compression.
+		{"negotiated/schema-less", e.neg, xmpp.EXIConfig{Mode: xmpp.EXINegotiate}},
+		{"negotiated/schema-less/compression", e.neg, xmpp.EXIConfig{Mode: xmpp.EXINegotiate, Alignment: exi.Compression}},
+		{"negotiated/schema-informed", e.neg, xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true}},
 		{"negotiated/schema-informed/compression", e.neg, xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, Alignment: exi.Compression}},
 		{"alternative/schema-less", e.alt, xmpp.EXIConfig{Mode: xmpp.EXIAlternative}},
+		{"alternative/schema-less/compression", e.alt, xmpp.EXIConfig{Mode: xmpp.EXIAlternative, Alignment: exi.Compression}},
+		{"alternative/schema-informed", e.alt, xmpp.EXIConfig{Mode: xmpp.EXIAlternative, SchemaInformed: true}},
+		{"alternative/schema-informed/compression", e.alt, xmpp.EXIConfig{Mode: xmpp.EXIAlternative, SchemaInformed: true, Alignment: exi.Compression}},
+		// The agent's default: session-wide tables, and a proposal of
+		// the schemas of what it speaks.
+		{"negotiated/schema-informed/session-wide/agent's schemas", e.neg, xmpp.EXIConfig{Mode: xmpp.EXINegotiate, SchemaInformed: true, SessionWideBuffers: true,
+			Namespaces: []string{sensordata.NS, "urn:xmpp:iot:control", xmpp.NSPing}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			before := e.g.Stats().EXIStreams
 			dev := connect(t, e.config(t, "device", "payload", tc.server, tc.x, nil), dmux)
 			defer dev.Close()
+			if want := before + map[bool]int64{true: 1}[tc.x.Mode != xmpp.EXIOff]; e.g.Stats().EXIStreams != want {
+				t.Fatalf("gateway counted %d EXI streams, want %d", e.g.Stats().EXIStreams, want)
+			}
 			to := dev.LocalJID().String()
 			res, err := reader.Read(ctx, cli, to, sensordata.Request{Types: sensors.Momentary})
 			if err != nil || res.Err() != nil {
