@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"mellium.im/xmpp/jid"
 
 	"github.com/xiot/xiot/internal/testserver"
@@ -33,14 +32,8 @@ func TestConcentratorCommand(t *testing.T) {
 	if err := p.Register("owner", "owner-pass"); err != nil {
 		t.Fatal(err)
 	}
-	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + m.Addr).SetClientID("sim"))
-	if tok := pub.Connect(); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
-		t.Fatal(tok.Error())
-	}
-	defer pub.Disconnect(0)
-	if tok := pub.Publish("plain/thermo1/Temperature", 1, true, "21.5 °C"); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
-		t.Fatal(tok.Error())
-	}
+	pub := mqttDevice(t, m.Addr, "sim")
+	retain(t, pub, "plain/thermo1/Temperature", "21.5 °C")
 
 	dir := t.TempDir()
 	secret := filepath.Join(dir, "secret")
@@ -132,9 +125,7 @@ mqtt:
 	// A topic mapping created over XEP-0326 bridges at once, its device
 	// is read through the concentrator JID as a node, and both survive a
 	// restart.
-	if tok := pub.Publish("rt/dev7/v", 1, true, "5"); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
-		t.Fatal(tok.Error())
-	}
+	retain(t, pub, "rt/dev7/v", "5")
 	const nsc = "urn:xmpp:iot:concentrators"
 	form := xmpp.NewElement("jabber:x:data", "x", "type", "submit")
 	for _, kv := range [][2]string{{"id", "rt"}, {"topic", "rt/{device}/v"}, {"unit", "W"}} {
@@ -225,14 +216,8 @@ func TestConcentratorClientMode(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + m.Addr).SetClientID("sim"))
-	if tok := pub.Connect(); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
-		t.Fatal(tok.Error())
-	}
-	defer pub.Disconnect(0)
-	if tok := pub.Publish("plain/thermo1/Temperature", 1, true, "21.5 °C"); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
-		t.Fatal(tok.Error())
-	}
+	pub := mqttDevice(t, m.Addr, "sim")
+	retain(t, pub, "plain/thermo1/Temperature", "21.5 °C")
 	dir := t.TempDir()
 	pass := func(name string) string {
 		f := filepath.Join(dir, name+".pass")

@@ -43,11 +43,7 @@ func TestFleetConcentratorEndToEnd(t *testing.T) {
 
 	// The device: three retained readings and two switches; it echoes
 	// commands as Tasmota does, and the test records them.
-	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + m.Addr).SetClientID("thermo1"))
-	if tok := pub.Connect(); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
-		t.Fatal(tok.Error())
-	}
-	defer pub.Disconnect(0)
+	pub := mqttDevice(t, m.Addr, "thermo1")
 	var cmdMu sync.Mutex
 	var commands []string
 	echo := func(c mqtt.Client, msg mqtt.Message) {
@@ -61,9 +57,7 @@ func TestFleetConcentratorEndToEnd(t *testing.T) {
 	}
 	for topic, v := range map[string]string{"plain/thermo1/Temperature": "21.5 °C", "plain/thermo1/Humidity": "40 %",
 		"plain/thermo1/Pressure": "1013 hPa", "stat/thermo1/POWER": "ON", "stat/thermo1/LIGHT": "OFF"} {
-		if tok := pub.Publish(topic, 1, true, v); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
-			t.Fatal(tok.Error())
-		}
+		retain(t, pub, topic, v)
 	}
 
 	concSecret := write("concentrator.secret", mqttSecret)

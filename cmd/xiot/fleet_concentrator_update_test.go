@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
-
 	"github.com/xiot/xiot/concentrator/component"
 	"github.com/xiot/xiot/internal/testserver"
 )
@@ -37,17 +35,8 @@ func TestFleetConcentratorUpdateUnregister(t *testing.T) {
 	p, dir, write, acct, regLog := f.p, f.dir, f.write, f.acct, &f.regLog
 	m := testserver.StartMosquitto(t, testserver.MosquittoOptions{})
 
-	pub := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + m.Addr).SetClientID("boiler"))
-	if tok := pub.Connect(); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
-		t.Fatal(tok.Error())
-	}
-	defer pub.Disconnect(0)
-	publish := func(topic, v string) {
-		t.Helper()
-		if tok := pub.Publish(topic, 1, true, v); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
-			t.Fatal(tok.Error())
-		}
-	}
+	pub := mqttDevice(t, m.Addr, "boiler")
+	publish := func(topic, v string) { t.Helper(); retain(t, pub, topic, v) }
 	for _, kv := range [][2]string{
 		{"$homie", "4.0"}, {"$name", "Boiler"}, {"$nodes", "sensor"}, {"sensor/$name", "Sensor"},
 		{"sensor/$properties", "temperature,humidity"},
