@@ -68,6 +68,25 @@ func (f *fleet) startRegistry(ctx context.Context) (context.CancelFunc, chan int
 	return rcancel, done
 }
 
+// runRegistryT runs `xiot registry --config cfgFile` in the process until
+// the test ends, and returns its standard output and error.
+func runRegistryT(t *testing.T, cfgFile string) (stdout, stderr *syncBuffer) {
+	t.Helper()
+	stdout, stderr = &syncBuffer{}, &syncBuffer{}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runRegistry(ctx, []string{"--config", cfgFile}, stdout, stderr) }()
+	t.Cleanup(func() {
+		stop()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Error("registry did not stop")
+		}
+	})
+	return stdout, stderr
+}
+
 // waitLog waits up to 40 s for re in buf and returns its submatches; it
 // fails the test with buf and the registry's log otherwise.
 func (f *fleet) waitLog(buf *syncBuffer, re *regexp.Regexp) []string {

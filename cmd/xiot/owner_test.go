@@ -46,18 +46,7 @@ func TestOwnerCommands(t *testing.T) {
 		filepath.Join(dir, "state"), p.ComponentDomain, p.ComponentAddr, secret)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var regOut, regErr syncBuffer
-	rctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- runRegistry(rctx, []string{"--config", cfgFile}, &regOut, &regErr) }()
-	defer func() {
-		stop()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Error("registry did not stop")
-		}
-	}()
+	_, regErr := runRegistryT(t, cfgFile)
 
 	// The device: registers, acknowledges notifications, asks the registry.
 	events := make(chan string, 16)

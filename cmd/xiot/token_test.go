@@ -73,18 +73,7 @@ func TestTokenCommand(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var regOut, regErr syncBuffer
-	rctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- runRegistry(rctx, []string{"--config", cfgFile}, &regOut, &regErr) }()
-	defer func() {
-		stop()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Error("registry did not stop")
-		}
-	}()
+	regOut, regErr := runRegistryT(t, cfgFile)
 
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
