@@ -202,9 +202,24 @@ func (r *rig) login(t *testing.T, name string) *user {
 	return r.loginAs(t, name, "test")
 }
 
-func (r *rig) loginAs(t *testing.T, name, resource string) *user {
+// connect logs in as name (password "<name>-pass") with resource, serving
+// mux; the session is closed when the test ends.
+func (r *rig) connect(t *testing.T, name, resource string, mux *xmpp.Mux) *xmpp.Session {
 	t.Helper()
 	j, _ := jid.Parse(name + "@" + r.p.Domain + "/" + resource)
+	s := xmpp.New(xmpp.Config{JID: j, Password: name + "-pass", Server: r.p.C2SAddr, TLS: r.p.TLSConfig(),
+		Keepalive: -1, Logger: testLogger(t)}, mux)
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	if err := s.Connect(ctx); err != nil {
+		t.Fatalf("login %s: %v", name, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func (r *rig) loginAs(t *testing.T, name, resource string) *user {
+	t.Helper()
 	mux := &xmpp.Mux{}
 	u := &user{sd: sensordata.NewClient(mux)}
 	mux.Presence(xmpp.HandlerFunc(func(_ context.Context, _ *xmpp.Session, st *xmpp.Element) error {
@@ -213,14 +228,9 @@ func (r *rig) loginAs(t *testing.T, name, resource string) *user {
 		u.mu.Unlock()
 		return nil
 	}))
-	u.s = xmpp.New(xmpp.Config{JID: j, Password: name + "-pass", Server: r.p.C2SAddr, TLS: r.p.TLSConfig(),
-		Keepalive: -1, Logger: testLogger(t)}, mux)
+	u.s = r.connect(t, name, resource, mux)
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
-	if err := u.s.Connect(ctx); err != nil {
-		t.Fatalf("login %s: %v", name, err)
-	}
-	t.Cleanup(func() { u.s.Close() })
 	// Roster and initial presence, so that the server delivers presence.
 	if _, err := u.s.SendIQ(ctx, xmpp.NewElement("", "iq", "type", "get").Add(xmpp.NewElement("jabber:iq:roster", "query"))); err != nil {
 		t.Fatal(err)

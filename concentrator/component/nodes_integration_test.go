@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"mellium.im/xmpp/jid"
-
 	"github.com/xiot/xiot/concentrator/component"
 	"github.com/xiot/xiot/concentrator/mqttbridge"
 	"github.com/xiot/xiot/control/iotcontrol"
@@ -35,7 +33,6 @@ type eventUser struct {
 
 func (r *rig) loginEvents(t *testing.T, name, resource string) *eventUser {
 	t.Helper()
-	j, _ := jid.Parse(name + "@" + r.p.Domain + "/" + resource)
 	mux := &xmpp.Mux{}
 	u := &eventUser{sd: sensordata.NewClient(mux)}
 	mux.Message(component.NSConcentrators, "", xmpp.HandlerFunc(func(_ context.Context, _ *xmpp.Session, m *xmpp.Element) error {
@@ -44,14 +41,7 @@ func (r *rig) loginEvents(t *testing.T, name, resource string) *eventUser {
 		u.events = append(u.events, m.Children()...)
 		return nil
 	}))
-	u.s = xmpp.New(xmpp.Config{JID: j, Password: name + "-pass", Server: r.p.C2SAddr, TLS: r.p.TLSConfig(),
-		Keepalive: -1, Logger: testLogger(t)}, mux)
-	ctx, cancel := context.WithTimeout(context.Background(), deadline)
-	defer cancel()
-	if err := u.s.Connect(ctx); err != nil {
-		t.Fatalf("login %s: %v", name, err)
-	}
-	t.Cleanup(func() { u.s.Close() })
+	u.s = r.connect(t, name, resource, mux)
 	return u
 }
 
