@@ -50,15 +50,19 @@ func unregisterAgent(ctx context.Context, acct *accountFlags, cfg *config.Config
 	if err := os.Remove(filepath.Join(cfg.StateDir, agentCacheFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("unregistered, but the decision cache stays: %w", err)
 	}
-	was := "unclaimed"
-	switch {
-	case st.Removed:
-		was = "removed by its owner"
-	case st.Owner != "":
-		was = "owned by " + st.Owner
-	}
 	_, err = fmt.Fprintf(stdout, "unregistered %s from %s (it was %s); its KEY and decision cache are deleted\n"+
 		"a running agent with provisioning.registry set registers again, with a new KEY, at its next login: remove provisioning.registry from the configuration\n",
-		s.LocalJID().Bare(), reg, was)
+		s.LocalJID().Bare(), reg, registrationWas(st))
 	return err
+}
+
+// registrationWas says what an unregistered thing was in the registry.
+func registrationWas(st thing.State) string {
+	switch {
+	case st.Removed:
+		return "removed by its owner"
+	case st.Owner != "":
+		return "owned by " + st.Owner
+	}
+	return "unclaimed"
 }

@@ -70,14 +70,7 @@ func unregisterDevices(ctx context.Context, cfg *config.Config, id string, stdou
 			errs = append(errs, err)
 			continue
 		}
-		was := "unclaimed"
-		switch {
-		case st.Removed:
-			was = "removed by its owner"
-		case st.Owner != "":
-			was = "owned by " + st.Owner
-		}
-		if _, err := fmt.Fprintf(stdout, "unregistered %s from %s (it was %s); its KEY and decision cache are deleted\n", j, reg, was); err != nil {
+		if _, err := fmt.Fprintf(stdout, "unregistered %s from %s (it was %s); its KEY and decision cache are deleted\n", j, reg, registrationWas(st)); err != nil {
 			return err
 		}
 	}
