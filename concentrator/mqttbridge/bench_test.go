@@ -49,8 +49,8 @@ func BenchmarkRegistryMemory(b *testing.B) {
 		runtime.GC()
 		runtime.ReadMemStats(&before)
 		for i := range devices {
-			br.onMessage(nil, message{fmt.Sprintf("plain/dev%05d/temperature", i), []byte("21.5 °C")})
-			br.onMessage(nil, message{fmt.Sprintf("tele/dev%05d/SENSOR", i), []byte(`{"ENERGY":{"Power":40}}`)})
+			br.main.onMessage(br.main.client, message{fmt.Sprintf("plain/dev%05d/temperature", i), []byte("21.5 °C")})
+			br.main.onMessage(br.main.client, message{fmt.Sprintf("tele/dev%05d/SENSOR", i), []byte(`{"ENERGY":{"Power":40}}`)})
 		}
 		runtime.GC()
 		runtime.ReadMemStats(&after)
@@ -72,7 +72,7 @@ func BenchmarkOnMessage(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		br.onMessage(nil, msgs[i%len(msgs)])
+		br.main.onMessage(br.main.client, msgs[i%len(msgs)])
 		i++
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -60,6 +59,10 @@ type Stats struct {
 	SubscriptionsRefused uint64 // filters the broker refused (ACL)
 	Commands             uint64 // commands completed by their echo
 	CommandErrors        uint64 // commands that failed
+	// DeviceConflicts counts messages about a device that belongs to
+	// another broker connection (the first broker that named a device
+	// id keeps it).
+	DeviceConflicts uint64
 }
 
 // Options are the parts of a bridge that do not come from the
@@ -76,6 +79,7 @@ type Options struct {
 type mapping struct {
 	id      string // "config-<n>" for the configuration's, else chosen by AddMapping
 	runtime bool   // added with AddMapping
+	broker  string // cfg.Broker: the connection it subscribes on
 	cfg     config.MQTTMapping
 	pat     pattern
 	avail   *pattern
@@ -87,26 +91,25 @@ type mapping struct {
 // commands. Create it with New, start it with Start and end it with Close;
 // all methods are safe for concurrent use.
 type Bridge struct {
-	cfg    config.MQTT
-	log    *slog.Logger
-	now    func() time.Time
-	client mqtt.Client
-	maps   []*mapping
-	homie  string // Homie base topic with a trailing '/', or ""
+	cfg  config.MQTT
+	log  *slog.Logger
+	now  func() time.Time
+	main *conn // the configuration's broker
 
-	mu        sync.Mutex
-	devices   map[string]*device
-	connected bool
-	connCh    chan struct{} // closed while connected
-	closed    bool
-	subs      map[int]chan Event
-	nextSub   int
-	waiters   map[waitKey][]*waiter
-	queued    int
-	stats     Stats
-	lastWarn  time.Time
-	quiet     int // warnings suppressed since lastWarn
-	mapGen    int // counts changes of maps, for onConnect
+	mu       sync.Mutex
+	conns    []*conn // main first, then AddBroker's in order
+	maps     []*mapping
+	devices  map[string]*device
+	started  bool
+	closed   bool
+	subs     map[int]chan Event
+	nextSub  int
+	waiters  map[waitKey][]*waiter
+	queued   int
+	stats    Stats
+	lastWarn time.Time
+	quiet    int // warnings suppressed since lastWarn
+	mapGen   int // counts changes of maps, for onConnect
 }
 
 // New checks cfg and prepares a bridge; it reads the password file but
@@ -121,8 +124,8 @@ func New(cfg config.MQTT, opts Options) (*Bridge, error) {
 	cfg = cfg.WithDefaults()
 	b := &Bridge{
 		cfg: cfg, log: opts.Logger, now: opts.Now,
-		devices: map[string]*device{}, connCh: make(chan struct{}),
-		subs: map[int]chan Event{}, waiters: map[waitKey][]*waiter{},
+		devices: map[string]*device{},
+		subs:    map[int]chan Event{}, waiters: map[waitKey][]*waiter{},
 	}
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
@@ -138,52 +141,27 @@ func New(cfg config.MQTT, opts Options) (*Bridge, error) {
 		m.id = ConfigMappingID(i)
 		b.maps = append(b.maps, m)
 	}
-	if cfg.Homie.Enabled {
-		b.homie = strings.TrimSuffix(cfg.Homie.Base, "/") + "/"
-	}
-
-	o := mqtt.NewClientOptions()
-	useTLS := false
-	for _, u := range cfg.Brokers {
-		o.AddBroker(u)
-		if pu, err := url.Parse(u); err == nil && slices.Contains([]string{"ssl", "tls", "mqtts", "tcps", "wss"}, pu.Scheme) {
-			useTLS = true
-		}
-	}
-	if useTLS || cfg.CAFile != "" {
-		tc, err := cfg.TLSConfig()
-		if err != nil {
-			return nil, fmt.Errorf("mqttbridge: %w", err)
-		}
-		o.SetTLSConfig(tc)
-	}
 	id := cfg.ClientID
 	if id == "" {
 		host, _ := os.Hostname()
 		id = "xiot-" + host
 	}
-	o.SetClientID(id)
+	var pw string
 	if cfg.Username != "" {
-		pw, err := cfg.Password()
-		if err != nil {
+		var err error
+		if pw, err = cfg.Password(); err != nil {
 			return nil, fmt.Errorf("mqttbridge: %w", err)
 		}
-		o.SetUsername(cfg.Username)
-		o.SetPassword(pw)
 	}
-	o.SetCleanSession(cfg.CleanSession)
-	o.SetKeepAlive(cfg.Keepalive)
-	o.SetConnectTimeout(cfg.ConnectTimeout)
-	o.SetMaxReconnectInterval(cfg.ReconnectMax)
-	o.SetConnectRetryInterval(min(time.Second, cfg.ReconnectMax))
-	o.SetAutoReconnect(true)
-	o.SetConnectRetry(true)
-	o.SetResumeSubs(false) // Start's OnConnect resubscribes every time
-	o.SetOrderMatters(true)
-	o.SetDefaultPublishHandler(b.onMessage)
-	o.SetOnConnectHandler(b.onConnect)
-	o.SetConnectionLostHandler(b.onConnectionLost)
-	b.client = mqtt.NewClient(o)
+	cn, err := b.newConn(MainBrokerID, connSettings{
+		urls: cfg.Brokers, clientID: id, username: cfg.Username, password: pw,
+		tls: cfg.TLSConfig, clean: cfg.CleanSession, homie: cfg.Homie.Enabled, homieBase: cfg.Homie.Base,
+	})
+	if err != nil {
+		return nil, err
+	}
+	b.main = cn
+	b.conns = []*conn{cn}
 	return b, nil
 }
 
@@ -193,7 +171,7 @@ func compileMapping(mc config.MQTTMapping) (*mapping, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &mapping{cfg: mc, pat: pat}
+	m := &mapping{cfg: mc, pat: pat, broker: mc.Broker}
 	if mc.AvailabilityTopic != "" {
 		ap, err := compilePattern(mc.AvailabilityTopic)
 		if err != nil {
@@ -215,22 +193,35 @@ func compileMapping(mc config.MQTTMapping) (*mapping, error) {
 // Start connects to the broker and subscribes, waiting until the first
 // connection is up or ctx ends. On a ctx error the bridge keeps trying in
 // the background (as it does after every connection loss) until Close.
+//
+// Brokers added with AddBroker before Start connect at Start, in the
+// background: Start waits only for the configuration's broker.
 func (b *Bridge) Start(ctx context.Context) error {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
 		return ErrClosed
 	}
-	ch := b.connCh
+	if b.started {
+		b.mu.Unlock()
+		return errors.New("mqttbridge: started already")
+	}
+	b.started = true
+	cn := b.main
+	ch := cn.connCh
+	others := slices.Clone(b.conns[1:])
 	b.mu.Unlock()
-	tok := b.client.Connect()
+	for _, o := range others {
+		o.client.Connect() // retries in the background; onConnect subscribes
+	}
+	tok := cn.client.Connect()
 	select {
 	case <-tok.Done():
 		if err := tok.Error(); err != nil {
-			return fmt.Errorf("mqttbridge: connect to %s: %w", strings.Join(b.cfg.Brokers, ", "), err)
+			return fmt.Errorf("mqttbridge: connect to %s: %w", strings.Join(cn.urls, ", "), err)
 		}
 	case <-ctx.Done():
-		return fmt.Errorf("mqttbridge: connect to %s: %w (still retrying)", strings.Join(b.cfg.Brokers, ", "), ctx.Err())
+		return fmt.Errorf("mqttbridge: connect to %s: %w (still retrying)", strings.Join(cn.urls, ", "), ctx.Err())
 	}
 	// Connected; wait for the subscriptions of onConnect.
 	select {
@@ -256,12 +247,23 @@ func (b *Bridge) Close() error {
 		}
 		delete(b.waiters, k)
 	}
+	conns := slices.Clone(b.conns)
 	b.mu.Unlock()
-	b.client.Disconnect(250)
+	var wg sync.WaitGroup
+	for _, cn := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cn.client.Disconnect(250)
+		}()
+	}
+	wg.Wait()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.setConnectedLocked(false)
-	close(b.connCh) // wakes queued commands, which then see closed
+	for _, cn := range conns {
+		b.setConnectedLocked(cn, false)
+		close(cn.connCh) // wakes queued commands, which then see closed
+	}
 	for id, ch := range b.subs {
 		delete(b.subs, id)
 		close(ch)
@@ -269,11 +271,12 @@ func (b *Bridge) Close() error {
 	return nil
 }
 
-// Connected reports whether the bridge is connected and subscribed.
+// Connected reports whether the bridge is connected and subscribed to the
+// configuration's broker (see Brokers for the others).
 func (b *Bridge) Connected() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.connected
+	return b.main.connected
 }
 
 // Stats returns the counters.
@@ -283,19 +286,23 @@ func (b *Bridge) Stats() Stats {
 	return b.stats
 }
 
-// filtersLocked returns the subscription filters: every mapping's topic
-// and availability topic, and Homie's base; b.mu is held.
-func (b *Bridge) filtersLocked() map[string]byte {
+// filtersLocked returns the subscription filters of a connection: the
+// topic and availability topic of every mapping on it, and its Homie
+// base; b.mu is held.
+func (b *Bridge) filtersLocked(cn *conn) map[string]byte {
 	qos := byte(b.cfg.QoS)
 	f := map[string]byte{}
 	for _, m := range b.maps {
+		if m.broker != cn.id {
+			continue
+		}
 		f[m.pat.filter] = qos
 		if m.avail != nil {
 			f[m.avail.filter] = qos
 		}
 	}
-	if b.homie != "" {
-		f[b.homie+"#"] = qos
+	if cn.homie != "" {
+		f[cn.homie+"#"] = qos
 	}
 	return f
 }
@@ -303,13 +310,18 @@ func (b *Bridge) filtersLocked() map[string]byte {
 // onConnect resubscribes after every (re)connection, then marks the bridge
 // connected. Resubscribing makes the broker send the retained messages
 // again, so the registry catches up with what changed while it was away.
-func (b *Bridge) onConnect(c mqtt.Client) {
+func (b *Bridge) onConnect(cn *conn, c mqtt.Client) {
 	b.mu.Lock()
 	gen := b.mapGen
-	filters := b.filtersLocked()
+	filters := b.filtersLocked(cn)
 	b.mu.Unlock()
+	if len(filters) == 0 {
+		// A broker node without mappings yet: nothing to subscribe to.
+		b.markConnected(cn, c, gen, 0)
+		return
+	}
 	for attempt := 1; ; attempt++ {
-		tok := c.SubscribeMultiple(filters, b.onMessage)
+		tok := c.SubscribeMultiple(filters, cn.onMessage)
 		ok := tok.WaitTimeout(b.cfg.ConnectTimeout)
 		if ok && tok.Error() == nil {
 			b.checkGranted(tok)
@@ -319,7 +331,7 @@ func (b *Bridge) onConnect(c mqtt.Client) {
 		if err == nil {
 			err = errors.New("no SUBACK in time")
 		}
-		b.log.Error("mqtt subscribe failed", "attempt", attempt, "err", err)
+		b.log.Error("mqtt subscribe failed", "broker", cn.name(), "attempt", attempt, "err", err)
 		// Retry while this connection lasts; a new connection calls
 		// onConnect again.
 		if b.isClosed() || !c.IsConnectionOpen() {
@@ -327,22 +339,26 @@ func (b *Bridge) onConnect(c mqtt.Client) {
 		}
 		time.Sleep(min(time.Duration(attempt)*100*time.Millisecond, b.cfg.ReconnectMax))
 	}
+	b.markConnected(cn, c, gen, len(filters))
+}
+
+// markConnected ends onConnect: it marks cn connected, or subscribes
+// again if the mappings changed meanwhile (AddMapping saw no connection).
+func (b *Bridge) markConnected(cn *conn, c mqtt.Client, gen, filters int) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
+	if b.closed || cn.removed || cn.client != c {
+		b.mu.Unlock()
 		return
 	}
 	if b.mapGen != gen {
-		// Mappings changed while subscribing (AddMapping saw no
-		// connection): subscribe again with the current filters.
 		b.mu.Unlock()
-		b.onConnect(c)
-		b.mu.Lock()
+		b.onConnect(cn, c)
 		return
 	}
+	defer b.mu.Unlock()
 	b.stats.Connects++
-	b.setConnectedLocked(true)
-	b.log.Info("mqtt connected and subscribed", "brokers", b.cfg.Brokers, "filters", len(filters))
+	b.setConnectedLocked(cn, true)
+	b.log.Info("mqtt connected and subscribed", "broker", cn.name(), "urls", cn.urls, "filters", filters)
 }
 
 // checkGranted logs and counts the filters the broker refused (SUBACK
@@ -375,29 +391,35 @@ func (b *Bridge) isClosed() bool {
 	return b.closed
 }
 
-// onConnectionLost marks every device unavailable until the broker is back.
-func (b *Bridge) onConnectionLost(_ mqtt.Client, err error) {
-	b.log.Warn("mqtt connection lost; reconnecting", "err", err)
+// onConnectionLost marks the connection's devices unavailable until the
+// broker is back.
+func (b *Bridge) onConnectionLost(cn *conn, c mqtt.Client, err error) {
+	b.log.Warn("mqtt connection lost; reconnecting", "broker", cn.name(), "err", err)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.setConnectedLocked(false)
+	if cn.client != c {
+		return // a client replaced by UpdateBroker
+	}
+	b.setConnectedLocked(cn, false)
 }
 
-// setConnectedLocked switches the connection state and every device's
-// effective availability; b.mu is held.
-func (b *Bridge) setConnectedLocked(up bool) {
-	if up == b.connected {
+// setConnectedLocked switches a connection's state and the effective
+// availability of its devices; b.mu is held.
+func (b *Bridge) setConnectedLocked(cn *conn, up bool) {
+	if up == cn.connected {
 		return
 	}
-	b.connected = up
+	cn.connected = up
 	if up {
-		close(b.connCh)
+		close(cn.connCh)
 	} else {
-		b.connCh = make(chan struct{})
+		cn.connCh = make(chan struct{})
 	}
 	ids := make([]string, 0, len(b.devices))
-	for id := range b.devices {
-		ids = append(ids, id)
+	for id, d := range b.devices {
+		if d.conn == cn {
+			ids = append(ids, id)
+		}
 	}
 	slices.Sort(ids)
 	for _, id := range ids {
@@ -417,14 +439,15 @@ func (b *Bridge) warnLocked(msg, topic string, err error) {
 	b.lastWarn, b.quiet = now, 0
 }
 
-// onMessage handles every message: Homie topics, availability topics and
-// mapped topics. It runs on paho's delivery goroutine and never blocks.
-func (b *Bridge) onMessage(_ mqtt.Client, msg mqtt.Message) {
+// onMessage handles every message of a connection: Homie topics,
+// availability topics and mapped topics. It runs on paho's delivery
+// goroutine and never blocks.
+func (b *Bridge) onMessage(cn *conn, c mqtt.Client, msg mqtt.Message) {
 	topic, p := msg.Topic(), msg.Payload()
 	now := b.now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closed {
+	if b.closed || cn.removed || cn.client != c {
 		return
 	}
 	b.stats.Messages++
@@ -434,15 +457,18 @@ func (b *Bridge) onMessage(_ mqtt.Client, msg mqtt.Message) {
 		return
 	}
 	used := false
-	if b.homie != "" && strings.HasPrefix(topic, b.homie) {
-		b.homieLocked(strings.TrimPrefix(topic, b.homie), p)
+	if cn.homie != "" && strings.HasPrefix(topic, cn.homie) {
+		b.homieLocked(cn, strings.TrimPrefix(topic, cn.homie), p)
 		used = true
 	}
 	for _, m := range b.maps {
+		if m.broker != cn.id {
+			continue
+		}
 		if m.avail != nil {
 			if dev, _, ok := m.avail.match(topic); ok {
 				used = true
-				b.availabilityLocked(m, topic, dev, p)
+				b.availabilityLocked(cn, m, topic, dev, p)
 			}
 		}
 		dev, field, ok := m.pat.match(topic)
@@ -453,7 +479,7 @@ func (b *Bridge) onMessage(_ mqtt.Client, msg mqtt.Message) {
 		if m.cfg.Device != "" {
 			dev = m.cfg.Device
 		}
-		b.decodeLocked(m, topic, dev, field, p, now)
+		b.decodeLocked(cn, m, topic, dev, field, p, now)
 	}
 	if !used {
 		b.stats.Unmatched++
@@ -461,7 +487,7 @@ func (b *Bridge) onMessage(_ mqtt.Client, msg mqtt.Message) {
 }
 
 // availabilityLocked applies an availability (LWT) message; b.mu is held.
-func (b *Bridge) availabilityLocked(m *mapping, topic, dev string, p []byte) {
+func (b *Bridge) availabilityLocked(cn *conn, m *mapping, topic, dev string, p []byte) {
 	if m.cfg.Device != "" {
 		dev = m.cfg.Device
 	}
@@ -481,7 +507,7 @@ func (b *Bridge) availabilityLocked(m *mapping, topic, dev string, p []byte) {
 			fmt.Errorf("%q is neither %q nor %q", clip(s), m.cfg.PayloadAvailable, m.cfg.PayloadNotAvailable))
 		return
 	}
-	d := b.deviceLocked(dev)
+	d := b.deviceLocked(cn, dev, topic)
 	if d == nil {
 		return
 	}
@@ -507,7 +533,7 @@ func availabilityText(p []byte) string {
 // decodeLocked decodes a mapped payload into fields; b.mu is held. An
 // empty payload (a retained message being cleared) carries no value and is
 // skipped.
-func (b *Bridge) decodeLocked(m *mapping, topic, dev, field string, p []byte, now time.Time) {
+func (b *Bridge) decodeLocked(cn *conn, m *mapping, topic, dev, field string, p []byte, now time.Time) {
 	if len(p) == 0 {
 		return
 	}
@@ -553,7 +579,7 @@ func (b *Bridge) decodeLocked(m *mapping, topic, dev, field string, p []byte, no
 		b.warnLocked("mqtt payload not decoded", topic, err)
 		return
 	}
-	d := b.deviceLocked(dev)
+	d := b.deviceLocked(cn, dev, topic)
 	if d == nil {
 		return
 	}

@@ -66,6 +66,19 @@
 // Subscribers that fall behind lose events (Stats.EventsDropped) and
 // should resynchronise from Devices.
 //
+// # Several brokers
+//
+// AddBroker connects to a further broker at run time (config.MQTTBroker:
+// URL, credentials, CA file, Homie discovery), UpdateBroker changes one,
+// RemoveBroker ends one that no mapping uses; Brokers lists them with
+// their connection state. A run-time mapping subscribes on the broker its
+// Broker key names ("" is mqtt.brokers). A device belongs to the broker
+// that first reported it (Device.Broker): its availability follows that
+// connection alone and its commands are published there; messages about
+// the same device id from another broker are dropped and counted in
+// Stats.DeviceConflicts. The concentrator keeps run-time brokers as
+// XEP-0326 nodes in its node store.
+//
 // Bad input (undecodable or oversized payloads, topic storms beyond
 // max_devices) is counted in Stats and logged with its topic at most once
 // a second; it never stops the bridge.

@@ -44,7 +44,7 @@ func FuzzOnMessage(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, topic string, p []byte) {
-		br.onMessage(nil, message{topic, p})
+		br.main.onMessage(br.main.client, message{topic, p})
 		if n := len(br.Devices()); n > 50 {
 			t.Fatalf("%d devices beyond the bound", n)
 		}
@@ -84,7 +84,7 @@ func FuzzMapping(f *testing.F) {
 			t.Fatalf("CheckMapping %v but AddMapping %v", checked, err)
 		}
 		_ = br.PublishSample(t.Context(), id, device, "f", p, false)
-		br.onMessage(nil, message{msgTopic, p})
+		br.main.onMessage(br.main.client, message{msgTopic, p})
 		if err == nil {
 			if err := br.RemoveMapping(t.Context(), id); err != nil {
 				t.Fatalf("removing the added mapping: %v", err)

@@ -43,15 +43,16 @@ func homieState(s string) Availability {
 
 // homieLocked handles a topic below the Homie base (rest is the topic
 // without "homie/"); b.mu is held.
-func (b *Bridge) homieLocked(rest string, p []byte) {
+func (b *Bridge) homieLocked(cn *conn, rest string, p []byte) {
 	levels := strings.Split(rest, "/")
 	if len(levels) < 2 || levels[0] == "" || strings.HasPrefix(levels[0], "$") {
 		return // broadcasts (homie/$broadcast/...) and malformed topics
 	}
 	dev := levels[0]
+	topic := cn.homie + rest
 	switch len(levels) {
 	case 2: // homie/dev/$attr
-		d := b.deviceLocked(dev)
+		d := b.deviceLocked(cn, dev, topic)
 		if d == nil {
 			return
 		}
@@ -72,7 +73,7 @@ func (b *Bridge) homieLocked(rest string, p []byte) {
 		if strings.HasPrefix(levels[1], "$") || strings.HasPrefix(levels[2], "$") {
 			return
 		}
-		h := b.homiePropLocked(dev, levels[1], levels[2])
+		h := b.homiePropLocked(cn, topic, dev, levels[1], levels[2])
 		if h == nil {
 			return
 		}
@@ -82,7 +83,7 @@ func (b *Bridge) homieLocked(rest string, p []byte) {
 		if !strings.HasPrefix(levels[3], "$") || strings.HasPrefix(levels[2], "$") || strings.HasPrefix(levels[1], "$") {
 			return
 		}
-		h := b.homiePropLocked(dev, levels[1], levels[2])
+		h := b.homiePropLocked(cn, topic, dev, levels[1], levels[2])
 		if h == nil {
 			return
 		}
@@ -106,8 +107,8 @@ func (b *Bridge) homieLocked(rest string, p []byte) {
 }
 
 // homiePropLocked returns (creating) the property record; b.mu is held.
-func (b *Bridge) homiePropLocked(dev, node, prop string) *homieProp {
-	d := b.deviceLocked(dev)
+func (b *Bridge) homiePropLocked(cn *conn, topic, dev, node, prop string) *homieProp {
+	d := b.deviceLocked(cn, dev, topic)
 	if d == nil {
 		return nil
 	}
@@ -141,7 +142,8 @@ func (b *Bridge) homieValueLocked(h *homieProp, fresh bool) {
 	if (h.datatype == payload.HomieEnum || h.datatype == payload.HomieColor) && !h.hasFormat {
 		return // Homie requires $format for these; it is on its way
 	}
-	topic := b.homie + h.device + "/" + h.node + "/" + h.id
+	d := b.devices[h.device]
+	topic := d.conn.homie + h.device + "/" + h.node + "/" + h.id
 	if len(h.raw) == 0 && h.datatype != payload.HomieString {
 		return // an empty retained message clears the value
 	}
@@ -151,7 +153,6 @@ func (b *Bridge) homieValueLocked(h *homieProp, fresh bool) {
 		b.warnLocked("homie property value not decoded", topic, err)
 		return
 	}
-	d := b.devices[h.device]
 	f.Node, f.Name = h.node, h.id
 	f.Timestamp = h.at
 	f.Types = sensors.Momentary

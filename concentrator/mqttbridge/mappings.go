@@ -45,16 +45,21 @@ type MappingError struct {
 
 // Error lists the problems.
 func (e *MappingError) Error() string {
-	keys := make([]string, 0, len(e.Problems))
-	for k := range e.Problems {
+	return "mqttbridge: invalid mapping: " + listProblems(e.Problems)
+}
+
+// listProblems writes key: problem pairs sorted by key.
+func listProblems(probs map[string]string) string {
+	keys := make([]string, 0, len(probs))
+	for k := range probs {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	parts := make([]string, len(keys))
 	for i, k := range keys {
-		parts[i] = k + ": " + e.Problems[k]
+		parts[i] = k + ": " + probs[k]
 	}
-	return "mqttbridge: invalid mapping: " + strings.Join(parts, "; ")
+	return strings.Join(parts, "; ")
 }
 
 // Mapping is a topic mapping as the bridge holds it.
@@ -124,7 +129,10 @@ func (b *Bridge) compileRuntime(id string, mc config.MQTTMapping) (*mapping, err
 	if why := CheckMappingID(id); why != "" {
 		probs["id"] = why
 	}
-	// Validate as the configuration would, then map the keys back.
+	// Validate as the configuration would (which refuses a broker key),
+	// then map the keys back.
+	broker := mc.Broker
+	mc.Broker = ""
 	cfg := config.MQTT{Brokers: b.cfg.Brokers, Mappings: []config.MQTTMapping{mc}}
 	if err := cfg.Validate(); err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
@@ -139,10 +147,19 @@ func (b *Bridge) compileRuntime(id string, mc config.MQTTMapping) (*mapping, err
 			}
 		}
 	}
+	if broker != "" {
+		b.mu.Lock()
+		known := b.connLocked(broker) != nil
+		b.mu.Unlock()
+		if !known {
+			probs["broker"] = fmt.Sprintf("no broker node %q", broker)
+		}
+	}
 	if len(probs) > 0 {
 		return nil, &MappingError{Problems: probs}
 	}
 	mc = cfg.WithDefaults().Mappings[0]
+	mc.Broker = broker
 	m, err := compileMapping(mc)
 	if err != nil {
 		return nil, &MappingError{Problems: map[string]string{"topic": err.Error()}}
@@ -180,13 +197,18 @@ func (b *Bridge) AddMapping(ctx context.Context, id string, mc config.MQTTMappin
 		b.mu.Unlock()
 		return fmt.Errorf("%w (limit %d)", ErrTooManyMappings, MaxRuntimeMappings)
 	}
+	cn := b.connLocked(m.broker)
+	if cn == nil {
+		b.mu.Unlock()
+		return &MappingError{Problems: map[string]string{"broker": fmt.Sprintf("no broker node %q", m.broker)}}
+	}
 	b.maps = append(b.maps, m)
 	b.mapGen++
-	live := b.connected
+	live := cn.connected
 	b.mu.Unlock()
-	b.log.Info("mqtt mapping added", "id", id, "topic", m.cfg.Topic)
+	b.log.Info("mqtt mapping added", "id", id, "topic", m.cfg.Topic, "broker", cn.name())
 	if live {
-		b.subscribe(ctx, m)
+		b.subscribe(ctx, cn, m)
 	}
 	return nil
 }
@@ -204,16 +226,26 @@ func (b *Bridge) UpdateMapping(ctx context.Context, id string, mc config.MQTTMap
 		b.mu.Unlock()
 		return err
 	}
+	cn, oldCn := b.connLocked(m.broker), b.connLocked(b.maps[i].broker)
+	if cn == nil {
+		b.mu.Unlock()
+		return &MappingError{Problems: map[string]string{"broker": fmt.Sprintf("no broker node %q", m.broker)}}
+	}
 	old := b.maps[i]
 	b.maps[i] = m
 	b.mapGen++
-	live := b.connected
-	stale := b.staleLocked(old)
+	live, oldLive := cn.connected, oldCn != nil && oldCn.connected
+	var stale []string
+	if oldCn != nil {
+		stale = b.staleLocked(oldCn, old)
+	}
 	b.mu.Unlock()
-	b.log.Info("mqtt mapping changed", "id", id, "topic", m.cfg.Topic)
+	b.log.Info("mqtt mapping changed", "id", id, "topic", m.cfg.Topic, "broker", cn.name())
+	if oldLive {
+		b.unsubscribe(ctx, oldCn, stale)
+	}
 	if live {
-		b.unsubscribe(ctx, stale)
-		b.subscribe(ctx, m)
+		b.subscribe(ctx, cn, m)
 	}
 	return nil
 }
@@ -244,20 +276,24 @@ func (b *Bridge) RemoveMapping(ctx context.Context, id string) error {
 	old := b.maps[i]
 	b.maps = append(b.maps[:i:i], b.maps[i+1:]...)
 	b.mapGen++
-	live := b.connected
-	stale := b.staleLocked(old)
+	cn := b.connLocked(old.broker)
+	var stale []string
+	live := cn != nil && cn.connected
+	if cn != nil {
+		stale = b.staleLocked(cn, old)
+	}
 	b.mu.Unlock()
 	b.log.Info("mqtt mapping removed", "id", id, "topic", old.cfg.Topic)
 	if live {
-		b.unsubscribe(ctx, stale)
+		b.unsubscribe(ctx, cn, stale)
 	}
 	return nil
 }
 
-// staleLocked returns the filters of m that the current mappings do not
-// use; b.mu is held.
-func (b *Bridge) staleLocked(m *mapping) []string {
-	cur := b.filtersLocked()
+// staleLocked returns the filters of m that the current mappings on cn do
+// not use; b.mu is held.
+func (b *Bridge) staleLocked(cn *conn, m *mapping) []string {
+	cur := b.filtersLocked(cn)
 	var out []string
 	for _, f := range mappingFilters(m) {
 		if _, ok := cur[f]; !ok {
@@ -276,15 +312,15 @@ func mappingFilters(m *mapping) []string {
 	return f
 }
 
-// subscribe subscribes to m's filters on the live connection, waiting
+// subscribe subscribes to m's filters on the live connection cn, waiting
 // for the SUBACK at most until ctx ends or the connect timeout.
-func (b *Bridge) subscribe(ctx context.Context, m *mapping) {
+func (b *Bridge) subscribe(ctx context.Context, cn *conn, m *mapping) {
 	qos := byte(b.cfg.QoS)
 	filters := map[string]byte{}
 	for _, f := range mappingFilters(m) {
 		filters[f] = qos
 	}
-	tok := b.client.SubscribeMultiple(filters, b.onMessage)
+	tok := b.clientOf(cn).SubscribeMultiple(filters, cn.onMessage)
 	if err := b.wait(ctx, tok); err != nil {
 		b.log.Error("mqtt subscribe for a new mapping failed; retried at the next connection", "id", m.id, "err", err)
 		return
@@ -292,14 +328,21 @@ func (b *Bridge) subscribe(ctx context.Context, m *mapping) {
 	b.checkGranted(tok)
 }
 
-// unsubscribe drops filters on the live connection.
-func (b *Bridge) unsubscribe(ctx context.Context, filters []string) {
+// unsubscribe drops filters on the live connection cn.
+func (b *Bridge) unsubscribe(ctx context.Context, cn *conn, filters []string) {
 	if len(filters) == 0 {
 		return
 	}
-	if err := b.wait(ctx, b.client.Unsubscribe(filters...)); err != nil {
+	if err := b.wait(ctx, b.clientOf(cn).Unsubscribe(filters...)); err != nil {
 		b.log.Warn("mqtt unsubscribe failed", "filters", filters, "err", err)
 	}
+}
+
+// clientOf returns the paho client of cn (UpdateBroker may replace it).
+func (b *Bridge) clientOf(cn *conn) mqtt.Client {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return cn.client
 }
 
 // wait waits for tok within ctx and the connect timeout.
@@ -319,38 +362,51 @@ func (b *Bridge) wait(ctx context.Context, tok mqtt.Token) error {
 // the broker sends their retained messages anew ("" resubscribes every
 // mapping). It returns ErrUnknownMapping, ErrNotConnected, or the
 // broker's refusal.
+//
+// Mappings on several brokers are resubscribed broker by broker; a broker
+// that is away gives ErrNotConnected (the others are still done).
 func (b *Bridge) ResubscribeMapping(ctx context.Context, id string) error {
-	b.mu.Lock()
-	var ms []*mapping
-	for _, m := range b.maps {
-		if id == "" || m.id == id {
-			ms = append(ms, m)
-		}
-	}
-	live := b.connected
-	b.mu.Unlock()
-	switch {
-	case id != "" && len(ms) == 0:
-		return fmt.Errorf("%w: %q", ErrUnknownMapping, id)
-	case !live:
-		return ErrNotConnected
-	}
 	qos := byte(b.cfg.QoS)
-	filters := map[string]byte{}
-	for _, m := range ms {
-		for _, f := range mappingFilters(m) {
-			filters[f] = qos
+	type sub struct {
+		cn      *conn
+		live    bool
+		filters map[string]byte
+	}
+	var subs []*sub
+	found := false
+	b.mu.Lock()
+	for _, cn := range b.conns {
+		s := &sub{cn: cn, live: cn.connected, filters: map[string]byte{}}
+		for _, m := range b.maps {
+			if m.broker == cn.id && (id == "" || m.id == id) {
+				found = true
+				for _, f := range mappingFilters(m) {
+					s.filters[f] = qos
+				}
+			}
+		}
+		if len(s.filters) > 0 {
+			subs = append(subs, s)
 		}
 	}
-	if len(filters) == 0 {
-		return nil
+	b.mu.Unlock()
+	if id != "" && !found {
+		return fmt.Errorf("%w: %q", ErrUnknownMapping, id)
 	}
-	tok := b.client.SubscribeMultiple(filters, b.onMessage)
-	if err := b.wait(ctx, tok); err != nil {
-		return fmt.Errorf("mqttbridge: resubscribe: %w", err)
+	var errs []error
+	for _, s := range subs {
+		if !s.live {
+			errs = append(errs, fmt.Errorf("broker %s: %w", s.cn.name(), ErrNotConnected))
+			continue
+		}
+		tok := b.clientOf(s.cn).SubscribeMultiple(s.filters, s.cn.onMessage)
+		if err := b.wait(ctx, tok); err != nil {
+			errs = append(errs, fmt.Errorf("mqttbridge: resubscribe on %s: %w", s.cn.name(), err))
+			continue
+		}
+		b.checkGranted(tok)
 	}
-	b.checkGranted(tok)
-	return nil
+	return errors.Join(errs...)
 }
 
 // PublishSample publishes payload on the mapping's topic with its
@@ -384,13 +440,14 @@ func (b *Bridge) PublishSample(ctx context.Context, id, device, field string, pa
 		levels[i] = v
 	}
 	b.mu.Lock()
-	live := b.connected
+	cn := b.connLocked(m.Config.Broker)
+	live := cn != nil && cn.connected
 	b.mu.Unlock()
 	if !live {
 		return ErrNotConnected
 	}
 	topic := strings.Join(levels, "/")
-	if err := b.wait(ctx, b.client.Publish(topic, byte(b.cfg.QoS), retain, payload)); err != nil {
+	if err := b.wait(ctx, b.clientOf(cn).Publish(topic, byte(b.cfg.QoS), retain, payload)); err != nil {
 		return fmt.Errorf("mqttbridge: publish to %s: %w", topic, err)
 	}
 	return nil

@@ -96,11 +96,11 @@ func (b *Bridge) Publish(ctx context.Context, dev, node, field string, v sensors
 		}
 		b.mu.Unlock()
 	}()
-	topic, body, err := b.command(dev, node, field, v)
+	cn, topic, body, err := b.command(dev, node, field, v)
 	if err != nil {
 		return err
 	}
-	if err := b.awaitBroker(ctx); err != nil {
+	if err := b.awaitBroker(ctx, cn); err != nil {
 		return fmt.Errorf("mqttbridge: set %s %s/%s: %w", dev, node, field, err)
 	}
 
@@ -119,7 +119,7 @@ func (b *Bridge) Publish(ctx context.Context, dev, node, field string, v sensors
 
 	timer := time.NewTimer(b.cfg.CommandTimeout)
 	defer timer.Stop()
-	tok := b.client.Publish(topic, byte(b.cfg.QoS), false, body)
+	tok := b.clientOf(cn).Publish(topic, byte(b.cfg.QoS), false, body)
 	select {
 	case <-tok.Done():
 		if err := tok.Error(); err != nil {
@@ -171,27 +171,28 @@ func (b *Bridge) dropWaiter(key waitKey, w *waiter) {
 	}
 }
 
-// command returns the topic and payload that set the field to v.
-func (b *Bridge) command(dev, node, field string, v sensors.Value) (string, []byte, error) {
+// command returns the connection, topic and payload that set the field
+// to v.
+func (b *Bridge) command(dev, node, field string, v sensors.Value) (*conn, string, []byte, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return "", nil, ErrClosed
+		return nil, "", nil, ErrClosed
 	}
 	where := fmt.Sprintf("%s %s/%s", dev, node, field)
 	d, ok := b.devices[dev]
 	if !ok {
-		return "", nil, fmt.Errorf("mqttbridge: set %s: %w", where, ErrUnknownDevice)
+		return nil, "", nil, fmt.Errorf("mqttbridge: set %s: %w", where, ErrUnknownDevice)
 	}
 	fs, ok := d.fields[fieldKey{node, field}]
 	if !ok {
-		return "", nil, fmt.Errorf("mqttbridge: set %s: %w", where, ErrUnknownField)
+		return nil, "", nil, fmt.Errorf("mqttbridge: set %s: %w", where, ErrUnknownField)
 	}
 	if !fs.f.Writable {
-		return "", nil, fmt.Errorf("mqttbridge: set %s: %w", where, ErrNotWritable)
+		return nil, "", nil, fmt.Errorf("mqttbridge: set %s: %w", where, ErrNotWritable)
 	}
 	if !compatible(fs.f.Value, v) {
-		return "", nil, fmt.Errorf("mqttbridge: set %s: %w: the field holds %s, not %s", where, ErrValueType, fs.f.Value.Kind(), v.Kind())
+		return nil, "", nil, fmt.Errorf("mqttbridge: set %s: %w: the field holds %s, not %s", where, ErrValueType, fs.f.Value.Kind(), v.Kind())
 	}
 	switch {
 	case fs.cmd.homie != nil:
@@ -200,9 +201,9 @@ func (b *Bridge) command(dev, node, field string, v sensors.Value) (string, []by
 		// Check the value as the device will: it must decode as the
 		// property's datatype (e.g. an enum member, an rgb triple).
 		if _, err := payload.Homie([]byte(text), h.datatype, h.format, b.cfg.MaxPayloadBytes); err != nil {
-			return "", nil, fmt.Errorf("mqttbridge: set %s: %w: %w", where, ErrValueType, err)
+			return nil, "", nil, fmt.Errorf("mqttbridge: set %s: %w: %w", where, ErrValueType, err)
 		}
-		return h.setTopic(b.homie), []byte(text), nil
+		return d.conn, h.setTopic(d.conn.homie), []byte(text), nil
 	case fs.cmd.mapping != nil:
 		mc := fs.cmd.mapping.cfg
 		text := valueText(v)
@@ -215,9 +216,9 @@ func (b *Bridge) command(dev, node, field string, v sensors.Value) (string, []by
 		topic := expand(mc.CommandTopic, dev, node, field)
 		body := expand(mc.CommandPayload, dev, node, field)
 		body = strings.ReplaceAll(body, "{value}", text)
-		return topic, []byte(body), nil
+		return d.conn, topic, []byte(body), nil
 	}
-	return "", nil, fmt.Errorf("mqttbridge: set %s: %w", where, ErrNotWritable)
+	return nil, "", nil, fmt.Errorf("mqttbridge: set %s: %w", where, ErrNotWritable)
 }
 
 // compatible reports whether v may be written to a field holding cur:
@@ -251,15 +252,20 @@ func homieText(v sensors.Value) string {
 	return valueText(v)
 }
 
-// awaitBroker returns at once while connected; otherwise it fails or, with
-// a queue, waits for the broker within the queue's bound and deadline.
-func (b *Bridge) awaitBroker(ctx context.Context) error {
+// awaitBroker returns at once while cn is connected; otherwise it fails
+// or, with a queue, waits for the broker within the queue's bound and
+// deadline. The queue's bound is shared by every broker.
+func (b *Bridge) awaitBroker(ctx context.Context, cn *conn) error {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
 		return ErrClosed
 	}
-	if b.connected {
+	if cn.removed {
+		b.mu.Unlock()
+		return fmt.Errorf("%w: %q (removed)", ErrUnknownBroker, cn.id)
+	}
+	if cn.connected {
 		b.mu.Unlock()
 		return nil
 	}
@@ -273,7 +279,7 @@ func (b *Bridge) awaitBroker(ctx context.Context) error {
 		return fmt.Errorf("%w (%d waiting)", ErrQueueFull, n)
 	}
 	b.queued++
-	ch := b.connCh
+	ch := cn.connCh
 	b.mu.Unlock()
 	defer func() {
 		b.mu.Lock()
@@ -285,10 +291,13 @@ func (b *Bridge) awaitBroker(ctx context.Context) error {
 	select {
 	case <-ch:
 		b.mu.Lock()
-		closed := b.closed
+		closed, removed := b.closed, cn.removed
 		b.mu.Unlock()
-		if closed {
+		switch {
+		case closed:
 			return ErrClosed
+		case removed:
+			return fmt.Errorf("%w: %q (removed)", ErrUnknownBroker, cn.id)
 		}
 		return nil
 	case <-timer.C:

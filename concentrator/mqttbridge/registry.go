@@ -2,6 +2,7 @@ package mqttbridge
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"time"
 
@@ -49,10 +50,14 @@ type Device struct {
 	// Reported is what the device's availability source last said.
 	Reported Availability
 	// Available is the effective availability, the one to map to presence:
-	// the bridge is connected to the broker and Reported is not offline.
+	// the bridge is connected to the device's broker and Reported is not
+	// offline.
 	Available bool
 	// Since is when Available last changed.
 	Since time.Time
+	// Broker is the id of the broker connection the device belongs to
+	// (MainBrokerID for the configuration's).
+	Broker string
 	// Fields are the last value of every field, sorted by node and name.
 	// Timestamp is the payload's time when it carries one (SenML), else
 	// the time the message was received; Writable fields can be set with
@@ -112,6 +117,7 @@ type fieldState struct {
 
 // device is the registry entry of one device.
 type device struct {
+	conn       *conn // the broker connection that first reported it
 	id, name   string
 	homie      bool
 	homieState string
@@ -126,7 +132,7 @@ type device struct {
 func (d *device) snapshot() Device {
 	s := Device{
 		ID: d.id, Name: d.name, Homie: d.homie, HomieState: d.homieState,
-		Reported: d.reported, Available: d.available, Since: d.since,
+		Reported: d.reported, Available: d.available, Since: d.since, Broker: d.conn.id,
 		Fields: make([]sensors.Field, 0, len(d.fields)),
 	}
 	for _, fs := range d.fields {
@@ -193,18 +199,26 @@ func (b *Bridge) emitLocked(e Event) {
 	}
 }
 
-// deviceLocked returns the device with id, creating it (and announcing it)
-// unless the registry is full; b.mu is held.
-func (b *Bridge) deviceLocked(id string) *device {
+// deviceLocked returns the device with id for a message of cn on topic,
+// creating it (and announcing it) unless the registry is full. A device
+// of another connection is not cn's to change: nil, counted and logged.
+// b.mu is held.
+func (b *Bridge) deviceLocked(cn *conn, id, topic string) *device {
 	if d, ok := b.devices[id]; ok {
+		if d.conn != cn {
+			b.stats.DeviceConflicts++
+			b.warnLocked("mqtt message about a device of another broker; dropped", topic,
+				fmt.Errorf("device %q belongs to broker %s, the message came from %s", id, d.conn.name(), cn.name()))
+			return nil
+		}
 		return d
 	}
 	if len(b.devices) >= b.cfg.MaxDevices {
 		b.stats.DevicesRefused++
 		return nil
 	}
-	d := &device{id: id, fields: map[fieldKey]*fieldState{}, since: b.now()}
-	d.available = b.connected
+	d := &device{conn: cn, id: id, fields: map[fieldKey]*fieldState{}, since: b.now()}
+	d.available = cn.connected
 	b.devices[id] = d
 	b.emitLocked(Event{Kind: EventDevice, Device: id})
 	if d.available {
@@ -244,7 +258,7 @@ func (b *Bridge) setReportedLocked(d *device, a Availability) {
 // refreshLocked recomputes a device's effective availability and announces
 // a change; b.mu is held.
 func (b *Bridge) refreshLocked(d *device) {
-	avail := b.connected && d.reported != AvailabilityOffline
+	avail := d.conn.connected && d.reported != AvailabilityOffline
 	if avail == d.available {
 		return
 	}

@@ -146,6 +146,80 @@ type MQTTMapping struct {
 	// offline.
 	PayloadAvailable    string `yaml:"payload_available"`
 	PayloadNotAvailable string `yaml:"payload_not_available"`
+	// Broker is the id of the broker node (MQTTBroker) whose connection the
+	// mapping subscribes on; "" is mqtt.brokers. Only mappings created at
+	// run time (XEP-0326) name one: broker nodes are not in the file.
+	Broker string `yaml:"broker"`
+}
+
+// MQTTBroker is a further broker connection of the concentrator, created
+// at run time as a XEP-0326 node and kept in the concentrator's node
+// store, not in the file. Mappings created at run time subscribe on it by
+// naming its id in their broker key. QoS, timeouts, the command queue and
+// the limits are those of the mqtt: section.
+type MQTTBroker struct {
+	// URL is the broker: tcp://, mqtt://, ssl://, tls://, mqtts://, ws://
+	// or wss://.
+	URL string `json:"url"`
+	// ClientID identifies the session at the broker; "" means the
+	// section's client id (or "xiot-<host name>") followed by "-" and the
+	// broker node's id.
+	ClientID string `json:"client_id,omitempty"`
+	// Username and Password are the broker credentials. The password is
+	// given when the node is created and kept in the node store (mode
+	// 0600); it is never shown or logged.
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
+	// CAFile is a PEM bundle that replaces the system roots for TLS.
+	CAFile string `json:"ca_file,omitempty"`
+	// TLSServerName overrides the name verified in the broker certificate.
+	TLSServerName string `json:"tls_server_name,omitempty"`
+	// CleanSession asks the broker to forget the session on disconnect.
+	CleanSession bool `json:"clean_session,omitempty"`
+	// Homie discovers the Homie v4 devices under HomieBase ("" means
+	// DefaultHomieBase) on this broker.
+	Homie     bool   `json:"homie,omitempty"`
+	HomieBase string `json:"homie_base,omitempty"`
+}
+
+// Problems returns what is wrong with the broker settings, by key (url,
+// username, homie_base, …); nil when they are valid. It reads no file.
+func (b MQTTBroker) Problems() map[string]string {
+	out := map[string]string{}
+	if b.URL == "" {
+		out["url"] = "must not be empty (write e.g. tcp://localhost:1883)"
+	} else if err := checkBrokerURL(b.URL); err != nil {
+		out["url"] = err.Error()
+	}
+	if b.Password != "" && b.Username == "" {
+		out["username"] = "a password needs a username"
+	}
+	if strings.ContainsAny(b.HomieBase, "+#") || strings.HasPrefix(b.HomieBase, "/") || strings.HasSuffix(b.HomieBase, "/") {
+		out["homie_base"] = fmt.Sprintf("must be a topic without wildcards or leading/trailing '/', not %q", b.HomieBase)
+	}
+	for k, v := range map[string]string{"client_id": b.ClientID, "username": b.Username, "password": b.Password, "ca_file": b.CAFile, "tls_server_name": b.TLSServerName, "homie_base": b.HomieBase} {
+		if strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			out[k] = "must not contain control characters"
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// TLSConfig returns the TLS settings of the broker connection: root CAs
+// from CAFile when set, TLSServerName, TLS 1.2 at least, verification on.
+func (b MQTTBroker) TLSConfig() (*tls.Config, error) {
+	cfg := &tls.Config{ServerName: b.TLSServerName, MinVersion: tls.VersionTLS12}
+	if b.CAFile != "" {
+		pool, err := loadCAFile(b.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("ca_file: %w", err)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
 }
 
 // Enabled reports whether a bridge is configured.
@@ -308,6 +382,9 @@ func (m MQTT) problems() []problem {
 	for i, mp := range m.Mappings {
 		for _, p := range mp.problems() {
 			add(fmt.Sprintf("mqtt.mappings[%d].%s", i, p.key), "%v", p.err)
+		}
+		if mp.Broker != "" {
+			add(fmt.Sprintf("mqtt.mappings[%d].broker", i), "only mappings created at run time (XEP-0326) name a broker node; the file's mappings use mqtt.brokers")
 		}
 	}
 	return ps
