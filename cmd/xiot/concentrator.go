@@ -41,7 +41,9 @@ server, in one of two modes:
 
 The concentrator's own JID (the component domain, or the account) is a
 XEP-0326 concentrator: data source MQTT holds the devices and their field
-nodes, MQTTMappings the topic mappings (xiot nodes browses them), and
+nodes, MQTTMappings the topic mappings, MQTTBrokers the broker
+connections (mqtt.brokers, and further brokers created at run time; a
+mapping created at run time names its broker); xiot nodes browses them;
 XEP-0323 readouts and XEP-0325 sets name devices by nodeId (sourceId
 MQTT), many in one request. Service discovery, ping (and in client mode
 software version and entity capabilities) answer everybody.

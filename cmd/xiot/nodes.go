@@ -31,6 +31,7 @@ Examples:
   xiot nodes --config client.yaml mqtt.example.org
   xiot nodes --source MQTT --json mqtt.example.org
   xiot nodes --source MQTTMappings --json --params mqtt.example.org
+  xiot nodes --source MQTTBrokers mqtt.example.org
   xiot nodes bridge@example.org/xiot
 `
 

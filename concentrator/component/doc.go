@@ -31,20 +31,25 @@
 // # Node tree (XEP-0326)
 //
 // The component's own JID is a XEP-0326 v0.4 concentrator
-// (urn:xmpp:iot:concentrators) with two data sources: SourceID "MQTT",
+// (urn:xmpp:iot:concentrators) with three data sources: SourceID "MQTT",
 // whose root nodes are the devices and whose child nodes are their field
-// nodes ("<device>/<node>"), and MappingsSourceID "MQTTMappings", whose
-// root node MappingsNodeID holds one node per topic mapping. It answers
+// nodes ("<device>/<node>"), MappingsSourceID "MQTTMappings", whose root
+// node MappingsNodeID holds one node per topic mapping, and
+// BrokersSourceID "MQTTBrokers", whose root node BrokersNodeID holds one
+// node per broker connection (ConfigBrokerNodeID for mqtt.brokers, the
+// others created at run time; a mapping's broker parameter names one).
+// It answers
 // getCapabilities (exactly what follows), the data sources, the node
 // queries (getAllNodes with onlyIfDerivedFrom, getAncestors,
 // getNodeInheritance: xiot.mqtt.HomieDevice derives from
 // xiot.mqtt.Device, which derives from xiot.mqtt.Node; interfaces are the
 // XEP-0323 and XEP-0325 namespaces of readable and controllable nodes),
 // node parameter forms, for one node or several at once (a device's
-// display name; a mapping's settings, read-only for mappings of the
-// configuration file), the creation and
-// destruction of topic mappings (persisted in NodesFile in the state
-// directory, written atomically with mode 0600, restored at start), node
+// display name; a mapping's or a broker's settings, read-only for those
+// of the configuration file; a broker's password is write-only), the
+// creation and destruction of topic mappings and brokers (persisted in
+// NodesFile in the state directory, written atomically with mode 0600,
+// restored at start; a broker that mappings use is Locked), node
 // commands (resubscribe, publishSample) and data source events (see
 // events.go for their lifetime and bounds). Refusals carry the XEP's
 // response code (NotFound, InsufficientPrivileges, Locked, FormError with

@@ -3,6 +3,7 @@ package component
 import (
 	"context"
 	"errors"
+	"maps"
 	"strconv"
 	"sync"
 	"time"
@@ -66,7 +67,7 @@ var evNames = []struct {
 // eventSub is the subscription of one full JID.
 type eventSub struct {
 	masks  map[string]evMask // by source
-	params bool
+	params map[string]bool   // by source: events carry node parameters
 	since  time.Time
 }
 
@@ -102,7 +103,7 @@ func masksOf(req *xmpp.Element) evMask {
 // subscribe answers subscribe.
 func (ev *events) subscribe(from jid.JID, req *xmpp.Element) *nodeError {
 	src := req.Get("sourceId")
-	if src != SourceID && src != MappingsSourceID {
+	if !knownSource(src) {
 		return errNodeNotFound("no data source " + strconv.Quote(src))
 	}
 	if req.Get("getEventsSince") != "" {
@@ -118,11 +119,11 @@ func (ev *events) subscribe(from jid.JID, req *xmpp.Element) *nodeError {
 		if len(ev.subs) >= maxEventSubs {
 			return &nodeError{"OtherError", "wait", "resource-constraint", "too many event subscriptions (limit " + strconv.Itoa(maxEventSubs) + ")", nil}
 		}
-		s = &eventSub{masks: map[string]evMask{}, since: time.Now()}
+		s = &eventSub{masks: map[string]evMask{}, params: map[string]bool{}, since: time.Now()}
 		ev.subs[key] = s
 	}
 	s.masks[src] |= masksOf(req)
-	s.params = boolAttr(req, "parameters", false)
+	s.params[src] = boolAttr(req, "parameters", false)
 	if src == SourceID && ev.known == nil {
 		ev.baselineLocked()
 	}
@@ -133,7 +134,7 @@ func (ev *events) subscribe(from jid.JID, req *xmpp.Element) *nodeError {
 // is no error.
 func (ev *events) unsubscribe(from jid.JID, req *xmpp.Element) *nodeError {
 	src := req.Get("sourceId")
-	if src != SourceID && src != MappingsSourceID {
+	if !knownSource(src) {
 		return errNodeNotFound("no data source " + strconv.Quote(src))
 	}
 	ev.mu.Lock()
@@ -298,11 +299,11 @@ func (ev *events) send(ctx context.Context, ps []pending) {
 	type target struct {
 		to     string
 		masks  map[string]evMask
-		params bool
+		params map[string]bool
 	}
 	var ts []target
 	for k, s := range ev.subs {
-		ts = append(ts, target{k, cloneMasks(s.masks), s.params})
+		ts = append(ts, target{k, cloneMasks(s.masks), maps.Clone(s.params)})
 	}
 	ev.mu.Unlock()
 	for _, t := range ts {
@@ -327,7 +328,7 @@ func (ev *events) send(ctx context.Context, ps []pending) {
 					msg.Set("from", c.domain)
 				}
 			}
-			msg.Add(eventElement(c, p.bit, p.n, t.params))
+			msg.Add(eventElement(c, p.bit, p.n, t.params[p.src]))
 			if n++; n == maxEventsPerMsg {
 				flush()
 			}

@@ -68,6 +68,64 @@ var mappingFields = []mappingField{
 		get: func(m config.MQTTMapping) string { return m.PayloadAvailable }, set: func(m *config.MQTTMapping, v string) { m.PayloadAvailable = v }},
 	{key: "payload_not_available", label: "Payload when unavailable",
 		get: func(m config.MQTTMapping) string { return m.PayloadNotAvailable }, set: func(m *config.MQTTMapping, v string) { m.PayloadNotAvailable = v }},
+	{key: "broker", label: "Broker", desc: "Broker node (data source MQTTBrokers) to subscribe on; empty or config: the configuration's broker.",
+		get: func(m config.MQTTMapping) string { return m.Broker }, set: func(m *config.MQTTMapping, v string) {
+			if v == ConfigBrokerNodeID {
+				v = ""
+			}
+			m.Broker = v
+		}},
+}
+
+// brokerField is one key of config.MQTTBroker in forms and parameters.
+type brokerField struct {
+	key, label, desc, typ string
+	required              bool
+	get                   func(config.MQTTBroker) string
+	set                   func(*config.MQTTBroker, string) string // returns why v is refused, or ""
+}
+
+// setBool parses a boolean form value into *p.
+func setBool(p *bool, v string) string {
+	if v == "" {
+		*p = false
+		return ""
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return "not a boolean: " + strconv.Quote(v)
+	}
+	*p = b
+	return ""
+}
+
+// brokerFields are the settings of a broker node (config.MQTTBroker). The
+// password is write-only: forms show it empty, and an empty password in
+// a submitted edit keeps the one set.
+var brokerFields = []brokerField{
+	{key: "url", label: "Broker URL", desc: "tcp://, mqtt://, ssl://, mqtts://, ws:// or wss:// with host and port.", required: true,
+		get: func(b config.MQTTBroker) string { return b.URL }, set: func(b *config.MQTTBroker, v string) string { b.URL = v; return "" }},
+	{key: "client_id", label: "Client id", desc: "Session id at the broker; empty: the concentrator's, followed by - and the node id.",
+		get: func(b config.MQTTBroker) string { return b.ClientID }, set: func(b *config.MQTTBroker, v string) string { b.ClientID = v; return "" }},
+	{key: "username", label: "User name",
+		get: func(b config.MQTTBroker) string { return b.Username }, set: func(b *config.MQTTBroker, v string) string { b.Username = v; return "" }},
+	{key: "password", label: "Password", typ: "text-private", desc: "Kept in the concentrator's node store (mode 0600), never shown; empty in an edit keeps it.",
+		get: func(config.MQTTBroker) string { return "" }, set: func(b *config.MQTTBroker, v string) string {
+			if v != "" {
+				b.Password = v
+			}
+			return ""
+		}},
+	{key: "ca_file", label: "CA file", desc: "PEM bundle on the concentrator's host replacing the system roots for TLS.",
+		get: func(b config.MQTTBroker) string { return b.CAFile }, set: func(b *config.MQTTBroker, v string) string { b.CAFile = v; return "" }},
+	{key: "tls_server_name", label: "TLS server name", desc: "Name verified in the broker's certificate; empty: the URL's host.",
+		get: func(b config.MQTTBroker) string { return b.TLSServerName }, set: func(b *config.MQTTBroker, v string) string { b.TLSServerName = v; return "" }},
+	{key: "clean_session", label: "Clean session", typ: "boolean", desc: "Forget the session at each disconnection (default: a persistent session).",
+		get: func(b config.MQTTBroker) string { return strconv.FormatBool(b.CleanSession) }, set: func(b *config.MQTTBroker, v string) string { return setBool(&b.CleanSession, v) }},
+	{key: "homie", label: "Homie discovery", typ: "boolean", desc: "Discover the Homie v4 devices on this broker.",
+		get: func(b config.MQTTBroker) string { return strconv.FormatBool(b.Homie) }, set: func(b *config.MQTTBroker, v string) string { return setBool(&b.Homie, v) }},
+	{key: "homie_base", label: "Homie base topic", desc: "Empty: homie.",
+		get: func(b config.MQTTBroker) string { return b.HomieBase }, set: func(b *config.MQTTBroker, v string) string { b.HomieBase = v; return "" }},
 }
 
 // formField is one field of a parameter form.
@@ -170,8 +228,35 @@ func (c *Component) editFields(n treeNode) []formField {
 			fields = append(fields, formField{v: mf.key, label: mf.label, desc: mf.desc, options: mf.options, required: mf.required,
 				value: mf.get(n.mp.Config), readOnly: !n.mp.Runtime})
 		}
+	case n.src == BrokersSourceID && n.br != nil && n.br.ID == mqttbridge.MainBrokerID:
+		fields = append(fields, formField{v: "url", label: "Broker URLs", value: strings.Join(n.br.URLs, " "), readOnly: true})
+	case n.src == BrokersSourceID && n.br != nil:
+		fields = append(fields, brokerFormFields(n.br.Config)...)
 	}
 	return fields
+}
+
+// brokerFormFields returns the form fields of broker settings.
+func brokerFormFields(bc config.MQTTBroker) []formField {
+	var out []formField
+	for _, bf := range brokerFields {
+		out = append(out, formField{v: bf.key, typ: bf.typ, label: bf.label, desc: bf.desc, required: bf.required, value: bf.get(bc)})
+	}
+	return out
+}
+
+// brokerFromForm applies submitted values to bc; it returns the values'
+// form errors.
+func brokerFromForm(bc *config.MQTTBroker, vals map[string]string) []formError {
+	var errs []formError
+	for _, bf := range brokerFields {
+		if v, ok := vals[bf.key]; ok {
+			if why := bf.set(bc, v); why != "" {
+				errs = append(errs, formError{bf.key, why})
+			}
+		}
+	}
+	return errs
 }
 
 // editForm returns the parameter form of a node.
@@ -227,6 +312,7 @@ type paramChange struct {
 	n       treeNode
 	name    *string             // new display name
 	mapping *config.MQTTMapping // new mapping settings
+	broker  *config.MQTTBroker  // new broker settings
 }
 
 // checkParameters validates submitted values for n and returns the change
@@ -247,6 +333,9 @@ func (c *Component) checkParameters(n treeNode, vals map[string]string) (paramCh
 			why := "read-only"
 			if n.mp != nil && !n.mp.Runtime {
 				why = "read-only: the mapping is defined in the configuration file; edit it there"
+			}
+			if n.br != nil && n.br.ID == mqttbridge.MainBrokerID {
+				why = "read-only: the broker is defined in the configuration file (mqtt.brokers); edit it there"
 			}
 			errs = append(errs, formError{v, why})
 		}
@@ -276,6 +365,15 @@ func (c *Component) checkParameters(n treeNode, vals map[string]string) (paramCh
 			return ch, []formError{{"", err.Error()}}
 		}
 		ch.mapping = &mc
+	case n.src == BrokersSourceID && n.br != nil && n.br.ID != mqttbridge.MainBrokerID:
+		bc := n.br.Config
+		if errs := brokerFromForm(&bc, vals); len(errs) > 0 {
+			return ch, errs
+		}
+		if err := c.b.CheckBroker(n.br.ID, bc); err != nil {
+			return ch, brokerFault(err).form
+		}
+		ch.broker = &bc
 	}
 	return ch, nil
 }
@@ -300,6 +398,17 @@ func (c *Component) applyParameters(ctx context.Context, ch paramChange) (treeNo
 			return n, errOther("changed, but the node store was not updated, so the change is lost at the next start: " + err.Error())
 		}
 		n.mp = &m
+		c.tree.events.changed(n, "")
+	}
+	if ch.broker != nil {
+		if err := c.b.UpdateBroker(n.br.ID, *ch.broker); err != nil {
+			return n, brokerFault(err)
+		}
+		if err := c.tree.store.putBroker(n.br.ID, *ch.broker); err != nil {
+			return n, errOther("changed, but the node store was not updated, so the change is lost at the next start: " + err.Error())
+		}
+		br, _ := c.b.Broker(n.br.ID)
+		n.br = &br
 		c.tree.events.changed(n, "")
 	}
 	return n, nil
@@ -417,11 +526,98 @@ func mappingFault(err error) *nodeError {
 	return errOther(err.Error())
 }
 
+// brokerFault maps a refusal of the bridge's broker functions to the
+// XEP's response.
+func brokerFault(err error) *nodeError {
+	var be *mqttbridge.BrokerError
+	switch {
+	case errors.As(err, &be):
+		var errs []formError
+		for k, v := range be.Problems {
+			errs = append(errs, formError{k, v})
+		}
+		return errForm(sortErrors(errs))
+	case errors.Is(err, mqttbridge.ErrBrokerExists):
+		return errForm([]formError{{"id", "a broker with this id exists already"}})
+	case errors.Is(err, mqttbridge.ErrBrokerInUse):
+		return errLocked(err.Error() + "; destroy or move those mappings first")
+	case errors.Is(err, mqttbridge.ErrUnknownBroker):
+		return errNodeNotFound(err.Error())
+	}
+	return errOther(err.Error())
+}
+
+// nodeTypeNames are the names getAddableNodeTypes gives the types.
+var nodeTypeNames = map[string]string{nodeTypeMapping: "Topic mapping", nodeTypeBroker: "MQTT broker"}
+
 // addableTypes lists the node types that can be added under n.
 func addableTypes(n treeNode) []string {
-	if n.src == MappingsSourceID && n.mp == nil {
+	switch {
+	case n.src == MappingsSourceID && n.mp == nil:
 		return []string{nodeTypeMapping}
+	case n.src == BrokersSourceID && n.br == nil:
+		return []string{nodeTypeBroker}
 	}
+	return nil
+}
+
+// newNodeForm is the form of a new node of type typ.
+func newNodeForm(typ string) *xmpp.Element {
+	if typ == nodeTypeBroker {
+		fields := []formField{{v: "id", label: "Node ID", desc: "Id of the new broker node (not starting with config); mappings name it in their broker parameter.", required: true}}
+		return buildForm("New MQTT broker", append(fields, brokerFormFields(config.MQTTBroker{})...))
+	}
+	return newMappingForm()
+}
+
+// createNode creates a node of type typ from the submitted form.
+func (c *Component) createNode(ctx context.Context, typ string, req, resp *xmpp.Element) *nodeError {
+	if typ == nodeTypeBroker {
+		return c.createBroker(req, resp)
+	}
+	return c.createMapping(ctx, req, resp)
+}
+
+// createBroker creates a broker node from the submitted form, persists it
+// and answers the new node; the connection is made in the background (the
+// node's state tells whether it is up).
+func (c *Component) createBroker(req, resp *xmpp.Element) *nodeError {
+	vals, ne := submitted(req)
+	if ne != nil {
+		return ne
+	}
+	var errs []formError
+	for v := range vals {
+		if v != "id" && v != iotcontrol.SessionVar && !slices.ContainsFunc(brokerFields, func(f brokerField) bool { return f.key == v }) {
+			errs = append(errs, formError{v, "no such parameter"})
+		}
+	}
+	var bc config.MQTTBroker
+	errs = append(errs, brokerFromForm(&bc, vals)...)
+	id := vals["id"]
+	if id == BrokersNodeID {
+		errs = append(errs, formError{"id", "is the id of the list of brokers"})
+	}
+	if err := c.b.CheckBroker(id, bc); err != nil {
+		if ne := brokerFault(err); ne.form != nil {
+			errs = append(errs, ne.form...)
+		}
+	}
+	if len(errs) > 0 {
+		return errForm(sortErrors(errs))
+	}
+	if err := c.b.AddBroker(id, bc); err != nil {
+		return brokerFault(err)
+	}
+	if err := c.tree.store.putBroker(id, bc); err != nil {
+		_ = c.b.RemoveBroker(id)
+		return errOther("not created: " + err.Error())
+	}
+	c.log.Info("broker node created", "id", id, "url", bc.URL)
+	br, _ := c.b.Broker(id)
+	n := treeNode{src: BrokersSourceID, br: &br}
+	c.tree.events.added(n)
+	resp.Add(n.element(c, true))
 	return nil
 }
 
@@ -477,9 +673,11 @@ func (c *Component) createMapping(ctx context.Context, req, resp *xmpp.Element) 
 	return nil
 }
 
-// destroyNode destroys a mapping created at run time.
+// destroyNode destroys a mapping or a broker created at run time.
 func (c *Component) destroyNode(ctx context.Context, n treeNode) *nodeError {
 	switch {
+	case n.src == BrokersSourceID:
+		return c.destroyBroker(n)
 	case n.src == MappingsSourceID && n.mp == nil:
 		return errLocked("the list of mappings cannot be destroyed")
 	case n.src == SourceID:
@@ -495,6 +693,26 @@ func (c *Component) destroyNode(ctx context.Context, n treeNode) *nodeError {
 		return errOther("removed, but the node store was not updated, so it returns at the next start: " + err.Error())
 	}
 	c.log.Info("mapping node destroyed", "id", n.mp.ID)
+	c.tree.events.removed(n)
+	return nil
+}
+
+// destroyBroker destroys a broker created at run time; one that mappings
+// use is Locked.
+func (c *Component) destroyBroker(n treeNode) *nodeError {
+	switch {
+	case n.br == nil:
+		return errLocked("the list of brokers cannot be destroyed")
+	case n.br.ID == mqttbridge.MainBrokerID:
+		return errLocked("the broker is defined in the configuration file (mqtt.brokers); change it there")
+	}
+	if err := c.b.RemoveBroker(n.br.ID); err != nil {
+		return brokerFault(err)
+	}
+	if err := c.tree.store.deleteBroker(n.br.ID); err != nil {
+		return errOther("removed, but the node store was not updated, so it returns at the next start: " + err.Error())
+	}
+	c.log.Info("broker node destroyed", "id", n.br.ID)
 	c.tree.events.removed(n)
 	return nil
 }

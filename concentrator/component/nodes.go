@@ -163,8 +163,11 @@ func boolAttr(el *xmpp.Element, name string, def bool) bool {
 // dataSource returns the dataSource element of a source.
 func dataSource(id string) *xmpp.Element {
 	name := "MQTT devices"
-	if id == MappingsSourceID {
+	switch id {
+	case MappingsSourceID:
 		name = "MQTT topic mappings"
+	case BrokersSourceID:
+		name = "MQTT brokers"
 	}
 	return xmpp.NewElement(NSConcentrators, "dataSource", "sourceId", id, "name", name, "hasChildren", "false")
 }
@@ -197,11 +200,11 @@ func (c *Component) answerNodes(ctx context.Context, from jid.JID, cmd string, r
 	case "getAllDataSources", "getRootDataSources":
 		resp.Add(dataSource(SourceID))
 		if c.isOwner(from) {
-			resp.Add(dataSource(MappingsSourceID))
+			resp.Add(dataSource(MappingsSourceID), dataSource(BrokersSourceID))
 		}
 		return nil
 	case "getChildDataSources":
-		if src != SourceID && (src != MappingsSourceID || !c.isOwner(from)) {
+		if src != SourceID && (!knownSource(src) || !c.isOwner(from)) {
 			return errNodeNotFound("no data source " + strconv.Quote(src))
 		}
 		return nil
@@ -236,10 +239,10 @@ func (c *Component) answerNodes(ctx context.Context, from jid.JID, cmd string, r
 		}
 		return nil
 	case "getAllNodes", "getRootNodes":
-		if src != SourceID && src != MappingsSourceID {
+		if !knownSource(src) {
 			return errNodeNotFound("no data source " + strconv.Quote(src))
 		}
-		if src == MappingsSourceID && !c.isOwner(from) {
+		if src != SourceID && !c.isOwner(from) {
 			return errPrivileges
 		}
 		if cmd == "getRootNodes" {
@@ -324,18 +327,18 @@ func (c *Component) answerNodes(ctx context.Context, from jid.JID, cmd string, r
 		return c.setParameters(ctx, n, req, resp)
 	case "getAddableNodeTypes":
 		for _, t := range addableTypes(n) {
-			resp.Add(xmpp.NewElement(NSConcentrators, "nodeType", "type", t, "name", "Topic mapping"))
+			resp.Add(xmpp.NewElement(NSConcentrators, "nodeType", "type", t, "name", nodeTypeNames[t]))
 		}
 	case "getParametersForNewNode":
 		if !addable(n, req.Get("type")) {
 			return errNodeNotFound("no node type " + strconv.Quote(req.Get("type")) + " can be added to " + strconv.Quote(n.id()))
 		}
-		resp.Add(newMappingForm())
+		resp.Add(newNodeForm(req.Get("type")))
 	case "createNewNode":
 		if !addable(n, req.Get("type")) {
 			return errNodeNotFound("no node type " + strconv.Quote(req.Get("type")) + " can be added to " + strconv.Quote(n.id()))
 		}
-		return c.createMapping(ctx, req, resp)
+		return c.createNode(ctx, req.Get("type"), req, resp)
 	case "destroyNode":
 		return c.destroyNode(ctx, n)
 	case "getNodeCommands":

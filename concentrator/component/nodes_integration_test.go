@@ -2,8 +2,10 @@ package component_test
 
 import (
 	"context"
+
 	"encoding/json"
 	"errors"
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +18,7 @@ import (
 	"github.com/xiot/xiot/concentrator/mqttbridge"
 	"github.com/xiot/xiot/control/iotcontrol"
 	"github.com/xiot/xiot/internal/config"
+	"github.com/xiot/xiot/internal/testserver"
 	"github.com/xiot/xiot/internal/xmpp"
 	"github.com/xiot/xiot/sensors"
 	"github.com/xiot/xiot/sensors/sensordata"
@@ -148,7 +151,7 @@ func TestNodeTree(t *testing.T) {
 		for _, d := range res.Children() {
 			srcs = append(srcs, d.Get("sourceId"))
 		}
-		if !slices.Equal(srcs, []string{component.SourceID, ms}) {
+		if !slices.Equal(srcs, []string{component.SourceID, ms, component.BrokersSourceID}) {
 			t.Errorf("data sources %v", srcs)
 		}
 		res, err = get(xmpp.NewElement(ns, "getAncestors", "sourceId", component.SourceID, "nodeId", "thermo/switch"))
@@ -309,7 +312,7 @@ func TestNodeTree(t *testing.T) {
 			Version  int
 			Mappings []struct{ ID string }
 		}
-		if err := json.Unmarshal(data, &f); err != nil || f.Version != 1 || len(f.Mappings) != 1 || f.Mappings[0].ID != "boiler" {
+		if err := json.Unmarshal(data, &f); err != nil || f.Version != 2 || len(f.Mappings) != 1 || f.Mappings[0].ID != "boiler" {
 			t.Errorf("node store %s: %v", data, err)
 		}
 		if st, err := os.Stat(filepath.Join(r.dir, component.NodesFile)); err != nil || st.Mode().Perm() != 0o600 {
@@ -423,6 +426,98 @@ func TestNodeTree(t *testing.T) {
 		}
 	})
 
+	// A second broker, created at run time: its own mappings and devices.
+	m2 := testserver.StartMosquitto(t, testserver.MosquittoOptions{Users: map[string]string{"site2": "s2-secret", "dev": "dev-pass"}})
+	pub2 := mqttClient(t, m2, "site2-devices", func(o *mqtt.ClientOptions) { o.SetUsername("dev").SetPassword("dev-pass") })
+	publish(t, pub2, "far/far1/temp", "12.5")
+	bs := component.BrokersSourceID
+	t.Run("brokers", func(t *testing.T) {
+		if _, err := set(xmpp.NewElement(ns, "subscribe", "sourceId", bs)); err != nil {
+			t.Fatal(err)
+		}
+		res, err := get(xmpp.NewElement(ns, "getChildNodes", "sourceId", bs, "nodeId", component.BrokersNodeID, "parameters", "true"))
+		if err != nil || len(res.Children()) != 1 || res.FirstChild().Get("nodeId") != component.ConfigBrokerNodeID || res.FirstChild().Get("state") != "None" {
+			t.Fatalf("broker nodes: %v %v", res, err)
+		}
+		res, err = get(xmpp.NewElement(ns, "getAddableNodeTypes", "sourceId", bs, "nodeId", component.BrokersNodeID))
+		if err != nil || res.Child(ns, "nodeType").Get("type") != "xiot.mqtt.Broker" {
+			t.Fatalf("addable types: %v %v", res, err)
+		}
+		res, err = get(xmpp.NewElement(ns, "getParametersForNewNode", "sourceId", bs, "nodeId", component.BrokersNodeID, "type", "xiot.mqtt.Broker"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		form, err := iotcontrol.ParseForm(res.Child(iotcontrol.NSData, "x"))
+		if err != nil || form.Fields[0].Var != "id" || form.Fields[1].Var != "url" || !slices.ContainsFunc(form.Fields, func(f iotcontrol.Field) bool { return f.Var == "password" && f.Type == "text-private" }) {
+			t.Fatalf("new broker form: %+v %v", form, err)
+		}
+		create := func(kv ...string) (*xmpp.Element, error) {
+			return set(xmpp.NewElement(ns, "createNewNode", "sourceId", bs, "nodeId", component.BrokersNodeID, "type", "xiot.mqtt.Broker").Add(submitForm(kv...)))
+		}
+		res, err = create("id", "config2", "url", "http://x", "homie", "perhaps")
+		if fe := formErrors(res); !errors.As(err, &se) || fe["id"] == "" || fe["url"] == "" || fe["homie"] == "" {
+			t.Errorf("invalid broker: %v %v", res, err)
+		}
+		res, err = create("id", "site2", "url", "tcp://"+m2.Addr, "username", "site2", "password", "s2-secret")
+		if err != nil || res.Child(ns, "node").Get("nodeId") != "site2" {
+			t.Fatalf("createNewNode: %v %v", res, err)
+		}
+		owner.waitEvent(t, "nodeAdded", bs, "site2")
+		waitFor(t, "site2 connected", func() bool {
+			res, err := get(xmpp.NewElement(ns, "getNode", "sourceId", bs, "nodeId", "site2"))
+			return err == nil && res.Get("state") == "None"
+		})
+		// A mapping on it bridges its devices.
+		res, err = set(xmpp.NewElement(ns, "createNewNode", "sourceId", ms, "nodeId", component.MappingsNodeID, "type", "xiot.mqtt.TopicMapping").Add(
+			submitForm("id", "far", "topic", "far/{device}/temp", "field", "Temperature", "unit", "°C", "broker", "site2")))
+		if err != nil {
+			t.Fatalf("mapping on site2: %v %v", res, err)
+		}
+		ev := owner.waitEvent(t, "nodeAdded", component.SourceID, "far1")
+		if p := ev.Child(ns, "string"); p == nil || !strings.Contains(ev.String(), `value="site2"`) {
+			t.Errorf("nodeAdded of far1 does not name its broker: %v", ev)
+		}
+		rd, err := owner.sd.Read(ctx, owner.s, dom, sensordata.Request{Nodes: []sensordata.NodeRef{{NodeID: "far1", SourceID: component.SourceID}}})
+		if err != nil || len(rd.Fields) != 1 || !rd.Fields[0].Value.Equal(sensors.Numeric(12.5)) || rd.Fields[0].Unit != "°C" {
+			t.Errorf("readout of far1: %v %v", rd.Fields, err)
+		}
+		// The password is never shown.
+		for _, q := range []*xmpp.Element{
+			xmpp.NewElement(ns, "getNodeParametersForEdit", "sourceId", bs, "nodeId", "site2"),
+			xmpp.NewElement(ns, "getNode", "sourceId", bs, "nodeId", "site2", "parameters", "true"),
+		} {
+			if res, err := get(q); err != nil || strings.Contains(res.String(), "s2-secret") || !strings.Contains(res.String(), m2.Addr) {
+				t.Errorf("%s: %v %v", q.Name.Local, res, err)
+			}
+		}
+		// An edit without a password keeps it: the broker connects again.
+		if _, err := set(xmpp.NewElement(ns, "setNodeParametersAfterEdit", "sourceId", bs, "nodeId", "site2").Add(submitForm("password", "", "clean_session", "true"))); err != nil {
+			t.Fatal(err)
+		}
+		if b, ok := r.b.Broker("site2"); !ok || b.Config.Password != "s2-secret" || !b.Config.CleanSession {
+			t.Errorf("site2 after the edit: %+v", b.Config)
+		}
+		if err := r.b.WaitBroker(ctx, "site2"); err != nil {
+			t.Fatal(err)
+		}
+		res, err = set(xmpp.NewElement(ns, "destroyNode", "sourceId", bs, "nodeId", "site2"))
+		if !errors.As(err, &se) || res.Get("result") != "Locked" || !strings.Contains(se.Text, "far") {
+			t.Errorf("destroying a broker in use: %v %v", res, err)
+		}
+		res, err = set(xmpp.NewElement(ns, "destroyNode", "sourceId", bs, "nodeId", component.ConfigBrokerNodeID))
+		if !errors.As(err, &se) || res.Get("result") != "Locked" {
+			t.Errorf("destroying the configuration's broker: %v %v", res, err)
+		}
+		res, err = set(xmpp.NewElement(ns, "setNodeParametersAfterEdit", "sourceId", bs, "nodeId", component.ConfigBrokerNodeID).Add(submitForm("url", "tcp://elsewhere:1883")))
+		if fe := formErrors(res); !errors.As(err, &se) || !strings.Contains(fe["url"], "configuration file") {
+			t.Errorf("editing the configuration's broker: %v %v", res, err)
+		}
+		data, err := os.ReadFile(filepath.Join(r.dir, component.NodesFile))
+		if err != nil || !strings.Contains(string(data), `"id": "site2"`) {
+			t.Errorf("node store %s: %v", data, err)
+		}
+	})
+
 	// Restart: a new bridge and component on the same state directory.
 	stop()
 	_ = r.b.Close()
@@ -449,5 +544,19 @@ func TestNodeTree(t *testing.T) {
 	res, err = get(xmpp.NewElement(ns, "containsNode", "sourceId", ms, "nodeId", "boiler"))
 	if err != nil || res.Text() != "true" {
 		t.Errorf("containsNode boiler after the restart: %v %v", res, err)
+	}
+	// The created broker is back, with its password, and its devices.
+	if err := r.b.WaitBroker(ctx, "site2"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "far1 after the restart", func() bool { d, ok := r.b.Device("far1"); return ok && d.Broker == "site2" && len(d.Fields) == 1 })
+	if _, err := set(xmpp.NewElement(ns, "destroyNode", "sourceId", ms, "nodeId", "far")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := set(xmpp.NewElement(ns, "destroyNode", "sourceId", bs, "nodeId", "site2")); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.b.Broker("site2"); ok {
+		t.Error("destroyed broker still in the bridge")
 	}
 }

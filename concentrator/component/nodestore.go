@@ -15,12 +15,15 @@ import (
 )
 
 // NodesFile is the name of the node store in the state directory: the
-// topic mappings created over XEP-0326 and the display names given to
-// devices, restored at start.
+// topic mappings and brokers created over XEP-0326 (with the brokers'
+// passwords, hence mode 0600) and the display names given to devices,
+// restored at start.
 const NodesFile = "concentrator-nodes.json"
 
-// nodesVersion is the version of the node store's format.
-const nodesVersion = 1
+// nodesVersion is the version of the node store's format: 2 added the
+// brokers (version 1 files are read as they are; a program that reads
+// only version 1 refuses a version 2 file rather than drop its brokers).
+const nodesVersion = 2
 
 // maxNames bounds the display names kept.
 const maxNames = 10000
@@ -31,9 +34,16 @@ type storedMapping struct {
 	Mapping config.MQTTMapping `json:"mapping"`
 }
 
+// storedBroker is a created broker in the node store.
+type storedBroker struct {
+	ID     string            `json:"id"`
+	Broker config.MQTTBroker `json:"broker"`
+}
+
 // nodesFileData is the on-disk form of the node store.
 type nodesFileData struct {
 	Version  int               `json:"version"`
+	Brokers  []storedBroker    `json:"brokers,omitempty"`
 	Mappings []storedMapping   `json:"mappings"`
 	Names    map[string]string `json:"names,omitempty"`
 }
@@ -72,6 +82,7 @@ func openNodeStore(dir string) (*nodeStore, error) {
 	if f.Names == nil {
 		f.Names = map[string]string{}
 	}
+	f.Version = nodesVersion // written back in the current format
 	s.data = f
 	return s, nil
 }
@@ -109,6 +120,44 @@ func (s *nodeStore) deleteMapping(id string) error {
 	s.data.Mappings = slices.DeleteFunc(slices.Clone(old), func(x storedMapping) bool { return x.ID == id })
 	if err := s.saveLocked(); err != nil {
 		s.data.Mappings = old
+		return err
+	}
+	return nil
+}
+
+// brokers returns the created brokers.
+func (s *nodeStore) brokers() []storedBroker {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.data.Brokers)
+}
+
+// putBroker adds or replaces a broker and saves the store.
+func (s *nodeStore) putBroker(id string, b config.MQTTBroker) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := slices.Clone(s.data.Brokers)
+	i := slices.IndexFunc(s.data.Brokers, func(x storedBroker) bool { return x.ID == id })
+	if i >= 0 {
+		s.data.Brokers[i].Broker = b
+	} else {
+		s.data.Brokers = append(s.data.Brokers, storedBroker{ID: id, Broker: b})
+	}
+	if err := s.saveLocked(); err != nil {
+		s.data.Brokers = old
+		return err
+	}
+	return nil
+}
+
+// deleteBroker removes a broker and saves the store.
+func (s *nodeStore) deleteBroker(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.data.Brokers
+	s.data.Brokers = slices.DeleteFunc(slices.Clone(old), func(x storedBroker) bool { return x.ID == id })
+	if err := s.saveLocked(); err != nil {
+		s.data.Brokers = old
 		return err
 	}
 	return nil

@@ -214,7 +214,7 @@ func (h grantedHistory) Query(ctx context.Context, nodes, fields []string, from,
 // owners see everything; with provisioning, a device's claimed owner
 // sees its nodes (the provisioning server is not asked: XEP-0324 has no
 // question for browsing, and the answer would have to wait off the
-// reading goroutine). Topic mappings are the owners' alone.
+// reading goroutine). Topic mappings and brokers are the owners' alone.
 func (c *Component) mayBrowse(from jid.JID, n treeNode) bool {
 	if c.isOwner(from) {
 		return true

@@ -17,7 +17,10 @@ import (
 //     (Homie nodes, mapping nodes) as children "<device>/<node>";
 //   - MappingsSourceID ("MQTTMappings"): one root node, MappingsNodeID,
 //     whose children are the topic mappings: those of the configuration
-//     ("config-1", …; read-only) and those created over XEP-0326.
+//     ("config-1", …; read-only) and those created over XEP-0326;
+//   - BrokersSourceID ("MQTTBrokers"): one root node, BrokersNodeID, whose
+//     children are the broker connections: the configuration's
+//     (ConfigBrokerNodeID; read-only) and those created over XEP-0326.
 
 // MappingsSourceID is the data source holding the topic mappings.
 const MappingsSourceID = "MQTTMappings"
@@ -25,6 +28,25 @@ const MappingsSourceID = "MQTTMappings"
 // MappingsNodeID is the root node of MappingsSourceID, the parent of
 // every mapping node.
 const MappingsNodeID = "mappings"
+
+// BrokersSourceID is the data source holding the broker connections.
+const BrokersSourceID = "MQTTBrokers"
+
+// BrokersNodeID is the root node of BrokersSourceID, the parent of every
+// broker node.
+const BrokersNodeID = "brokers"
+
+// ConfigBrokerNodeID is the node of the configuration's broker
+// (mqtt.brokers); mappings may name it, or leave their broker empty.
+const ConfigBrokerNodeID = "config"
+
+// brokerNodeID returns the node id of a bridge broker id.
+func brokerNodeID(id string) string {
+	if id == mqttbridge.MainBrokerID {
+		return ConfigBrokerNodeID
+	}
+	return id
+}
 
 // Node types, and the class hierarchy getNodeInheritance reports.
 const (
@@ -34,6 +56,8 @@ const (
 	nodeTypeNode        = "xiot.mqtt.FieldNode"
 	nodeTypeMappingList = "xiot.mqtt.MappingList"
 	nodeTypeMapping     = "xiot.mqtt.TopicMapping"
+	nodeTypeBrokerList  = "xiot.mqtt.BrokerList"
+	nodeTypeBroker      = "xiot.mqtt.Broker"
 )
 
 // baseClasses lists each node type's base classes, nearest first.
@@ -43,6 +67,8 @@ var baseClasses = map[string][]string{
 	nodeTypeNode:        {nodeTypeBase},
 	nodeTypeMappingList: {nodeTypeBase},
 	nodeTypeMapping:     {nodeTypeBase},
+	nodeTypeBrokerList:  {nodeTypeBase},
+	nodeTypeBroker:      {nodeTypeBase},
 }
 
 // Interfaces a node implements, by what it can do.
@@ -69,6 +95,12 @@ func newTree(c *Component) (*tree, error) {
 	}
 	t := &tree{c: c, reads: rootReads{jobs: map[string]*sensordata.Server{}}, store: st}
 	t.events = newEvents(t)
+	// Brokers first: mappings name them.
+	for _, b := range st.brokers() {
+		if err := c.b.AddBroker(b.ID, b.Broker); err != nil {
+			c.log.Error("created broker not restored", "id", b.ID, "err", err)
+		}
+	}
 	for _, m := range st.mappings() {
 		if err := c.b.AddMapping(context.Background(), m.ID, m.Mapping); err != nil {
 			// Kept in the store: a later version or a fixed configuration
@@ -87,6 +119,13 @@ type treeNode struct {
 	node string // "" for the device itself
 	// MappingsSourceID: a mapping, or nil for MappingsNodeID.
 	mp *mqttbridge.Mapping
+	// BrokersSourceID: a broker, or nil for BrokersNodeID.
+	br *mqttbridge.Broker
+}
+
+// knownSource reports whether src is a data source of the tree.
+func knownSource(src string) bool {
+	return src == SourceID || src == MappingsSourceID || src == BrokersSourceID
 }
 
 // lookupNode finds a node by its XEP-0326 source and id.
@@ -98,6 +137,20 @@ func (c *Component) lookupNode(source, id string) (treeNode, bool) {
 		}
 		if m, ok := c.b.Mapping(id); ok {
 			return treeNode{src: source, mp: &m}, true
+		}
+		return treeNode{}, false
+	case BrokersSourceID:
+		if id == BrokersNodeID {
+			return treeNode{src: source}, true
+		}
+		bid := id
+		if id == ConfigBrokerNodeID {
+			bid = mqttbridge.MainBrokerID
+		} else if id == mqttbridge.MainBrokerID {
+			return treeNode{}, false
+		}
+		if br, ok := c.b.Broker(bid); ok {
+			return treeNode{src: source, br: &br}, true
 		}
 		return treeNode{}, false
 	case SourceID:
@@ -124,7 +177,7 @@ func (c *Component) lookupNode(source, id string) (treeNode, bool) {
 
 // rootNodes lists the root nodes of a source.
 func (c *Component) rootNodes(source string) []treeNode {
-	if source == MappingsSourceID {
+	if source == MappingsSourceID || source == BrokersSourceID {
 		return []treeNode{{src: source}}
 	}
 	var out []treeNode
@@ -141,6 +194,10 @@ func (c *Component) children(n treeNode) []treeNode {
 	case n.src == MappingsSourceID && n.mp == nil:
 		for _, m := range c.b.Mappings() {
 			out = append(out, treeNode{src: n.src, mp: &m})
+		}
+	case n.src == BrokersSourceID && n.br == nil:
+		for _, br := range c.b.Brokers() {
+			out = append(out, treeNode{src: n.src, br: &br})
 		}
 	case n.src == SourceID && n.node == "":
 		for _, fn := range nodesOf(n.dev)[1:] {
@@ -167,6 +224,10 @@ func (n treeNode) id() string {
 		return MappingsNodeID
 	case n.src == MappingsSourceID:
 		return n.mp.ID
+	case n.src == BrokersSourceID && n.br == nil:
+		return BrokersNodeID
+	case n.src == BrokersSourceID:
+		return brokerNodeID(n.br.ID)
 	case n.node == "":
 		return n.dev.ID
 	}
@@ -178,6 +239,8 @@ func (n treeNode) parentID() string {
 	switch {
 	case n.src == MappingsSourceID && n.mp != nil:
 		return MappingsNodeID
+	case n.src == BrokersSourceID && n.br != nil:
+		return BrokersNodeID
 	case n.src == SourceID && n.node != "":
 		return n.dev.ID
 	}
@@ -191,6 +254,10 @@ func (n treeNode) nodeType() string {
 		return nodeTypeMappingList
 	case n.src == MappingsSourceID:
 		return nodeTypeMapping
+	case n.src == BrokersSourceID && n.br == nil:
+		return nodeTypeBrokerList
+	case n.src == BrokersSourceID:
+		return nodeTypeBroker
 	case n.node != "":
 		return nodeTypeNode
 	case n.dev.Homie:
@@ -234,9 +301,9 @@ func (n treeNode) interfaces() []string {
 }
 
 // state returns the XEP-0326 node state: an unavailable device (and its
-// field nodes) is in error.
+// field nodes) and a broker that is not connected are in error.
 func (n treeNode) state() string {
-	if n.src == SourceID && !n.dev.Available {
+	if (n.src == SourceID && !n.dev.Available) || (n.br != nil && !n.br.Connected) {
 		return "ErrorUnsigned"
 	}
 	return "None"
@@ -247,6 +314,8 @@ func (n treeNode) hasChildren(c *Component) bool {
 	switch {
 	case n.src == MappingsSourceID:
 		return n.mp == nil && len(c.b.Mappings()) > 0
+	case n.src == BrokersSourceID:
+		return n.br == nil
 	case n.node == "":
 		return len(nodesOf(n.dev)) > 1
 	}
@@ -261,6 +330,10 @@ func (n treeNode) displayName(c *Component) string {
 		return "Topic mappings"
 	case n.src == MappingsSourceID:
 		return n.mp.ID + " (" + n.mp.Config.Topic + ")"
+	case n.src == BrokersSourceID && n.br == nil:
+		return "MQTT brokers"
+	case n.src == BrokersSourceID:
+		return n.id() + " (" + strings.Join(n.br.URLs, ", ") + ")"
 	case n.node != "":
 		return n.node
 	}
@@ -318,6 +391,17 @@ func (n treeNode) parameters(c *Component) []*xmpp.Element {
 			}
 		}
 		out = append(out, xmpp.NewElement(NSConcentrators, "boolean", "id", "runtime", "name", "Created at run time", "value", strconv.FormatBool(n.mp.Runtime)))
+	case n.src == BrokersSourceID && n.br == nil:
+		out = append(out, xmpp.NewElement(NSConcentrators, "int", "id", "count", "name", "Brokers", "value", strconv.Itoa(len(c.b.Brokers()))))
+	case n.src == BrokersSourceID:
+		out = append(out, str("url", "Broker URL", strings.Join(n.br.URLs, " ")))
+		for _, f := range brokerFields[1:] {
+			if v := f.get(n.br.Config); v != "" && f.typ != "text-private" {
+				out = append(out, str(f.key, f.label, v))
+			}
+		}
+		out = append(out, xmpp.NewElement(NSConcentrators, "boolean", "id", "connected", "name", "Connected", "value", strconv.FormatBool(n.br.Connected)),
+			xmpp.NewElement(NSConcentrators, "boolean", "id", "runtime", "name", "Created at run time", "value", strconv.FormatBool(n.br.ID != mqttbridge.MainBrokerID)))
 	default:
 		if n.node == "" {
 			out = append(out, str("name", "Display name", n.displayName(c)))
@@ -325,6 +409,7 @@ func (n treeNode) parameters(c *Component) []*xmpp.Element {
 		if j := c.jidOf(n.dev.ID); j != "" {
 			out = append(out, str("jid", "JID", j))
 		}
+		out = append(out, str("broker", "Broker", brokerNodeID(n.dev.Broker)))
 		out = append(out, xmpp.NewElement(NSConcentrators, "boolean", "id", "available", "name", "Available", "value", strconv.FormatBool(n.dev.Available)))
 	}
 	return out

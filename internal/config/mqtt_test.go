@@ -37,13 +37,14 @@ func TestMQTTValidate(t *testing.T) {
     - {topic: "a/{device}/x{field}", device: d, command_topic: "cmnd/+"}
     - {topic: "a/b", availability_topic: "a/{device}"}
     - {topic: "m/{device}", decoder: senml-json, command_topic: "c/{device}"}
+    - {topic: "n/{device}", broker: site2}
 `, []string{
 			"mqtt.brokers[0]: scheme must be", "mqtt.brokers[1]: no host", "mqtt.qos:", "mqtt.username:",
 			"mqtt.queue_size:", "mqtt.command_timeout:", "mqtt.homie.base:",
 			"mqtt.mappings[0].topic: # must be the last", "mqtt.mappings[0].device:", "mqtt.mappings[0].decoder:",
 			"mqtt.mappings[0].path:", "mqtt.mappings[0].type:", "mqtt.mappings[1].topic: level",
 			"mqtt.mappings[1].command_topic: must not contain wildcards", "mqtt.mappings[2].availability_topic: uses {device}",
-			"mqtt.mappings[3].command_topic: SenML",
+			"mqtt.mappings[3].command_topic: SenML", "mqtt.mappings[4].broker: only mappings created at run time",
 		}},
 		{"mappings without broker", "mqtt:\n  mappings: [{topic: a, device: d}]\n", []string{"mqtt.brokers: mappings need"}},
 	}
@@ -67,6 +68,31 @@ func TestMQTTValidate(t *testing.T) {
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestMQTTBrokerProblems(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		b    MQTTBroker
+		want []string // keys with a problem
+	}{
+		{"valid", MQTTBroker{URL: "mqtts://broker.example.org:8883", Username: "u", Password: "p", Homie: true, HomieBase: "devices/homie"}, nil},
+		{"empty", MQTTBroker{}, []string{"url"}},
+		{"bad", MQTTBroker{URL: "http://x", Password: "p", HomieBase: "h/#"}, []string{"url", "username", "homie_base"}},
+		{"control characters", MQTTBroker{URL: "tcp://x:1", ClientID: "a\nb"}, []string{"client_id"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.b.Problems()
+			if len(got) != len(tc.want) {
+				t.Errorf("problems %v, want keys %v", got, tc.want)
+			}
+			for _, k := range tc.want {
+				if got[k] == "" {
+					t.Errorf("no problem with %s: %v", k, got)
 				}
 			}
 		})
