@@ -51,7 +51,8 @@
 // NodesFile in the state directory, written atomically with mode 0600,
 // restored at start; a broker that mappings use is Locked), node
 // commands (resubscribe, publishSample) and data source events (see
-// events.go for their lifetime and bounds). Refusals carry the XEP's
+// events.go for their lifetime and bounds; a broker node's state follows
+// its connection, with nodeStatusChanged). Refusals carry the XEP's
 // response code (NotFound, InsufficientPrivileges, Locked, FormError with
 // one error per field, OtherError, NotImplemented) in an IQ error that
 // also carries the RFC 6120 condition. Lists longer than 1,000 nodes are

@@ -378,6 +378,14 @@ func (ev *events) run(ctx context.Context) {
 	dropped := c.b.Stats().EventsDropped
 	for {
 		dirty := map[string]bool{}
+		brokers := map[string]bool{} // broker connections that went up or down
+		take := func(e mqttbridge.Event) {
+			if e.Kind == mqttbridge.EventBroker {
+				brokers[e.Broker] = true
+			} else {
+				dirty[e.Device] = true
+			}
+		}
 		all := false
 		select {
 		case <-ctx.Done():
@@ -389,7 +397,7 @@ func (ev *events) run(ctx context.Context) {
 			if !ok {
 				return
 			}
-			dirty[e.Device] = true
+			take(e)
 		drain:
 			for len(dirty) < maxNodes {
 				select {
@@ -397,7 +405,7 @@ func (ev *events) run(ctx context.Context) {
 					if !ok {
 						break drain
 					}
-					dirty[e.Device] = true
+					take(e)
 				default:
 					break drain
 				}
@@ -407,24 +415,30 @@ func (ev *events) run(ctx context.Context) {
 				dropped, all = n, true
 			}
 		}
-		ev.mu.Lock()
-		if ev.known == nil {
-			ev.mu.Unlock()
-			continue
-		}
 		var ps []pending
-		if all {
-			for id := range ev.known {
-				dirty[id] = true
-			}
-			for _, d := range c.b.Devices() {
-				dirty[d.ID] = true
+		for id := range brokers {
+			if br, ok := c.b.Broker(id); ok {
+				ps = append(ps, pending{src: BrokersSourceID, bit: evStatus, n: treeNode{src: BrokersSourceID, br: &br}})
 			}
 		}
-		for id := range dirty {
-			ps = ev.diffDeviceLocked(id, ps)
+		ev.mu.Lock()
+		if ev.known != nil { // someone subscribed to the devices
+			if all {
+				for id := range ev.known {
+					dirty[id] = true
+				}
+				for _, d := range c.b.Devices() {
+					dirty[d.ID] = true
+				}
+			}
+			for id := range dirty {
+				ps = ev.diffDeviceLocked(id, ps)
+			}
 		}
 		ev.mu.Unlock()
+		if len(ps) == 0 {
+			continue
+		}
 		ev.send(ctx, ps)
 	}
 }

@@ -463,10 +463,13 @@ func TestNodeTree(t *testing.T) {
 			t.Fatalf("createNewNode: %v %v", res, err)
 		}
 		owner.waitEvent(t, "nodeAdded", bs, "site2")
-		waitFor(t, "site2 connected", func() bool {
-			res, err := get(xmpp.NewElement(ns, "getNode", "sourceId", bs, "nodeId", "site2"))
-			return err == nil && res.Get("state") == "None"
-		})
+		// It connects in the background: nodeStatusChanged.
+		if ev := owner.waitEvent(t, "nodeStatusChanged", bs, "site2"); ev.Get("state") != "None" {
+			t.Errorf("status of site2: %v", ev)
+		}
+		if res, err := get(xmpp.NewElement(ns, "getNode", "sourceId", bs, "nodeId", "site2")); err != nil || res.Get("state") != "None" {
+			t.Errorf("site2 after connecting: %v %v", res, err)
+		}
 		// A mapping on it bridges its devices.
 		res, err = set(xmpp.NewElement(ns, "createNewNode", "sourceId", ms, "nodeId", component.MappingsNodeID, "type", "xiot.mqtt.TopicMapping").Add(
 			submitForm("id", "far", "topic", "far/{device}/temp", "field", "Temperature", "unit", "°C", "broker", "site2")))

@@ -415,6 +415,7 @@ func (b *Bridge) setConnectedLocked(cn *conn, up bool) {
 	} else {
 		cn.connCh = make(chan struct{})
 	}
+	b.emitLocked(Event{Kind: EventBroker, Broker: cn.id, Available: up})
 	ids := make([]string, 0, len(b.devices))
 	for id, d := range b.devices {
 		if d.conn == cn {

@@ -88,6 +88,10 @@ const (
 	// EventDevice: a device appeared or its metadata (Homie $name, $state,
 	// a property's unit or settable flag) changed.
 	EventDevice
+	// EventBroker: a broker connection came up (connected and subscribed)
+	// or went down; Event.Broker names it, Event.Available holds the new
+	// state. Device is "".
+	EventBroker
 )
 
 // Event is one change in the registry. Consumers that fall behind lose
@@ -97,7 +101,8 @@ type Event struct {
 	Kind      EventKind
 	Device    string
 	Field     sensors.Field // EventField
-	Available bool          // EventAvailability
+	Available bool          // EventAvailability, EventBroker
+	Broker    string        // EventBroker
 }
 
 // fieldKey identifies a field of a device.
