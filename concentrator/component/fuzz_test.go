@@ -33,6 +33,10 @@ func FuzzNodeRequest(f *testing.F) {
 		`<subscribe xmlns='urn:xmpp:iot:concentrators' sourceId='MQTT' nodeAdded='false' parameters='1'/>`,
 		`<executeCommonNodeCommand xmlns='urn:xmpp:iot:concentrators' command='publishSample'><node sourceId='MQTTMappings' nodeId='config-1'/><x xmlns='jabber:x:data' type='submit'><field var='retain'><value>1</value></field></x></executeCommonNodeCommand>`,
 		`<setCommonNodeParametersAfterEdit xmlns='urn:xmpp:iot:concentrators'><node sourceId='MQTTMappings' nodeId='config-1'/><node sourceId='MQTTMappings' nodeId='mappings'/><x xmlns='jabber:x:data' type='submit'><field var='type'><value>t</value></field></x></setCommonNodeParametersAfterEdit>`,
+		`<createNewNode xmlns='urn:xmpp:iot:concentrators' sourceId='MQTTBrokers' nodeId='brokers' type='xiot.mqtt.Broker'><x xmlns='jabber:x:data' type='submit'><field var='id'><value>b1</value></field><field var='url'><value>tcp://127.0.0.1:1</value></field><field var='homie'><value>1</value></field></x></createNewNode>`,
+		`<setNodeParametersAfterEdit xmlns='urn:xmpp:iot:concentrators' sourceId='MQTTBrokers' nodeId='b1'><x xmlns='jabber:x:data' type='submit'><field var='password'><value>p</value></field></x></setNodeParametersAfterEdit>`,
+		`<destroyNode xmlns='urn:xmpp:iot:concentrators' sourceId='MQTTBrokers' nodeId='config'/>`,
+		`<getChildNodes xmlns='urn:xmpp:iot:concentrators' sourceId='MQTTBrokers' nodeId='brokers' parameters='true'/>`,
 		`<req xmlns='urn:xmpp:iot:sensordata' seqnr='1' momentary='true'><node nodeId='a' sourceId='MQTT'/><node nodeId='b' sourceId='X'/></req>`,
 	} {
 		f.Add([]byte(s))
