@@ -96,33 +96,12 @@ func (s *nodeStore) mappings() []storedMapping {
 
 // putMapping adds or replaces a mapping and saves the store.
 func (s *nodeStore) putMapping(id string, m config.MQTTMapping) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old := slices.Clone(s.data.Mappings)
-	i := slices.IndexFunc(s.data.Mappings, func(x storedMapping) bool { return x.ID == id })
-	if i >= 0 {
-		s.data.Mappings[i].Mapping = m
-	} else {
-		s.data.Mappings = append(s.data.Mappings, storedMapping{ID: id, Mapping: m})
-	}
-	if err := s.saveLocked(); err != nil {
-		s.data.Mappings = old
-		return err
-	}
-	return nil
+	return putEntry(s, &s.data.Mappings, storedMapping{ID: id, Mapping: m}, func(x storedMapping) string { return x.ID })
 }
 
 // deleteMapping removes a mapping and saves the store.
 func (s *nodeStore) deleteMapping(id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old := s.data.Mappings
-	s.data.Mappings = slices.DeleteFunc(slices.Clone(old), func(x storedMapping) bool { return x.ID == id })
-	if err := s.saveLocked(); err != nil {
-		s.data.Mappings = old
-		return err
-	}
-	return nil
+	return deleteEntry(s, &s.data.Mappings, id, func(x storedMapping) string { return x.ID })
 }
 
 // brokers returns the created brokers.
@@ -134,30 +113,43 @@ func (s *nodeStore) brokers() []storedBroker {
 
 // putBroker adds or replaces a broker and saves the store.
 func (s *nodeStore) putBroker(id string, b config.MQTTBroker) error {
+	return putEntry(s, &s.data.Brokers, storedBroker{ID: id, Broker: b}, func(x storedBroker) string { return x.ID })
+}
+
+// deleteBroker removes a broker and saves the store.
+func (s *nodeStore) deleteBroker(id string) error {
+	return deleteEntry(s, &s.data.Brokers, id, func(x storedBroker) string { return x.ID })
+}
+
+// putEntry replaces the entry of *list with e's id, or appends e, and
+// saves the store; a failed save leaves *list as it was.
+func putEntry[T any](s *nodeStore, list *[]T, e T, idOf func(T) string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old := slices.Clone(s.data.Brokers)
-	i := slices.IndexFunc(s.data.Brokers, func(x storedBroker) bool { return x.ID == id })
-	if i >= 0 {
-		s.data.Brokers[i].Broker = b
+	old := *list
+	l := slices.Clone(old)
+	if i := slices.IndexFunc(l, func(x T) bool { return idOf(x) == idOf(e) }); i >= 0 {
+		l[i] = e
 	} else {
-		s.data.Brokers = append(s.data.Brokers, storedBroker{ID: id, Broker: b})
+		l = append(l, e)
 	}
+	*list = l
 	if err := s.saveLocked(); err != nil {
-		s.data.Brokers = old
+		*list = old
 		return err
 	}
 	return nil
 }
 
-// deleteBroker removes a broker and saves the store.
-func (s *nodeStore) deleteBroker(id string) error {
+// deleteEntry removes the entry with id from *list and saves the store;
+// a failed save leaves *list as it was.
+func deleteEntry[T any](s *nodeStore, list *[]T, id string, idOf func(T) string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old := s.data.Brokers
-	s.data.Brokers = slices.DeleteFunc(slices.Clone(old), func(x storedBroker) bool { return x.ID == id })
+	old := *list
+	*list = slices.DeleteFunc(slices.Clone(old), func(x T) bool { return idOf(x) == id })
 	if err := s.saveLocked(); err != nil {
-		s.data.Brokers = old
+		*list = old
 		return err
 	}
 	return nil
