@@ -235,7 +235,18 @@ func runConcentrator(ctx context.Context, args []string, stdout, stderr io.Write
 		stat("xiot_mqtt_connects_total", func(s mqttbridge.Stats) uint64 { return s.Connects })
 		stat("xiot_mqtt_commands_total", func(s mqttbridge.Stats) uint64 { return s.Commands })
 		stat("xiot_mqtt_command_errors_total", func(s mqttbridge.Stats) uint64 { return s.CommandErrors })
+		stat("xiot_mqtt_device_conflicts_total", func(s mqttbridge.Stats) uint64 { return s.DeviceConflicts })
 		m.Func("xiot_mqtt_devices", func() float64 { return float64(len(b.Devices())) })
+		m.Func("xiot_mqtt_brokers", func() float64 { return float64(len(b.Brokers())) })
+		m.Func("xiot_mqtt_brokers_connected", func() float64 {
+			n := 0
+			for _, br := range b.Brokers() {
+				if br.Connected {
+					n++
+				}
+			}
+			return float64(n)
+		})
 		addr, err := m.Serve(ctx, cfg.Metrics.Listen)
 		if err != nil {
 			return err

@@ -105,7 +105,7 @@ mqtt:
 	} else {
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if !regexp.MustCompile(`(?m)^xiot_mqtt_messages_total [1-9]`).Match(body) || !strings.Contains(string(body), "xiot_mqtt_devices 1") || !strings.Contains(string(body), "xiot_mqtt_decode_errors_total 0") {
+		if !regexp.MustCompile(`(?m)^xiot_mqtt_messages_total [1-9]`).Match(body) || !strings.Contains(string(body), "xiot_mqtt_devices 1") || !strings.Contains(string(body), "xiot_mqtt_decode_errors_total 0") || !strings.Contains(string(body), "xiot_mqtt_brokers_connected 1") {
 			t.Errorf("concentrator metrics:\n%s", body)
 		}
 	}
