@@ -168,6 +168,16 @@ func TestRuntimeBrokers(t *testing.T) {
 		if err := b.WaitBroker(ctx, "site2"); !errors.Is(err, ErrUnknownBroker) {
 			t.Errorf("WaitBroker of a removed broker: %v", err)
 		}
+		// Created again (as a broker node destroyed and created anew):
+		// it takes its devices back.
+		if err := b.AddBroker("site2", site2); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.AddMapping(ctx, "far", config.MQTTMapping{Topic: "plain/{device}/{field}", Broker: "site2"}); err != nil {
+			t.Fatal(err)
+		}
+		waitAvailable(t, b, "far", true)
+		waitAvailable(t, b, "h1", true)
 	})
 }
 

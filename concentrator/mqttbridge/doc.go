@@ -76,7 +76,8 @@
 // that first reported it (Device.Broker): its availability follows that
 // connection alone and its commands are published there; messages about
 // the same device id from another broker are dropped and counted in
-// Stats.DeviceConflicts. The concentrator keeps run-time brokers as
+// Stats.DeviceConflicts. The devices of a removed broker stay, unavailable,
+// until a broker reports them again and takes them over. The concentrator keeps run-time brokers as
 // XEP-0326 nodes in its node store.
 //
 // Bad input (undecodable or oversized payloads, topic storms beyond

@@ -206,10 +206,17 @@ func (b *Bridge) emitLocked(e Event) {
 
 // deviceLocked returns the device with id for a message of cn on topic,
 // creating it (and announcing it) unless the registry is full. A device
-// of another connection is not cn's to change: nil, counted and logged.
-// b.mu is held.
+// of another connection is not cn's to change: nil, counted and logged;
+// one whose connection was removed becomes cn's. b.mu is held.
 func (b *Bridge) deviceLocked(cn *conn, id, topic string) *device {
 	if d, ok := b.devices[id]; ok {
+		if d.conn != cn && d.conn.removed {
+			// Its broker was removed: the broker that reports it now
+			// takes it over (e.g. a broker node destroyed and created
+			// again with other settings).
+			d.conn = cn
+			b.refreshLocked(d)
+		}
 		if d.conn != cn {
 			b.stats.DeviceConflicts++
 			b.warnLocked("mqtt message about a device of another broker; dropped", topic,
