@@ -126,14 +126,21 @@ mqtt:
 	// is read through the concentrator JID as a node, and both survive a
 	// restart.
 	retain(t, pub, "rt/dev7/v", "5")
-	const nsc = "urn:xmpp:iot:concentrators"
-	form := xmpp.NewElement("jabber:x:data", "x", "type", "submit")
-	for _, kv := range [][2]string{{"id", "rt"}, {"topic", "rt/{device}/v"}, {"unit", "W"}} {
-		form.Add(xmpp.NewElement("jabber:x:data", "field", "var", kv[0]).Add(xmpp.NewElement("jabber:x:data", "value").AddText(kv[1])))
+	nodes := func(args ...string) (int, string, string) {
+		t.Helper()
+		return runXiot(t, append(append([]string{"nodes", "--jid", "owner@" + p.Domain, "--password-file", ownerPass, "--server", p.C2SAddr, "--ca-file", p.CAFile}, args...), p.ComponentDomain)...)
 	}
-	if _, err := s.SendIQ(cctx, xmpp.NewElement("", "iq", "type", "set", "to", p.ComponentDomain).Add(
-		xmpp.NewElement(nsc, "createNewNode", "sourceId", "MQTTMappings", "nodeId", "mappings", "type", "xiot.mqtt.TopicMapping").Add(form))); err != nil {
-		t.Fatalf("createNewNode: %v", err)
+	code, nodesOut, nodesErr = nodes("--form", "MQTTMappings/mappings", "--type", "xiot.mqtt.TopicMapping")
+	if code != exitOK || !regexp.MustCompile(`(?m)^topic +text-single +required`).MatchString(nodesOut) {
+		t.Errorf("xiot nodes --form of a new mapping: exit %d\n%s\n%s", code, nodesOut, nodesErr)
+	}
+	code, nodesOut, nodesErr = nodes("--create", "MQTTMappings/mappings", "--type", "xiot.mqtt.TopicMapping", "--set", "id=bad", "--set", "topic=a/#/b", "--set", "decoder=xml")
+	if code == exitOK || !strings.Contains(nodesErr, "FormError") || !strings.Contains(nodesErr, "decoder: must be one of") || !strings.Contains(nodesErr, "topic: # must be the last") {
+		t.Errorf("xiot nodes --create of an invalid mapping: exit %d\n%s\n%s", code, nodesOut, nodesErr)
+	}
+	code, nodesOut, nodesErr = nodes("--create", "MQTTMappings/mappings", "--type", "xiot.mqtt.TopicMapping", "--set", "id=rt", "--set", "topic=rt/{device}/v", "--set", "unit=W")
+	if code != exitOK || !regexp.MustCompile(`(?m)^MQTTMappings +rt `).MatchString(nodesOut) {
+		t.Fatalf("xiot nodes --create: exit %d\n%s\n%s", code, nodesOut, nodesErr)
 	}
 	readNode := func(id string) sensordata.Result {
 		t.Helper()
@@ -176,6 +183,45 @@ mqtt:
 	code, nodesOut, nodesErr = runXiot(t, "nodes", "--json", "--source", "MQTTMappings", "--jid", "owner@"+p.Domain, "--password-file", ownerPass, "--server", p.C2SAddr, "--ca-file", p.CAFile, p.ComponentDomain)
 	if code != exitOK || !strings.Contains(nodesOut, `"nodeId":"rt"`) {
 		t.Errorf("created mapping after the restart: exit %d\n%s\n%s", code, nodesOut, nodesErr)
+	}
+
+	// A second broker, with a password from a file, and a mapping on it.
+	m2 := testserver.StartMosquitto(t, testserver.MosquittoOptions{Users: map[string]string{"xiot": "m2-secret", "dev": "dev-pass"}})
+	pub2 := mqttDevice(t, m2.Addr, "sim2", "dev", "dev-pass")
+	retain(t, pub2, "far/far1/temp", "12.5")
+	m2Pass := filepath.Join(dir, "m2.pass")
+	if err := os.WriteFile(m2Pass, []byte("m2-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, nodesOut, nodesErr = nodes("--create", "MQTTBrokers/brokers", "--type", "xiot.mqtt.Broker",
+		"--set", "id=site2", "--set", "url=tcp://"+m2.Addr, "--set", "username=xiot", "--set-file", "password="+m2Pass)
+	if code != exitOK || !regexp.MustCompile(`(?m)^MQTTBrokers +site2 `).MatchString(nodesOut) {
+		t.Fatalf("xiot nodes --create of a broker: exit %d\n%s\n%s", code, nodesOut, nodesErr)
+	}
+	code, nodesOut, nodesErr = nodes("--create", "MQTTMappings/mappings", "--type", "xiot.mqtt.TopicMapping",
+		"--set", "id=far", "--set", "topic=far/{device}/temp", "--set", "unit=°C", "--set", "broker=site2")
+	if code != exitOK {
+		t.Fatalf("xiot nodes --create of a mapping on site2: exit %d\n%s\n%s", code, nodesOut, nodesErr)
+	}
+	if f := readNode("far1").Fields[0]; !f.Value.Equal(sensors.Numeric(12.5)) || f.Unit != "°C" {
+		t.Errorf("node far1 from the second broker: %v", f)
+	}
+	code, nodesOut, nodesErr = nodes("--json", "--form", "MQTTBrokers/site2")
+	if code != exitOK || strings.Contains(nodesOut, "m2-secret") || !strings.Contains(nodesOut, `"var":"password"`) {
+		t.Errorf("xiot nodes --form of a broker: exit %d\n%s\n%s", code, nodesOut, nodesErr)
+	}
+	code, nodesOut, nodesErr = nodes("--edit", "MQTT/far1", "--set", "name=Boiler")
+	if code != exitOK || !strings.Contains(nodesOut, "Boiler") {
+		t.Errorf("xiot nodes --edit: exit %d\n%s\n%s", code, nodesOut, nodesErr)
+	}
+	code, nodesOut, nodesErr = nodes("--destroy", "MQTTBrokers/site2")
+	if code == exitOK || !strings.Contains(nodesErr, "Locked") || !strings.Contains(nodesErr, "far") {
+		t.Errorf("xiot nodes --destroy of a broker in use: exit %d\n%s\n%s", code, nodesOut, nodesErr)
+	}
+	for _, ref := range []string{"MQTTMappings/far", "MQTTBrokers/site2"} {
+		if code, nodesOut, nodesErr = nodes("--destroy", ref); code != exitOK || !strings.Contains(nodesOut, "destroyed "+ref) {
+			t.Errorf("xiot nodes --destroy %s: exit %d\n%s\n%s", ref, code, nodesOut, nodesErr)
+		}
 	}
 	stopConcentrator()
 	for _, want := range []string{"xiot concentrator starting", "MQTT broker connected", "XMPP component online", "xiot concentrator stopped"} {

@@ -11,9 +11,13 @@ import (
 
 // mqttDevice connects a simulated MQTT device to the broker at addr; it is
 // disconnected when the test ends.
-func mqttDevice(t *testing.T, addr, clientID string) mqtt.Client {
+func mqttDevice(t *testing.T, addr, clientID string, userPass ...string) mqtt.Client {
 	t.Helper()
-	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(clientID))
+	o := mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(clientID)
+	if len(userPass) == 2 {
+		o.SetUsername(userPass[0]).SetPassword(userPass[1])
+	}
+	c := mqtt.NewClient(o)
 	if tok := c.Connect(); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
 		t.Fatal(tok.Error())
 	}

@@ -3,13 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"text/tabwriter"
-
-	"mellium.im/xmpp/jid"
 
 	"github.com/xiot/xiot/internal/xmpp"
 )
@@ -27,12 +24,29 @@ the nodes' parameters too with --params). A concentrator in client mode
 (xiot concentrator without a component section) answers on its account's
 full JID: give user@domain/resource.
 
+It also changes the tree, as an owner of the concentrator: --form prints
+a node's parameter form (with --type, the form of a new node of that type
+under it), --create adds a node of --type, --edit changes parameters,
+--destroy removes a node; parameters come as --set key=value, or
+--set-file key=path for secrets (the file's content, owner-only like a
+password file). Nodes are named SOURCE/NODE. Created topic mappings and
+brokers take effect at once and are kept across restarts.
+
 Examples:
   xiot nodes --config client.yaml mqtt.example.org
   xiot nodes --source MQTT --json mqtt.example.org
   xiot nodes --source MQTTMappings --json --params mqtt.example.org
   xiot nodes --source MQTTBrokers mqtt.example.org
   xiot nodes bridge@example.org/xiot
+  xiot nodes --form MQTTBrokers/brokers --type xiot.mqtt.Broker mqtt.example.org
+  xiot nodes --create MQTTBrokers/brokers --type xiot.mqtt.Broker \
+      --set id=site2 --set url=mqtts://broker2.example.org:8883 \
+      --set username=xiot --set-file password=/etc/xiot/site2.pass mqtt.example.org
+  xiot nodes --create MQTTMappings/mappings --type xiot.mqtt.TopicMapping \
+      --set id=boilers --set topic='boiler/{device}/temp' --set unit=°C \
+      --set broker=site2 mqtt.example.org
+  xiot nodes --edit MQTT/plug1 --set name='Desk lamp' mqtt.example.org
+  xiot nodes --destroy MQTTMappings/boilers mqtt.example.org
 `
 
 // nodeInfo is one node of a concentrator's tree.
@@ -60,11 +74,26 @@ func runNodes(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	asJSON := fs.Bool("json", false, "print JSON lines")
 	maxDepth := fs.Int("depth", 8, "deepest level of child nodes fetched")
 	withParams := fs.Bool("params", false, "fetch the nodes' parameters (shown with --json)")
+	var ch nodeChange
+	fs.StringVar(&ch.form, "form", "", "print the parameter form of `SOURCE/NODE` (with --type: of a new node under it)")
+	fs.StringVar(&ch.create, "create", "", "create a node of --type under `SOURCE/PARENT` from --set and --set-file")
+	fs.StringVar(&ch.edit, "edit", "", "change parameters of `SOURCE/NODE` (--set, --set-file)")
+	fs.StringVar(&ch.destroy, "destroy", "", "destroy `SOURCE/NODE`")
+	fs.StringVar(&ch.typ, "type", "", "node type of --create or --form, e.g. xiot.mqtt.TopicMapping, xiot.mqtt.Broker")
+	fs.Var(&ch.sets, "set", "parameter `key=value` of --create or --edit (repeatable)")
+	fs.Var(&ch.setFiles, "set-file", "parameter `key=path` whose value is the file's content, owner-only like a password file (repeatable)")
 	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		return usagef(fs, "want exactly one JID, got %d arguments", fs.NArg())
+	}
+	act, err := ch.action()
+	if err != nil {
+		return usagef(fs, "%v", err)
+	}
+	if act != "" && *source != "" {
+		return usagef(fs, "--source browses; --%s names its node as SOURCE/NODE", act)
 	}
 	to := fs.Arg(0)
 	ctx, cancel := context.WithTimeout(ctx, acct.timeout)
@@ -74,6 +103,9 @@ func runNodes(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer s.Close()
+	if act != "" {
+		return ch.run(ctx, s, to, act, *asJSON, stdout)
+	}
 	sources := []string{*source}
 	if *source == "" {
 		res, err := concentratorIQ(ctx, s, to, xmpp.NewElement(nsConcentrators, "getAllDataSources"))
@@ -113,8 +145,13 @@ func runNodes(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			level = next
 		}
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
+	return printNodes(stdout, nodes, *asJSON)
+}
+
+// printNodes prints nodes as a table, or one JSON object per line.
+func printNodes(w io.Writer, nodes []nodeInfo, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
 		for _, n := range nodes {
 			if err := enc.Encode(n); err != nil {
 				return err
@@ -122,7 +159,7 @@ func runNodes(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return nil
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SOURCE\tNODE\tNAME\tTYPE\tPARENT\tSTATE\tREADABLE\tCONTROLLABLE")
 	for _, n := range nodes {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%v\t%v\n", n.Source, n.ID, n.Name, n.Type, n.Parent, n.State, n.Readable, n.Controllable)
@@ -130,26 +167,10 @@ func runNodes(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return tw.Flush()
 }
 
-// concentratorIQ sends a XEP-0326 request and returns its response
-// element, or an error for an IQ error or a result other than OK.
+// concentratorIQ sends a XEP-0326 query (an IQ get); see
+// concentratorRequest.
 func concentratorIQ(ctx context.Context, s *xmpp.Session, to string, req *xmpp.Element) (*xmpp.Element, error) {
-	res, err := s.SendIQ(ctx, xmpp.NewElement("", "iq", "type", "get", "to", to).Add(req))
-	if err != nil {
-		var se *xmpp.StanzaError
-		if j, perr := jid.Parse(to); perr == nil && j.Localpart() != "" && j.Resourcepart() == "" && errors.As(err, &se) {
-			// The server answers for an account's bare JID.
-			return nil, fmt.Errorf("%s to %s: %w (a concentrator in client mode answers on its full JID, %s/RESOURCE)", req.Name.Local, to, err, to)
-		}
-		return nil, fmt.Errorf("%s to %s: %w", req.Name.Local, to, err)
-	}
-	resp := res.Child(nsConcentrators, req.Name.Local+"Response")
-	if resp == nil {
-		return nil, fmt.Errorf("%s to %s: no %sResponse in the answer", req.Name.Local, to, req.Name.Local)
-	}
-	if r := resp.Get("result"); r != "" && r != "OK" {
-		return nil, fmt.Errorf("%s to %s: result %s", req.Name.Local, to, r)
-	}
-	return resp, nil
+	return concentratorRequest(ctx, s, to, "get", req)
 }
 
 func parseNodes(source string, resp *xmpp.Element) []nodeInfo {
