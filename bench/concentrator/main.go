@@ -31,6 +31,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/xiot/xiot/bench/internal/cpu"
 	"github.com/xiot/xiot/concentrator/component"
 	"github.com/xiot/xiot/concentrator/mqttbridge"
 	"github.com/xiot/xiot/internal/config"
@@ -43,8 +44,9 @@ func main() {
 	devices := flag.Int("devices", 10000, "simulated MQTT devices")
 	n := flag.Int("n", 500, "readout and ping round trips")
 	rounds := flag.Int("rounds", 10, "rounds of availability flips of every device")
+	nagle := flag.Bool("nagle", true, "keep Prosody's stock Nagle setting (false sets TCP_NODELAY on its sockets: no 40 ms delayed-ACK stalls in either phase)")
 	flag.Parse()
-	if err := run(*devices, *n, max(*rounds, 1)); err != nil {
+	if err := run(*devices, *n, max(*rounds, 1), *nagle); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/concentrator:", err)
 		os.Exit(1)
 	}
@@ -60,9 +62,9 @@ func heap() uint64 {
 
 func devID(i int) string { return fmt.Sprintf("dev%05d", i) }
 
-func run(devices, n, rounds int) error {
+func run(devices, n, rounds int, nagle bool) error {
 	ctx := context.Background()
-	p, err := testserver.Start(ctx, testserver.ProsodyOptions{})
+	p, err := testserver.Start(ctx, testserver.ProsodyOptions{DisableNagle: !nagle})
 	if err != nil {
 		return err
 	}
@@ -208,11 +210,27 @@ func run(devices, n, rounds int) error {
 	measure := func(title string) error {
 		var floorRates, bridgedRates, mqttRates, ratios []float64
 		var floorTotal, bridgedTotal time.Duration
+		// CPU time of Prosody, mosquitto and this process (load
+		// generator, bridge, component, subscriber) in each phase.
+		var floorCPU, bridgedCPU [3]time.Duration
+		cpuNow := func() (t [3]time.Duration) {
+			t[0], _ = cpu.Process(p.Pid())
+			t[1], _ = cpu.Process(m.Pid())
+			t[2] = cpu.Self()
+			return t
+		}
+		addCPU := func(sum *[3]time.Duration, from [3]time.Duration) {
+			to := cpuNow()
+			for i := range sum {
+				sum[i] += to[i] - from[i]
+			}
+		}
 		for range rounds {
 			online := !state
 			state = online
 			cnt := counter(online)
 			before := cnt.Load()
+			c0 := cpuNow()
 			t0 := time.Now()
 			var batch []any
 			for i := range devices {
@@ -234,10 +252,12 @@ func run(devices, n, rounds int) error {
 				return fmt.Errorf("direct pushes: %w", err)
 			}
 			direct := time.Since(t0)
+			addCPU(&floorCPU, c0)
 
 			events, unsubscribe := b.Subscribe(devices * 2)
 			mqttDone := make(chan time.Duration, 1)
 			before = cnt.Load()
+			c0 = cpuNow()
 			t0 = time.Now()
 			go func() {
 				seen := 0
@@ -260,6 +280,7 @@ func run(devices, n, rounds int) error {
 				return fmt.Errorf("bridged presence: %d of %d: %w", cnt.Load()-before, devices, err)
 			}
 			bridged := time.Since(t0)
+			addCPU(&bridgedCPU, c0)
 			unsubscribe()
 			select {
 			case d := <-mqttDone:
@@ -280,6 +301,14 @@ func run(devices, n, rounds int) error {
 		row("LWT flips via mosquitto -> bridge -> XMPP", "stanzas/s", bridgedRates)
 		if len(mqttRates) > 0 {
 			row("MQTT side alone (publish -> bridge event)", "events/s", mqttRates)
+		}
+		if _, err := cpu.Process(p.Pid()); err == nil {
+			per := func(d time.Duration) string {
+				return fmt.Sprintf("%.1fµs", float64(d)/float64(time.Microsecond)/float64(rounds*devices))
+			}
+			fmt.Printf("  %-44s %9s %9s %9s\n", "CPU per stanza", "Prosody", "mosquitto", "this")
+			fmt.Printf("  %-44s %9s %9s %9s\n", "  component connection alone", per(floorCPU[0]), per(floorCPU[1]), per(floorCPU[2]))
+			fmt.Printf("  %-44s %9s %9s %9s\n", "  bridged (this: devices, bridge, component)", per(bridgedCPU[0]), per(bridgedCPU[1]), per(bridgedCPU[2]))
 		}
 		lo, med, hi := spread(ratios)
 		fmt.Printf("  %-44s %9.2f %9.2f %9.2f   (goal >= 0.90)\n", "ratio bridged/floor, per round", med, lo, hi)

@@ -26,6 +26,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/xiot/xiot/bench/internal/cpu"
 	"github.com/xiot/xiot/boards/sim"
 	"github.com/xiot/xiot/internal/testserver"
 	"github.com/xiot/xiot/internal/xmpp"
@@ -207,7 +208,7 @@ func run(n int, node string, types sensors.ReadoutType, nagle bool, cpuProfile s
 			return err
 		}},
 	}
-	if _, err := procCPU(p.Pid()); err == nil {
+	if _, err := cpu.Process(p.Pid()); err == nil {
 		fmt.Printf("== CPU per round trip, mean over %d (blocks of each kind, twice) ==\n", 2*cpuRounds)
 		fmt.Printf("  %-28s %10s %12s %14s\n", "", "wall", "Prosody CPU", "client+device")
 		var wall, server, self [3]time.Duration
@@ -223,8 +224,8 @@ func run(n int, node string, types sensors.ReadoutType, nagle bool, cpuProfile s
 					}
 					defer f.Close()
 				}
-				p0, _ := procCPU(p.Pid())
-				s0, t0 := selfCPU(), time.Now()
+				p0, _ := cpu.Process(p.Pid())
+				s0, t0 := cpu.Self(), time.Now()
 				for range cpuRounds {
 					cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 					err := kd.do(cctx)
@@ -237,9 +238,9 @@ func run(n int, node string, types sensors.ReadoutType, nagle bool, cpuProfile s
 				if kd.name == "readout" && cpuProfile != "" {
 					pprof.StopCPUProfile()
 				}
-				p1, _ := procCPU(p.Pid())
+				p1, _ := cpu.Process(p.Pid())
 				server[k] += p1 - p0
-				self[k] += selfCPU() - s0
+				self[k] += cpu.Self() - s0
 			}
 		}
 		for k, kd := range kinds {

@@ -155,6 +155,7 @@ func (b *Bridge) newClient(cn *conn, s connSettings) (mqtt.Client, error) {
 	o.SetConnectRetry(true)
 	o.SetResumeSubs(false) // onConnect resubscribes every time
 	o.SetOrderMatters(true)
+	o.SetCustomOpenConnectionFn(dialBroker)
 	o.SetDefaultPublishHandler(cn.onMessage)
 	o.SetOnConnectHandler(func(c mqtt.Client) { b.onConnect(cn, c) })
 	o.SetConnectionLostHandler(func(c mqtt.Client, err error) { b.onConnectionLost(cn, c, err) })

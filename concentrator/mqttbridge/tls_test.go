@@ -147,3 +147,19 @@ func TestSecondBroker(t *testing.T) {
 	publish(t, pub, "plain/d/x", false, "1")
 	waitField(t, b, "d", "", "x", sensors.Numeric(1))
 }
+
+// TestWebsocketBroker bridges through mosquitto's websocket listener
+// (ws://), which the bridge dials itself (dialBroker), as it does tcp://
+// and mqtts:// above.
+func TestWebsocketBroker(t *testing.T) {
+	port := freePort(t)
+	m := testserver.StartMosquitto(t, testserver.MosquittoOptions{
+		ExtraConfig: fmt.Sprintf("listener %d 127.0.0.1\nprotocol websockets\n", port),
+	})
+	cfg := bridgeConfig(t, m, config.MQTTMapping{Topic: "plain/{device}/{field}"})
+	cfg.Brokers = []string{fmt.Sprintf("ws://127.0.0.1:%d", port)}
+	b := startBridge(t, cfg)
+	pub := testClient(t, m, "publisher", nil)
+	publish(t, pub, "plain/ws/x", true, "7")
+	waitField(t, b, "ws", "", "x", sensors.Numeric(7))
+}

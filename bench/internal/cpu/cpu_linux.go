@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package cpu
 
 import (
 	"fmt"
@@ -11,9 +11,9 @@ import (
 	"time"
 )
 
-// procCPU returns the CPU time (user and system) a process has used, from
-// /proc (10 ms clock ticks).
-func procCPU(pid int) (time.Duration, error) {
+// Process returns the CPU time (user and system) process pid has used,
+// from /proc (10 ms clock ticks).
+func Process(pid int) (time.Duration, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err
@@ -31,8 +31,8 @@ func procCPU(pid int) (time.Duration, error) {
 	return time.Duration(u+k) * 10 * time.Millisecond, nil
 }
 
-// selfCPU returns the CPU time this process has used.
-func selfCPU() time.Duration {
+// Self returns the CPU time this process has used.
+func Self() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
