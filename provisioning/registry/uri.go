@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // claimPrefix starts the text of a claim QR code (XEP-0347 §3.8).
@@ -11,7 +13,8 @@ const claimPrefix = "IoTDisco"
 
 // ClaimURI returns the text an owner needs to claim a thing, as XEP-0347
 // §3.8 encodes it for QR codes: "IoTDisco" then, per tag, ";NAME:value"
-// (";#NAME:value" for numbers), with ";" and "\" in values escaped by "\".
+// (";#NAME:value" for numbers), with ";" and "\" in values escaped by "\",
+// and a closing ";" when the last value ends in white space.
 func ClaimURI(tags []Tag) string {
 	var b strings.Builder
 	b.WriteString(claimPrefix)
@@ -32,6 +35,11 @@ func ClaimURI(tags []Tag) string {
 			}
 			b.WriteRune(r)
 		}
+	}
+	if r, _ := utf8.DecodeLastRuneInString(b.String()); unicode.IsSpace(r) {
+		// A value ending in white space keeps it: readers (ours too)
+		// trim the text of a QR code, but not past a closing ';'.
+		b.WriteByte(';')
 	}
 	return b.String()
 }

@@ -7,6 +7,15 @@ import (
 	"testing"
 )
 
+func TestClaimURIClosesTrailingSpace(t *testing.T) {
+	if got := ClaimURI([]Tag{{Name: "KEY", Value: "k "}}); got != "IoTDisco;KEY:k ;" {
+		t.Errorf("ClaimURI = %q", got)
+	}
+	if got := ClaimURI([]Tag{{Name: "KEY", Value: "k"}}); got != "IoTDisco;KEY:k" {
+		t.Errorf("ClaimURI = %q, want no closing ';' (as XEP-0347 writes it)", got)
+	}
+}
+
 func TestParseClaimURI(t *testing.T) {
 	xep := []Tag{{Name: "KEY", Value: "4857402340298342"}, {Name: "MAN", Value: "www.ktc.se"}, {Name: "MODEL", Value: "IMC"},
 		{Name: "SN", Value: "394872348732948723"}, {Name: "V", Num: 1.2, Numeric: true}}
@@ -18,6 +27,7 @@ func TestParseClaimURI(t *testing.T) {
 		{"URI form, trailing semicolon", "iotdisco:;SN:394872348732948723;MAN:www.ktc.se;MODEL:IMC;#V:1.2;KEY:4857402340298342;\n", xep},
 		{"escapes", `IoTDisco;A:x\;y\\z;KEY:k`, []Tag{{Name: "A", Value: `x;y\z`}, {Name: "KEY", Value: "k"}}},
 		{"empty value", "IoTDisco;A:", []Tag{{Name: "A"}}},
+		{"last value ending in a space", "IoTDisco;KEY:k ;", []Tag{{Name: "KEY", Value: "k "}}}, // found by FuzzParseClaimURI
 		{"no prefix", "SN:1;KEY:2", nil},
 		{"no tags", "IoTDisco", nil},
 		{"no colon", "IoTDisco;SN", nil},
