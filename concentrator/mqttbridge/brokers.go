@@ -58,7 +58,9 @@ type Broker struct {
 	// ID is MainBrokerID for the configuration's broker, else the id given
 	// to AddBroker.
 	ID string
-	// URLs are the broker URLs tried in order.
+	// URLs are the broker URLs tried in order, as they may be shown: a
+	// password in a URL (paho takes credentials from there too) is
+	// replaced by "xxxxx".
 	URLs []string
 	// Config is the broker as added (zero for the configuration's). Its
 	// Password is the caller's to keep secret.
@@ -72,7 +74,7 @@ type Broker struct {
 type conn struct {
 	b        *Bridge
 	id       string
-	urls     []string
+	urls     []string          // redacted, for logs and Broker
 	settings config.MQTTBroker // AddBroker's, zero for the main one
 
 	client    mqtt.Client
@@ -106,7 +108,7 @@ type connSettings struct {
 
 // newConn builds a connection and its paho client (not connected).
 func (b *Bridge) newConn(id string, s connSettings) (*conn, error) {
-	cn := &conn{b: b, id: id, urls: s.urls, connCh: make(chan struct{})}
+	cn := &conn{b: b, id: id, urls: redactURLs(s.urls), connCh: make(chan struct{})}
 	c, err := b.newClient(cn, s)
 	if err != nil {
 		return nil, err
@@ -275,7 +277,7 @@ func (b *Bridge) UpdateBroker(id string, bc config.MQTTBroker) error {
 		return ErrClosed
 	}
 	old := cn.client
-	cn.client, cn.settings, cn.urls = c, bc, s.urls
+	cn.client, cn.settings, cn.urls = c, bc, redactURLs(s.urls)
 	cn.homie = ""
 	if s.homie {
 		cn.homie = strings.TrimSuffix(cmpOr(s.homieBase, config.DefaultHomieBase), "/") + "/"
@@ -289,6 +291,19 @@ func (b *Bridge) UpdateBroker(id string, bc config.MQTTBroker) error {
 		c.Connect()
 	}
 	return nil
+}
+
+// redactURLs returns the URLs with any password replaced by "xxxxx".
+func redactURLs(urls []string) []string {
+	out := make([]string, len(urls))
+	for i, u := range urls {
+		if pu, err := url.Parse(u); err == nil {
+			out[i] = pu.Redacted()
+		} else {
+			out[i] = "(not a URL)"
+		}
+	}
+	return out
 }
 
 // cmpOr returns s, or def when s is "".

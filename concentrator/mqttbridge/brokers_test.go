@@ -215,3 +215,19 @@ func TestBrokersBeforeStart(t *testing.T) {
 		t.Error("a broker nobody listens on is connected")
 	}
 }
+
+// TestBrokerURLsRedacted: a password in a broker URL (paho takes
+// credentials from there) is never shown.
+func TestBrokerURLsRedacted(t *testing.T) {
+	b, err := New(config.MQTT{Brokers: []string{"tcp://u:secret@127.0.0.1:1"}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if u := b.Brokers()[0].URLs[0]; strings.Contains(u, "secret") || !strings.Contains(u, "u:xxxxx@127.0.0.1:1") {
+		t.Errorf("URL shown as %q", u)
+	}
+	if err := b.AddBroker("x", config.MQTTBroker{URL: "tcp://u:secret@127.0.0.1:1"}); err == nil || strings.Contains(err.Error(), "secret") {
+		t.Errorf("a password in a broker node's URL: %v", err)
+	}
+}

@@ -190,6 +190,8 @@ func (b MQTTBroker) Problems() map[string]string {
 		out["url"] = "must not be empty (write e.g. tcp://localhost:1883)"
 	} else if err := checkBrokerURL(b.URL); err != nil {
 		out["url"] = err.Error()
+	} else if u, _ := url.Parse(b.URL); u.User != nil {
+		out["url"] = "must not hold a user name or password; give them as username and password (the password is never shown)"
 	}
 	if b.Password != "" && b.Username == "" {
 		out["username"] = "a password needs a username"
@@ -399,10 +401,10 @@ func checkBrokerURL(s string) error {
 	switch u.Scheme {
 	case "tcp", "mqtt", "ssl", "tls", "mqtts", "tcps", "ws", "wss":
 	default:
-		return fmt.Errorf("scheme must be tcp, mqtt, ssl, tls, mqtts, ws or wss, not %q in %q", u.Scheme, s)
+		return fmt.Errorf("scheme must be tcp, mqtt, ssl, tls, mqtts, ws or wss, not %q in %q", u.Scheme, u.Redacted())
 	}
 	if u.Host == "" {
-		return fmt.Errorf("no host in %q (write e.g. tcp://localhost:1883)", s)
+		return fmt.Errorf("no host in %q (write e.g. tcp://localhost:1883)", u.Redacted())
 	}
 	return nil
 }

@@ -84,6 +84,7 @@ func TestMQTTBrokerProblems(t *testing.T) {
 		{"empty", MQTTBroker{}, []string{"url"}},
 		{"bad", MQTTBroker{URL: "http://x", Password: "p", HomieBase: "h/#"}, []string{"url", "username", "homie_base"}},
 		{"control characters", MQTTBroker{URL: "tcp://x:1", ClientID: "a\nb"}, []string{"client_id"}},
+		{"credentials in the URL", MQTTBroker{URL: "tcp://u:secret@x:1"}, []string{"url"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := tc.b.Problems()
