@@ -114,14 +114,21 @@ func (b *Bridge) newConn(id string, s connSettings) (*conn, error) {
 		return nil, err
 	}
 	cn.client = c
-	if s.homie {
-		base := s.homieBase
-		if base == "" {
-			base = config.DefaultHomieBase
-		}
-		cn.homie = strings.TrimSuffix(base, "/") + "/"
-	}
+	cn.homie = homiePrefix(s)
 	return cn, nil
+}
+
+// homiePrefix returns the Homie base topic of s with a trailing '/', or ""
+// without Homie discovery.
+func homiePrefix(s connSettings) string {
+	if !s.homie {
+		return ""
+	}
+	base := s.homieBase
+	if base == "" {
+		base = config.DefaultHomieBase
+	}
+	return strings.TrimSuffix(base, "/") + "/"
 }
 
 // newClient builds the paho client of a connection with the section's
@@ -266,22 +273,23 @@ func (b *Bridge) UpdateBroker(id string, bc config.MQTTBroker) error {
 	if cn == nil || id == MainBrokerID {
 		return fmt.Errorf("%w: %q", ErrUnknownBroker, id)
 	}
-	c, err := b.newClient(cn, b.brokerSettings(id, bc))
+	s := b.brokerSettings(id, bc)
+	c, err := b.newClient(cn, s)
 	if err != nil {
 		return &BrokerError{Problems: map[string]string{"url": err.Error()}}
 	}
-	s := b.brokerSettings(id, bc)
 	b.mu.Lock()
-	if b.closed || cn.removed {
+	switch {
+	case b.closed:
 		b.mu.Unlock()
 		return ErrClosed
+	case cn.removed:
+		b.mu.Unlock()
+		return fmt.Errorf("%w: %q (removed)", ErrUnknownBroker, id)
 	}
 	old := cn.client
 	cn.client, cn.settings, cn.urls = c, bc, redactURLs(s.urls)
-	cn.homie = ""
-	if s.homie {
-		cn.homie = strings.TrimSuffix(cmpOr(s.homieBase, config.DefaultHomieBase), "/") + "/"
-	}
+	cn.homie = homiePrefix(s)
 	b.setConnectedLocked(cn, false)
 	started := b.started
 	b.mu.Unlock()
@@ -304,14 +312,6 @@ func redactURLs(urls []string) []string {
 		}
 	}
 	return out
-}
-
-// cmpOr returns s, or def when s is "".
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // RemoveBroker disconnects and removes broker id; its devices stay in
