@@ -160,6 +160,22 @@ mqtt:
 	if f := readNode("dev7").Fields[0]; f.Node != "dev7" || !f.Value.Equal(sensors.Numeric(5)) || f.Unit != "W" {
 		t.Errorf("node dev7: %v", f)
 	}
+	// Node commands: list, then publish a sample through the mapping.
+	code, nodesOut, nodesErr = nodes("--commands", "MQTTMappings/rt")
+	if code != exitOK || !regexp.MustCompile(`(?m)^publishSample +Parameterized`).MatchString(nodesOut) {
+		t.Errorf("xiot nodes --commands: exit %d\n%s\n%s", code, nodesOut, nodesErr)
+	}
+	code, nodesOut, nodesErr = nodes("--execute", "MQTTMappings/rt", "--command", "publishSample", "--set", "device=dev8", "--set", "payload=9", "--set", "retain=true")
+	if code != exitOK || !strings.Contains(nodesOut, "Published.") {
+		t.Errorf("xiot nodes --execute: exit %d\n%s\n%s", code, nodesOut, nodesErr)
+	}
+	if f := readNode("dev8").Fields[0]; !f.Value.Equal(sensors.Numeric(9)) {
+		t.Errorf("node dev8 from the sample: %v", f)
+	}
+	code, nodesOut, nodesErr = nodes("--execute", "MQTTMappings/rt", "--command", "nope")
+	if code == exitOK || !strings.Contains(nodesErr, "it has: resubscribe, publishSample") {
+		t.Errorf("xiot nodes --execute of an unknown command: exit %d\n%s\n%s", code, nodesOut, nodesErr)
+	}
 	stopConcentrator := func() {
 		t.Helper()
 		stop()

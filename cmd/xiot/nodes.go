@@ -29,8 +29,10 @@ a node's parameter form (with --type, the form of a new node of that type
 under it), --create adds a node of --type, --edit changes parameters,
 --destroy removes a node; parameters come as --set key=value, or
 --set-file key=path for secrets (the file's content, owner-only like a
-password file). Nodes are named SOURCE/NODE. Created topic mappings and
-brokers take effect at once and are kept across restarts.
+password file). --commands lists a node's commands and --execute runs
+one (--command ID, parameters as above). Nodes are named SOURCE/NODE.
+Created topic mappings and brokers take effect at once and are kept
+across restarts.
 
 Examples:
   xiot nodes --config client.yaml mqtt.example.org
@@ -47,6 +49,8 @@ Examples:
       --set broker=site2 mqtt.example.org
   xiot nodes --edit MQTT/plug1 --set name='Desk lamp' mqtt.example.org
   xiot nodes --destroy MQTTMappings/boilers mqtt.example.org
+  xiot nodes --commands MQTTMappings/config-1 mqtt.example.org
+  xiot nodes --execute MQTTMappings/mappings --command resubscribeAll mqtt.example.org
 `
 
 // nodeInfo is one node of a concentrator's tree.
@@ -79,6 +83,9 @@ func runNodes(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&ch.create, "create", "", "create a node of --type under `SOURCE/PARENT` from --set and --set-file")
 	fs.StringVar(&ch.edit, "edit", "", "change parameters of `SOURCE/NODE` (--set, --set-file)")
 	fs.StringVar(&ch.destroy, "destroy", "", "destroy `SOURCE/NODE`")
+	fs.StringVar(&ch.commands, "commands", "", "list the node commands of `SOURCE/NODE`")
+	fs.StringVar(&ch.execute, "execute", "", "execute --command on `SOURCE/NODE` (parameters from --set, --set-file)")
+	fs.StringVar(&ch.command, "command", "", "the command `ID` of --execute, e.g. resubscribe")
 	fs.StringVar(&ch.typ, "type", "", "node type of --create or --form, e.g. xiot.mqtt.TopicMapping, xiot.mqtt.Broker")
 	fs.Var(&ch.sets, "set", "parameter `key=value` of --create or --edit (repeatable)")
 	fs.Var(&ch.setFiles, "set-file", "parameter `key=path` whose value is the file's content, owner-only like a password file (repeatable)")

@@ -18,42 +18,52 @@ import (
 )
 
 // Changes to a concentrator's node tree (XEP-0326 §§ node parameters,
-// creating and destroying nodes) for "xiot nodes": --form, --create,
-// --edit and --destroy, each naming a node as SOURCE/NODE.
+// creating and destroying nodes, node commands) for "xiot nodes": --form,
+// --create, --edit, --destroy, --commands and --execute, each naming a
+// node as SOURCE/NODE.
 
 // nodeChange holds the flags of one change to the tree.
 type nodeChange struct {
 	form, create, edit, destroy string
-	typ                         string
+	commands, execute           string
+	typ, command                string
 	sets, setFiles              listFlag
 }
+
+// nodeActions are the flags that name a node to act on, in the order
+// errors list them.
+var nodeActions = []string{"form", "create", "edit", "destroy", "commands", "execute"}
 
 // action returns the one change asked for ("" for browsing), or an
 // error when several are.
 func (c *nodeChange) action() (string, error) {
 	var set []string
-	for _, a := range []struct{ name, v string }{{"form", c.form}, {"create", c.create}, {"edit", c.edit}, {"destroy", c.destroy}} {
-		if a.v != "" {
-			set = append(set, "--"+a.name)
+	for _, a := range nodeActions {
+		if c.ref(a) != "" {
+			set = append(set, "--"+a)
 		}
 	}
 	switch {
 	case len(set) > 1:
 		return "", fmt.Errorf("%s: give one of them", strings.Join(set, ", "))
 	case len(set) == 0:
-		if c.typ != "" || len(c.sets) > 0 || len(c.setFiles) > 0 {
-			return "", errors.New("--type, --set and --set-file go with --create or --edit (--type also with --form)")
+		if c.typ != "" || c.command != "" || len(c.sets) > 0 || len(c.setFiles) > 0 {
+			return "", errors.New("--type, --command, --set and --set-file go with --create, --edit, --form or --execute")
 		}
 		return "", nil
 	}
 	act := strings.TrimPrefix(set[0], "--")
 	switch {
+	case act == "execute" && c.command == "":
+		return "", errors.New("--execute needs --command (xiot nodes --commands SOURCE/NODE lists them)")
+	case act != "execute" && c.command != "":
+		return "", errors.New("--command goes with --execute")
 	case act == "create" && c.typ == "":
 		return "", errors.New("--create needs --type, e.g. xiot.mqtt.TopicMapping under MQTTMappings/mappings or xiot.mqtt.Broker under MQTTBrokers/brokers")
 	case act != "create" && act != "form" && c.typ != "":
 		return "", errors.New("--type goes with --create or --form")
-	case (act == "form" || act == "destroy") && (len(c.sets) > 0 || len(c.setFiles) > 0):
-		return "", fmt.Errorf("--set and --set-file go with --create or --edit, not --%s", act)
+	case (act == "form" || act == "destroy" || act == "commands") && (len(c.sets) > 0 || len(c.setFiles) > 0):
+		return "", fmt.Errorf("--set and --set-file go with --create, --edit or --execute, not --%s", act)
 	case act == "edit" && len(c.sets) == 0 && len(c.setFiles) == 0:
 		return "", errors.New("--edit needs --set key=value or --set-file key=path")
 	}
@@ -65,7 +75,8 @@ func (c *nodeChange) action() (string, error) {
 
 // ref returns the node named by the flag of act.
 func (c *nodeChange) ref(act string) string {
-	return map[string]string{"form": c.form, "create": c.create, "edit": c.edit, "destroy": c.destroy}[act]
+	return map[string]string{"form": c.form, "create": c.create, "edit": c.edit, "destroy": c.destroy,
+		"commands": c.commands, "execute": c.execute}[act]
 }
 
 // splitNodeRef splits SOURCE/NODE at its first '/': node ids may hold
@@ -150,6 +161,8 @@ func (c *nodeChange) run(ctx context.Context, s *xmpp.Session, to, act string, a
 		}
 		fmt.Fprintf(stdout, "destroyed %s/%s\n", src, node)
 		return nil
+	case "commands", "execute":
+		return c.runCommand(ctx, s, to, act, src, node, asJSON, stdout)
 	}
 	vals, err := c.values()
 	if err != nil {
@@ -164,6 +177,78 @@ func (c *nodeChange) run(ctx context.Context, s *xmpp.Session, to, act string, a
 		return err
 	}
 	return printNodes(stdout, parseNodes(src, res), asJSON)
+}
+
+// nodeCommandInfo is one command of getNodeCommands.
+type nodeCommandInfo struct {
+	ID           string `json:"command"`
+	Name         string `json:"name,omitempty"`
+	Type         string `json:"type,omitempty"`
+	Confirmation string `json:"confirmationString,omitempty"`
+	Success      string `json:"successString,omitempty"`
+	Failure      string `json:"failureString,omitempty"`
+}
+
+// runCommand lists the node's commands (--commands), or executes one
+// (--execute with --command, parameters from --set and --set-file) and
+// prints its success string.
+func (c *nodeChange) runCommand(ctx context.Context, s *xmpp.Session, to, act, src, node string, asJSON bool, stdout io.Writer) error {
+	res, err := concentratorRequest(ctx, s, to, "get", xmpp.NewElement(nsConcentrators, "getNodeCommands", "sourceId", src, "nodeId", node))
+	if err != nil {
+		return err
+	}
+	var cmds []nodeCommandInfo
+	for _, el := range res.Children() {
+		if el.Name.Local == "command" {
+			cmds = append(cmds, nodeCommandInfo{ID: el.Get("command"), Name: el.Get("name"), Type: el.Get("type"),
+				Confirmation: el.Get("confirmationString"), Success: el.Get("successString"), Failure: el.Get("failureString")})
+		}
+	}
+	if act == "commands" {
+		if asJSON {
+			enc := json.NewEncoder(stdout)
+			for _, cm := range cmds {
+				if err := enc.Encode(cm); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "COMMAND\tTYPE\tNAME")
+		for _, cm := range cmds {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", cm.ID, cm.Type, cm.Name)
+		}
+		return tw.Flush()
+	}
+	i := slices.IndexFunc(cmds, func(cm nodeCommandInfo) bool { return cm.ID == c.command })
+	if i < 0 {
+		var ids []string
+		for _, cm := range cmds {
+			ids = append(ids, cm.ID)
+		}
+		return fmt.Errorf("%s/%s has no command %q (it has: %s)", src, node, c.command, strings.Join(ids, ", "))
+	}
+	req := xmpp.NewElement(nsConcentrators, "executeNodeCommand", "sourceId", src, "nodeId", node, "command", c.command)
+	vals, err := c.values()
+	if err != nil {
+		return err
+	}
+	if len(vals) > 0 || cmds[i].Type == "Parameterized" {
+		req.Add(submitForm(vals))
+	}
+	if _, err := concentratorRequest(ctx, s, to, "set", req); err != nil {
+		if cmds[i].Failure != "" {
+			return fmt.Errorf("%s %w", cmds[i].Failure, err)
+		}
+		return err
+	}
+	msg := cmds[i].Success
+	if msg == "" {
+		msg = "done"
+	}
+	fmt.Fprintf(stdout, "%s/%s %s: %s\n", src, node, c.command, msg)
+	return nil
 }
 
 // concentratorRequest sends a XEP-0326 request of type typ and returns

@@ -20,7 +20,10 @@ func TestNodesChangeUsage(t *testing.T) {
 		{[]string{"--destroy", "a/b", "--set", "x=1"}, "not --destroy"},
 		{[]string{"--edit", "MQTT/plug1"}, "--edit needs --set"},
 		{[]string{"--edit", "MQTT/plug1", "--set", "name=x", "--type", "t"}, "--type goes with --create or --form"},
-		{[]string{"--set", "name=x"}, "go with --create or --edit"},
+		{[]string{"--set", "name=x"}, "go with --create, --edit, --form or --execute"},
+		{[]string{"--execute", "MQTTMappings/m"}, "--execute needs --command"},
+		{[]string{"--commands", "MQTTMappings/m", "--command", "x"}, "--command goes with --execute"},
+		{[]string{"--commands", "MQTTMappings/m", "--set", "a=b"}, "not --commands"},
 		{[]string{"--form", "MQTT/plug1", "--source", "MQTT"}, "--source browses"},
 	} {
 		code, _, errOut := runXiot(t, append(append([]string{"nodes"}, tc.args...), "mqtt.example.org")...)
