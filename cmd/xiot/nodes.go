@@ -155,16 +155,21 @@ func runNodes(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return printNodes(stdout, nodes, *asJSON)
 }
 
+// jsonLines writes each of vs as one JSON object per line.
+func jsonLines[T any](w io.Writer, vs []T) error {
+	enc := json.NewEncoder(w)
+	for _, v := range vs {
+		if err := enc.Encode(v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // printNodes prints nodes as a table, or one JSON object per line.
 func printNodes(w io.Writer, nodes []nodeInfo, asJSON bool) error {
 	if asJSON {
-		enc := json.NewEncoder(w)
-		for _, n := range nodes {
-			if err := enc.Encode(n); err != nil {
-				return err
-			}
-		}
-		return nil
+		return jsonLines(w, nodes)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SOURCE\tNODE\tNAME\tTYPE\tPARENT\tSTATE\tREADABLE\tCONTROLLABLE")

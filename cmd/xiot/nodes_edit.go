@@ -206,13 +206,7 @@ func (c *nodeChange) runCommand(ctx context.Context, s *xmpp.Session, to, act, s
 	}
 	if act == "commands" {
 		if asJSON {
-			enc := json.NewEncoder(stdout)
-			for _, cm := range cmds {
-				if err := enc.Encode(cm); err != nil {
-					return err
-				}
-			}
-			return nil
+			return jsonLines(stdout, cmds)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "COMMAND\tTYPE\tNAME")

@@ -510,12 +510,7 @@ func mappingFault(err error) *nodeError {
 	var me *mqttbridge.MappingError
 	switch {
 	case errors.As(err, &me):
-		var errs []formError
-		for k, v := range me.Problems {
-			errs = append(errs, formError{k, v})
-		}
-		slices.SortFunc(errs, func(a, b formError) int { return strings.Compare(a.v, b.v) })
-		return errForm(errs)
+		return errForm(problemErrors(me.Problems))
 	case errors.Is(err, mqttbridge.ErrMappingExists):
 		return errForm([]formError{{"id", "a mapping with this id exists already"}})
 	case errors.Is(err, mqttbridge.ErrConfigMapping):
@@ -526,17 +521,23 @@ func mappingFault(err error) *nodeError {
 	return errOther(err.Error())
 }
 
+// problemErrors returns the bridge's problems by key as form errors,
+// sorted by field.
+func problemErrors(probs map[string]string) []formError {
+	var errs []formError
+	for k, v := range probs {
+		errs = append(errs, formError{k, v})
+	}
+	return sortErrors(errs)
+}
+
 // brokerFault maps a refusal of the bridge's broker functions to the
 // XEP's response.
 func brokerFault(err error) *nodeError {
 	var be *mqttbridge.BrokerError
 	switch {
 	case errors.As(err, &be):
-		var errs []formError
-		for k, v := range be.Problems {
-			errs = append(errs, formError{k, v})
-		}
-		return errForm(sortErrors(errs))
+		return errForm(problemErrors(be.Problems))
 	case errors.Is(err, mqttbridge.ErrBrokerExists):
 		return errForm([]formError{{"id", "a broker with this id exists already"}})
 	case errors.Is(err, mqttbridge.ErrBrokerInUse):

@@ -213,11 +213,21 @@ func (b MQTTBroker) Problems() map[string]string {
 // TLSConfig returns the TLS settings of the broker connection: root CAs
 // from CAFile when set, TLSServerName, TLS 1.2 at least, verification on.
 func (b MQTTBroker) TLSConfig() (*tls.Config, error) {
-	cfg := &tls.Config{ServerName: b.TLSServerName, MinVersion: tls.VersionTLS12}
-	if b.CAFile != "" {
-		pool, err := loadCAFile(b.CAFile)
+	return mqttTLS(b.TLSServerName, b.CAFile, false, "ca_file")
+}
+
+// mqttTLS builds the TLS settings of a broker connection; key names the
+// CA file's setting in errors.
+func mqttTLS(serverName, caFile string, insecure bool, key string) (*tls.Config, error) {
+	cfg := &tls.Config{
+		ServerName:         serverName,
+		MinVersion:         tls.VersionTLS12,
+		InsecureSkipVerify: insecure, //nolint:gosec // explicit opt-in for tests
+	}
+	if caFile != "" {
+		pool, err := loadCAFile(caFile)
 		if err != nil {
-			return nil, fmt.Errorf("ca_file: %w", err)
+			return nil, fmt.Errorf("%s: %w", key, err)
 		}
 		cfg.RootCAs = pool
 	}
@@ -300,19 +310,7 @@ func (m MQTT) Password() (string, error) {
 // brokers: root CAs from ca_file when set, tls_server_name, verification
 // off only when insecure_skip_verify is true, TLS 1.2 at least.
 func (m MQTT) TLSConfig() (*tls.Config, error) {
-	cfg := &tls.Config{
-		ServerName:         m.TLSServerName,
-		MinVersion:         tls.VersionTLS12,
-		InsecureSkipVerify: m.InsecureSkipVerify, //nolint:gosec // explicit opt-in for tests
-	}
-	if m.CAFile != "" {
-		pool, err := loadCAFile(m.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("mqtt.ca_file: %w", err)
-		}
-		cfg.RootCAs = pool
-	}
-	return cfg, nil
+	return mqttTLS(m.TLSServerName, m.CAFile, m.InsecureSkipVerify, "mqtt.ca_file")
 }
 
 // ValidateMQTT checks the mqtt: section and returns every problem found,
