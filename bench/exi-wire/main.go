@@ -29,6 +29,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
+	"github.com/xiot/xiot/bench/internal/simsensors"
 	"github.com/xiot/xiot/boards/sim"
 	"github.com/xiot/xiot/control"
 	"github.com/xiot/xiot/control/iotcontrol"
@@ -134,16 +135,11 @@ func run(nRead, nSet int) error {
 	}
 
 	// The device: the sim board's sensors and two control parameters.
-	b := sim.New(nil)
-	ss, err := b.Sensors()
+	ss, halt, err := simsensors.Start()
 	if err != nil {
 		return err
 	}
-	defer func() {
-		for _, s := range ss {
-			s.Halt()
-		}
-	}()
+	defer halt()
 	srv := sensordata.NewServer(ss, sensordata.Options{})
 	defer srv.Close()
 	ctl, err := control.New([]control.Point{

@@ -27,6 +27,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/xiot/xiot/agent"
+	"github.com/xiot/xiot/bench/internal/simsensors"
 	"github.com/xiot/xiot/boards/sim"
 	"github.com/xiot/xiot/internal/testserver"
 	"github.com/xiot/xiot/internal/xmpp"
@@ -108,16 +109,11 @@ func run(n int) error {
 	}
 	prov := provisioning.New(a.Session(), regJID, provisioning.Options{Timeout: 5 * time.Second, OnFriend: a.Befriend, OnUnfriend: a.Unfriend})
 	canRead, _ := a.Provision(prov)
-	b := sim.New(nil)
-	ss, err := b.Sensors()
+	ss, halt, err := simsensors.Start()
 	if err != nil {
 		return err
 	}
-	defer func() {
-		for _, s := range ss {
-			s.Halt()
-		}
-	}()
+	defer halt()
 	srv := sensordata.NewServer(ss, sensordata.Options{CanRead: canRead})
 	defer srv.Close()
 	srv.Register(a.Mux())

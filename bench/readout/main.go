@@ -27,6 +27,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/xiot/xiot/bench/internal/cpu"
+	"github.com/xiot/xiot/bench/internal/simsensors"
 	"github.com/xiot/xiot/boards/sim"
 	"github.com/xiot/xiot/internal/testserver"
 	"github.com/xiot/xiot/internal/xmpp"
@@ -75,16 +76,11 @@ func run(n int, node string, types sensors.ReadoutType, nagle bool, cpuProfile s
 	}
 	defer p.Close()
 
-	b := sim.New(nil)
-	ss, err := b.Sensors()
+	ss, halt, err := simsensors.Start()
 	if err != nil {
 		return err
 	}
-	defer func() {
-		for _, s := range ss {
-			s.Halt()
-		}
-	}()
+	defer halt()
 	srv := sensordata.NewServer(ss, sensordata.Options{})
 	defer srv.Close()
 	dmux := &xmpp.Mux{}
