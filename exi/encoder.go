@@ -91,6 +91,15 @@ type channel struct {
 	pos  int // decoder: next value to hand out
 	vals []string
 	dts  []int32 // datatype of each value (schema-informed streams)
+
+	// The encoder of a schema-informed stream writes a typed value whose
+	// encoding needs no string table (all but strings and QNames) into
+	// enc as it comes, byte-aligned; vals then holds only the values
+	// deferred to the end of the block, at[i] being where in enc vals[i]
+	// goes. n counts both kinds.
+	enc bitWriter
+	at  []int32
+	n   int
 }
 
 // NewEncoder returns an Encoder that writes an EXI stream with options
@@ -396,9 +405,12 @@ func (e *Encoder) value(ln *localName, s string, dt int) {
 		ln.ch = ln.channel()
 		e.chans = append(e.chans, ln.ch)
 	}
-	ln.ch.vals = append(ln.ch.vals, s)
+	c := ln.ch
+	c.n++
+	c.vals = append(c.vals, s)
 	if e.sg != nil { // schema-less channels are untyped
-		ln.ch.dts = append(ln.ch.dts, int32(dt))
+		c.dts = append(c.dts, int32(dt))
+		c.at = append(c.at, int32(len(c.enc.buf)))
 	}
 	e.nvalues++
 	if e.nvalues == e.opts.blockSize() {

@@ -421,7 +421,7 @@ func (e *Encoder) closeBlock() {
 		}
 	} else {
 		for _, c := range e.chans {
-			if len(c.vals) <= 100 {
+			if c.n <= 100 {
 				e.encodeChannel(c)
 			}
 		}
@@ -434,7 +434,7 @@ func (e *Encoder) closeBlock() {
 			e.obuf = append(append(e.obuf, structure...), e.vw.buf...)
 		}
 		for _, c := range e.chans {
-			if len(c.vals) > 100 {
+			if c.n > 100 {
 				e.vw.reset(true)
 				e.encodeChannel(c)
 				if comp {
@@ -484,13 +484,22 @@ func (e *Encoder) encodeChannel(c *channel) {
 		e.encodePlainChannel(c)
 		return
 	}
-	for i, v := range c.vals {
-		if e.sg != nil {
-			e.writeTyped(&e.vw, c.ln, int(c.dts[i]), v)
-			continue
+	if e.sg == nil {
+		for _, v := range c.vals {
+			e.t.encodeValue(&e.vw, &e.opts, c.ln, v, nil)
 		}
-		e.t.encodeValue(&e.vw, &e.opts, c.ln, v, nil)
+		return
 	}
+	// the values written as they came, with the deferred ones in between
+	w, enc, prev := &e.vw, c.enc.buf, 0
+	for i, v := range c.vals {
+		if at := int(c.at[i]); at > prev {
+			w.buf = append(w.buf, enc[prev:at]...)
+			prev = at
+		}
+		e.writeTyped(w, c.ln, int(c.dts[i]), v)
+	}
+	w.buf = append(w.buf, enc[prev:]...)
 }
 
 // encodePlainChannel writes the untyped values of channel c to the

@@ -291,6 +291,7 @@ func (e *Encoder) plainAttrsQueued(f *eframe, attrs []xml.Attr, nfix int) int {
 			e.chans = append(e.chans, c)
 		}
 		c.vals = append(c.vals, a.Value) // untyped: no dts
+		c.n++
 		e.nvalues++
 	}
 	e.w.buf = buf

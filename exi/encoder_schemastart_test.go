@@ -156,6 +156,7 @@ func TestSchemaReplayPacked(t *testing.T) {
 <xs:element name='r'><xs:complexType><xs:sequence><xs:element name='f' maxOccurs='unbounded'><xs:complexType>
 <xs:attribute name='a' type='xs:token'/><xs:attribute name='b' type='xs:boolean'/><xs:attribute name='c' type='pb'/>
 <xs:attribute name='d' type='xs:normalizedString'/><xs:attribute name='e' type='xs:string'/>
+<xs:attribute name='g' type='xs:double'/>
 </xs:complexType></xs:element></xs:sequence></xs:complexType></xs:element></xs:schema>`
 	path := filepath.Join(t.TempDir(), "t.xsd")
 	if err := os.WriteFile(path, []byte(xsd), 0o600); err != nil {
@@ -169,15 +170,22 @@ func TestSchemaReplayPacked(t *testing.T) {
 	b.WriteString(`<r xmlns='urn:t'>`)
 	tokens := []string{"x", "yy", " x", "x  y", "x y", "a longer token value here", "x\ty"}
 	bools := []string{"true", "false", "1", "0", " true"}
+	// g: doubles written to their channel at once with channels, and
+	// invalid ones, untyped strings deferred to the block's end, between
+	doubles := []string{"1.5", "-2E3", "not a number", "0", "12.25", "x"}
 	for i := 0; i < 200; i++ {
-		fmt.Fprintf(&b, `<f a='%s' b='%s' c='%s' d='%s' e='%s'/>`, tokens[i%len(tokens)], bools[i%len(bools)],
-			bools[i*3%len(bools)], tokens[i*5%len(tokens)], fmt.Sprint(i%13))
+		fmt.Fprintf(&b, `<f a='%s' b='%s' c='%s' d='%s' e='%s' g='%s'/>`, tokens[i%len(tokens)], bools[i%len(bools)],
+			bools[i*3%len(bools)], tokens[i*5%len(tokens)], fmt.Sprint(i%13), doubles[i*7%len(doubles)])
 	}
 	b.WriteString(`</r>`)
-	for _, al := range []Alignment{BitPacked, ByteAligned, PreCompression} {
-		t.Run(al.String(), func(t *testing.T) {
+	for _, c := range []struct {
+		al    Alignment
+		block int
+	}{{BitPacked, 0}, {ByteAligned, 0}, {PreCompression, 0}, {PreCompression, 7}, {Compression, 0}, {Compression, 250}} {
+		t.Run(fmt.Sprintf("%v/block=%d", c.al, c.block), func(t *testing.T) {
 			o := DefaultOptions()
-			o.Alignment = al
+			o.Alignment = c.al
+			o.BlockSize = c.block
 			o.Schema = g
 			checkTokenPaths(t, []byte(b.String()), o)
 		})

@@ -55,6 +55,8 @@ func (ln *localName) channel() *channel {
 		ln.chBuf = c
 	}
 	c.vals, c.dts, c.pos = c.vals[:0], c.dts[:0], 0
+	c.enc.reset(true)
+	c.at, c.n = c.at[:0], 0
 	return c
 }
 

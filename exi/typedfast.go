@@ -9,7 +9,8 @@ import "github.com/xiot/xiot/exi/schema"
 // typedFast writes the event code c and the value s of datatype
 // dt, parsing s once for the check and the write, in the common cases
 // (no Preserve.lexicalValues): strings, booleans, floats, integers and
-// date-times; with channels the value is checked and queued. It reports
+// date-times; with channels a string is queued and other values are
+// written to their channel at once. It reports
 // false, having written nothing, when s is not valid for dt or not such
 // a case; the caller then checks and writes it the general way.
 func (e *Encoder) typedFast(c codeRef, ln *localName, dt int, s string) bool {
@@ -17,19 +18,28 @@ func (e *Encoder) typedFast(c codeRef, ln *localName, dt int, s string) bool {
 	if dt < 0 || dt >= len(dts) || e.opts.Preserve.LexicalValues {
 		return false
 	}
-	w := &e.w
+	// sw takes the event code, w the value: the same writer but with
+	// channels, where a value that needs no string table goes straight
+	// to its channel's bytes (byte-aligned: none of the early returns
+	// below is taken) and a string waits for the end of the block
+	d := &dts[dt]
+	w, sw := &e.w, &e.w
+	var ch *channel
+	fresh := false
 	if e.channels() {
-		// the value goes to its channel, written at the end of the block
-		if !fastValid(&dts[dt], s) {
-			return false
+		if d.Rep == schema.RepString {
+			c.write(sw)
+			e.value(ln, s, dt)
+			return true
 		}
-		c.write(w)
-		e.value(ln, s, dt)
-		return true
+		if ch = ln.ch; ch == nil {
+			ch, fresh = ln.channel(), true
+		}
+		w = &ch.enc
 	}
-	switch d := &dts[dt]; d.Rep {
+	switch d.Rep {
 	case schema.RepString:
-		c.write(w)
+		c.write(sw)
 		if d.WhiteSpace != schema.WSPreserve {
 			s = schema.NormalizeSpace(s, d.WhiteSpace)
 		}
@@ -55,7 +65,7 @@ func (e *Encoder) typedFast(c codeRef, ln *localName, dt int, s string) bool {
 			c.writeWith(w, v, n)
 			return true
 		}
-		c.write(w)
+		c.write(sw)
 		w.writeNBit(v, n)
 	case schema.RepFloat:
 		f, ok := fastFloat(s)
@@ -76,7 +86,7 @@ func (e *Encoder) typedFast(c codeRef, ln *localName, dt int, s string) bool {
 				return true
 			}
 		}
-		c.write(w)
+		c.write(sw)
 		writeInt(w, f.Mantissa)
 		writeInt(w, f.Exponent)
 	case schema.RepInteger, schema.RepUnsignedInteger, schema.RepNBitInteger:
@@ -90,19 +100,19 @@ func (e *Encoder) typedFast(c codeRef, ln *localName, dt int, s string) bool {
 				c.writeWith(w, b, n)
 				return true
 			}
-			c.write(w)
+			c.write(sw)
 			writeInt(w, v)
 		case schema.RepUnsignedInteger:
 			if v < 0 {
 				return false
 			}
-			c.write(w)
+			c.write(sw)
 			w.writeUint(uint64(v))
 		default:
 			if v -= d.NBitMin; v < 0 || v >= 1<<uint(d.NBitBits) {
 				return false
 			}
-			c.write(w)
+			c.write(sw)
 			w.writeNBit(uint64(v), d.NBitBits)
 		}
 	case schema.RepDateTime:
@@ -110,10 +120,21 @@ func (e *Encoder) typedFast(c codeRef, ln *localName, dt int, s string) bool {
 		if err != nil {
 			return false
 		}
-		c.write(w)
+		c.write(sw)
 		writeDateTime(w, d.DateTime, v)
 	default:
 		return false
+	}
+	if ch != nil {
+		if fresh {
+			ln.ch = ch
+			e.chans = append(e.chans, ch)
+		}
+		ch.n++
+		e.nvalues++
+		if e.nvalues == e.opts.blockSize() {
+			e.closeBlock()
+		}
 	}
 	return true
 }
