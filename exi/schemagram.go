@@ -1,6 +1,7 @@
 package exi
 
 import (
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"sort"
@@ -47,6 +48,11 @@ type stable struct {
 	// width packedN, so that it goes out in one write
 	packed  []uint64
 	packedN []uint8
+	// bytes (encoder) holds each code's parts as byte-aligned streams
+	// write them, each part in whole bytes, least significant first,
+	// bytesN of them; bytesN is 0xff for a code longer than eight bytes
+	bytes  []uint64
+	bytesN []uint8
 	// kinds and locals (encoder) are the event kinds and local names of
 	// the codes, side by side for findIndex, which then reads few cache
 	// lines rather than every Code
@@ -233,6 +239,7 @@ func (s *sgrammar) table(gi, nt int, nillable, castable bool) (*stable, error) {
 		t.second[len(t.second)-1].n++
 	}
 	t.packed, t.packedN = make([]uint64, len(tab.Codes)), make([]uint8, len(tab.Codes))
+	t.bytes, t.bytesN = make([]uint64, len(tab.Codes)), make([]uint8, len(tab.Codes))
 	t.kinds, t.locals = make([]schema.EventKind, len(tab.Codes)), make([]string, len(tab.Codes))
 	t.lkeys = make([][2]uint64, len(tab.Codes))
 	for i := range tab.Codes {
@@ -244,10 +251,22 @@ func (s *sgrammar) table(gi, nt int, nillable, castable bool) (*stable, error) {
 		if c.Event == schema.EventEE && t.ee1 == 0 {
 			t.ee1 = i + 1
 		}
+		nb := 0
 		for k := 0; k < c.Len; k++ {
 			n := bitsFor(c.Sizes[k])
 			t.packed[i] = t.packed[i]<<uint(n) | uint64(c.Parts[k])
 			t.packedN[i] += uint8(n)
+			for v := uint64(c.Parts[k]); n > 0; n -= 8 {
+				if nb < 8 {
+					t.bytes[i] |= (v & 0xff) << uint(8*nb)
+				}
+				v >>= 8
+				nb++
+			}
+		}
+		t.bytesN[i] = uint8(nb)
+		if nb > 8 {
+			t.bytesN[i] = 0xff
 		}
 	}
 	s.tables[gi][key] = t
@@ -260,7 +279,18 @@ func (t *stable) writeCode(w *bitWriter, i int) {
 		w.writeBits(t.packed[i], int(t.packedN[i]))
 		return
 	}
-	writeCodeParts(w, &t.Codes[i])
+	t.writeAligned(w, i)
+}
+
+// writeAligned writes the event code of t.Codes[i] to the byte-aligned w.
+func (t *stable) writeAligned(w *bitWriter, i int) {
+	n := int(t.bytesN[i])
+	if n > 8 {
+		writeCodeParts(w, &t.Codes[i])
+		return
+	}
+	l := len(w.buf)
+	w.buf = binary.LittleEndian.AppendUint64(w.buf, t.bytes[i])[:l+n]
 }
 
 // codeRef is the event code i of table tab with its bit-packed form at
@@ -292,7 +322,7 @@ func (c *codeRef) write(w *bitWriter) {
 		w.writeBits(c.v, int(c.n))
 		return
 	}
-	writeCodeParts(w, &c.tab.Codes[c.i])
+	c.tab.writeAligned(w, int(c.i))
 }
 
 // localName returns the string-table entry of the qname of code i,
