@@ -161,33 +161,3 @@ func intBits(v int64) (uint64, int) {
 	}
 	return sign<<uint(n+7) | b<<8 | m, n + 8
 }
-
-// fastValid reports whether s is a valid value of d in the cases that
-// typedFast writes; false means "not known here", not "invalid".
-func fastValid(d *schema.Datatype, s string) bool {
-	switch d.Rep {
-	case schema.RepString:
-		return true
-	case schema.RepBoolean:
-		return s == "true" || s == "false" || s == "1" || s == "0"
-	case schema.RepFloat:
-		_, ok := fastFloat(s)
-		return ok
-	case schema.RepInteger, schema.RepUnsignedInteger, schema.RepNBitInteger:
-		v, ok := fastInt(s)
-		switch {
-		case !ok:
-			return false
-		case d.Rep == schema.RepUnsignedInteger:
-			return v >= 0
-		case d.Rep == schema.RepNBitInteger:
-			v -= d.NBitMin
-			return v >= 0 && v < 1<<uint(d.NBitBits)
-		}
-		return true
-	case schema.RepDateTime:
-		_, err := schema.ParseDateTime(d.DateTime, s)
-		return err == nil
-	}
-	return false
-}
