@@ -152,3 +152,78 @@ func (e *Encoder) replayPacked(t *xml.StartElement, m *startMemo, f *eframe) int
 	e.w.acc, e.w.n = acc, n
 	return k
 }
+
+// replayChannels is replayStart's loop with channels (pre-compression
+// and compression, byte-aligned): each attribute's event code is
+// appended to the structure channel from its table's bytes, a string is
+// queued in its channel for the end of the block, and a boolean, a float
+// or an integer that fastFloat and fastInt parse is written to its
+// channel's bytes at once. Other values take typedFast. It returns the
+// number of attributes done, as replayPacked.
+func (e *Encoder) replayChannels(t *xml.StartElement, m *startMemo, f *eframe) int {
+	dts := e.sg.dts
+	k := 0
+	for ; k < len(m.order); k++ {
+		st := &m.steps[k]
+		v := t.Attr[m.order[k]].Value
+		d := &dts[st.dt]
+		ch := st.ln.ch
+		if ch == nil {
+			goto slow // typedFast registers the channel
+		}
+		switch d.Rep {
+		case schema.RepString:
+			st.code.tab.writeAligned(&e.w, int(st.code.i))
+			ch.vals = append(ch.vals, v)
+			ch.dts = append(ch.dts, st.dt)
+			ch.at = append(ch.at, int32(len(ch.enc.buf)))
+		case schema.RepBoolean:
+			var b byte
+			switch v {
+			case "true", "1":
+				b = 1
+			case "false", "0":
+			default:
+				goto slow
+			}
+			if d.BooleanPattern {
+				// false=0, 0=1, true=2, 1=3 (§7.1.2)
+				b *= 2
+				if v[0] == '0' || v[0] == '1' {
+					b++
+				}
+			}
+			st.code.tab.writeAligned(&e.w, int(st.code.i))
+			ch.enc.buf = append(ch.enc.buf, b)
+		case schema.RepFloat:
+			fv, ok := fastFloat(v)
+			if !ok {
+				goto slow
+			}
+			st.code.tab.writeAligned(&e.w, int(st.code.i))
+			writeInt(&ch.enc, fv.Mantissa)
+			writeInt(&ch.enc, fv.Exponent)
+		case schema.RepInteger:
+			iv, ok := fastInt(v)
+			if !ok {
+				goto slow
+			}
+			st.code.tab.writeAligned(&e.w, int(st.code.i))
+			writeInt(&ch.enc, iv)
+		default:
+			goto slow
+		}
+		ch.n++
+		f.sc.nt, f.sc.tab, f.sc.tabNT = st.nt, st.tab, st.tabNT
+		if e.nvalues++; e.nvalues == e.opts.blockSize() {
+			e.closeBlock()
+		}
+		continue
+	slow:
+		if !e.typedFast(st.code, st.ln, int(st.dt), v) {
+			return k
+		}
+		f.sc.nt, f.sc.tab, f.sc.tabNT = st.nt, st.tab, st.tabNT
+	}
+	return k
+}

@@ -237,8 +237,10 @@ func (e *Encoder) replayStart(t *xml.StartElement, m *startMemo) error {
 		m.owner = e.t
 	}
 	k0 := 0
-	if !e.w.aligned && !e.channels() {
+	if !e.w.aligned { // bit-packed: no channels
 		k0 = e.replayPacked(t, m, f)
+	} else if e.channels() && !e.opts.Preserve.LexicalValues {
+		k0 = e.replayChannels(t, m, f)
 	}
 	for k := k0; k < len(m.order); k++ {
 		i := m.order[k]

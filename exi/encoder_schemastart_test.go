@@ -156,7 +156,7 @@ func TestSchemaReplayPacked(t *testing.T) {
 <xs:element name='r'><xs:complexType><xs:sequence><xs:element name='f' maxOccurs='unbounded'><xs:complexType>
 <xs:attribute name='a' type='xs:token'/><xs:attribute name='b' type='xs:boolean'/><xs:attribute name='c' type='pb'/>
 <xs:attribute name='d' type='xs:normalizedString'/><xs:attribute name='e' type='xs:string'/>
-<xs:attribute name='g' type='xs:double'/>
+<xs:attribute name='g' type='xs:double'/><xs:attribute name='h' type='xs:int'/>
 </xs:complexType></xs:element></xs:sequence></xs:complexType></xs:element></xs:schema>`
 	path := filepath.Join(t.TempDir(), "t.xsd")
 	if err := os.WriteFile(path, []byte(xsd), 0o600); err != nil {
@@ -173,9 +173,10 @@ func TestSchemaReplayPacked(t *testing.T) {
 	// g: doubles written to their channel at once with channels, and
 	// invalid ones, untyped strings deferred to the block's end, between
 	doubles := []string{"1.5", "-2E3", "not a number", "0", "12.25", "x"}
+	ints := []string{"-5", "12", "+3", " 7", "0", "99999999999", "1.5"}
 	for i := 0; i < 200; i++ {
-		fmt.Fprintf(&b, `<f a='%s' b='%s' c='%s' d='%s' e='%s' g='%s'/>`, tokens[i%len(tokens)], bools[i%len(bools)],
-			bools[i*3%len(bools)], tokens[i*5%len(tokens)], fmt.Sprint(i%13), doubles[i*7%len(doubles)])
+		fmt.Fprintf(&b, `<f a='%s' b='%s' c='%s' d='%s' e='%s' g='%s' h='%s'/>`, tokens[i%len(tokens)], bools[i%len(bools)],
+			bools[i*3%len(bools)], tokens[i*5%len(tokens)], fmt.Sprint(i%13), doubles[i*7%len(doubles)], ints[i*3%len(ints)])
 	}
 	b.WriteString(`</r>`)
 	for _, c := range []struct {
