@@ -480,36 +480,66 @@ func (w *appendWriter) Write(p []byte) (int, error) {
 }
 
 func (e *Encoder) encodeChannel(c *channel) {
-	if e.sg == nil && e.vw.aligned {
-		e.encodePlainChannel(c)
-		return
-	}
+	w := &e.vw // always byte-aligned
 	if e.sg == nil {
-		for _, v := range c.vals {
-			e.t.encodeValue(&e.vw, &e.opts, c.ln, v, nil)
-		}
+		e.encodePlainValues(w, c.ln, c.vals)
 		return
 	}
-	// the values written as they came, with the deferred ones in between
-	w, enc, prev := &e.vw, c.enc.buf, 0
-	for i, v := range c.vals {
-		if at := int(c.at[i]); at > prev {
+	// the values written as they came, with the deferred ones in between;
+	// runs of strings written as they are take encodePlainValues
+	enc, prev := c.enc.buf, 0
+	for i := 0; i < len(c.vals); {
+		at := int(c.at[i])
+		if at > prev {
 			w.buf = append(w.buf, enc[prev:at]...)
 			prev = at
 		}
-		e.writeTyped(w, c.ln, int(c.dts[i]), v)
+		j := i
+		for j < len(c.vals) && int(c.at[j]) == at && e.plainString(int(c.dts[j]), c.vals[j]) {
+			j++
+		}
+		if j > i {
+			e.encodePlainValues(w, c.ln, c.vals[i:j])
+			i = j
+			continue
+		}
+		e.writeTyped(w, c.ln, int(c.dts[i]), c.vals[i])
+		i++
 	}
 	w.buf = append(w.buf, enc[prev:]...)
 }
 
-// encodePlainChannel writes the untyped values of channel c to the
-// byte-aligned e.vw, as encodeValue would: values of at most maxShort
+// plainString reports whether writeTyped would write the value s of
+// datatype dt as an untyped string: an untyped value, or a string without
+// restricted characters that needs no whitespace normalising, with
+// lexical values not preserved.
+func (e *Encoder) plainString(dt int, s string) bool {
+	dts := e.sg.dts
+	if dt < 0 || dt >= len(dts) {
+		return true
+	}
+	d := &dts[dt]
+	if d.Rep != schema.RepString || d.CharSet != nil || e.opts.Preserve.LexicalValues {
+		return false
+	}
+	if d.WhiteSpace != schema.WSPreserve {
+		for i := 0; i < len(s); i++ {
+			if s[i] <= ' ' {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// encodePlainValues writes vals, untyped values of ln's channel, to the
+// byte-aligned w, as encodeValue would: values of at most maxShort
 // bytes are looked up in the value index's short-string table inline and
 // a hit appended as bytes, others take encodeValue.
-func (e *Encoder) encodePlainChannel(c *channel) {
-	t, ln, w := e.t, c.ln, &e.vw
+func (e *Encoder) encodePlainValues(w *bitWriter, ln *localName, vals []string) {
+	t := e.t
 	x := t.vidx
-	for _, v := range c.vals {
+	for _, v := range vals {
 		vn := uint64(len(v))
 		if vn == 0 || vn > maxShort {
 			t.encodeValue(w, &e.opts, ln, v, nil)
