@@ -158,6 +158,12 @@ func (p *process) waitReady(ctx context.Context, done <-chan struct{}, logStart 
 		for len(pending) > 0 && dialOnce(ctx, pending[0]) {
 			pending = pending[1:]
 		}
+		if len(pending) > 0 && p.failLog != "" {
+			// a port it could not bind is never dialled: look now
+			if _, err := p.checkLog(logStart); err != nil {
+				return err
+			}
+		}
 		if len(pending) == 0 {
 			missing, err := p.checkLog(logStart)
 			if err != nil {

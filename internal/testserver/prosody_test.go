@@ -235,3 +235,41 @@ func TestProsodyRestartPortTaken(t *testing.T) {
 		t.Fatalf("Restart once the port is free again: %v", err)
 	}
 }
+
+// A port held by an outgoing connection (its local port) cannot be bound
+// by Prosody and never accepts a dial: Restart must say so from the log
+// at once instead of waiting for the start timeout.
+func TestProsodyRestartPortHeldByClient(t *testing.T) {
+	p := StartProsody(t, ProsodyOptions{StartTimeout: 10 * time.Second})
+	if err := p.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	peer, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	local, err := net.ResolveTCPAddr("tcp", p.C2SAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := net.Dialer{LocalAddr: local}
+	conn, err := d.Dial("tcp", peer.Addr().String())
+	if err != nil {
+		t.Fatalf("connect from %s: %v", p.C2SAddr, err)
+	}
+	defer conn.Close()
+	start := time.Now()
+	err = p.Restart()
+	if !errors.Is(err, errPortTaken) {
+		t.Fatalf("Restart with the c2s port held by a client: %v, want errPortTaken", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Restart took %v to notice, want well under the 10 s start timeout", d)
+	}
+	conn.Close()
+	peer.Close()
+	if err := p.Restart(); err != nil {
+		t.Fatalf("Restart once the port is free again: %v", err)
+	}
+}
