@@ -36,16 +36,6 @@ func TestEXIGWUsage(t *testing.T) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // xiot exigw in front of Prosody: a device on the alternative binding logs
 // in through it and answers a ping from a plain client.
 func TestEXIGWRelays(t *testing.T) {
@@ -55,7 +45,7 @@ func TestEXIGWRelays(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	neg, alt := freeAddr(t), freeAddr(t)
+	neg, alt := testserver.FreeAddr(t), testserver.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stderr syncBuffer
@@ -139,7 +129,7 @@ func TestAgentBehindEXIGW(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	neg := freeAddr(t)
+	neg := testserver.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var gwLog, agentOut, agentErr syncBuffer

@@ -245,12 +245,7 @@ func TestReloadRestartsAgent(t *testing.T) {
 	}
 
 	// Another account and a metrics endpoint: a new generation.
-	free, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metricsAddr := free.Addr().String()
-	free.Close()
+	metricsAddr := testserver.FreeAddr(t)
 	write("device2", "metrics:\n  listen: "+metricsAddr+"\n")
 	hup()
 	waitLog("xiot agent restarting with the new configuration", 1)

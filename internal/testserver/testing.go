@@ -44,3 +44,16 @@ func StartMosquitto(t testing.TB, opts MosquittoOptions) *Mosquitto {
 	})
 	return m
 }
+
+// FreeAddr returns a 127.0.0.1 address whose port was free a moment ago,
+// for a server the test starts itself. The port is below the kernel's
+// ephemeral range, like the ports of the servers started here, so that
+// no outgoing connection takes it first.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ports, err := freePorts(1)
+	if err != nil {
+		t.Fatalf("testserver: %v", err)
+	}
+	return loopbackAddr(ports[0])
+}
