@@ -45,21 +45,9 @@ func (e *Encoder) typedFast(c codeRef, ln *localName, dt int, s string) bool {
 		}
 		e.t.encodeValue(w, &e.opts, ln, s, d.CharSet)
 	case schema.RepBoolean:
-		var v uint64
-		switch s {
-		case "true", "1":
-			v = 1
-		case "false", "0":
-		default:
-			return false // whitespace around it, or invalid
-		}
-		n := 1
-		if d.BooleanPattern {
-			// false=0, 0=1, true=2, 1=3 (§7.1.2)
-			v, n = 2*v, 2
-			if s[0] == '0' || s[0] == '1' {
-				v++
-			}
+		v, n, ok := fastBool(s, d.BooleanPattern)
+		if !ok {
+			return false
 		}
 		if !w.aligned {
 			c.writeWith(w, v, n)
@@ -160,4 +148,27 @@ func intBits(v int64) (uint64, int) {
 		n += 8
 	}
 	return sign<<uint(n+7) | b<<8 | m, n + 8
+}
+
+// fastBool returns the Boolean s in the form EXI writes it (§7.1.2): the
+// value and its width, one bit, or two with a pattern facet (false=0,
+// 0=1, true=2, 1=3); false when s is not one of the four lexical forms
+// (whitespace around it takes the general way).
+func fastBool(s string, pattern bool) (uint64, int, bool) {
+	var v uint64
+	switch s {
+	case "true", "1":
+		v = 1
+	case "false", "0":
+	default:
+		return 0, 0, false
+	}
+	if !pattern {
+		return v, 1, true
+	}
+	v *= 2
+	if s[0] == '0' || s[0] == '1' {
+		v++
+	}
+	return v, 2, true
 }
