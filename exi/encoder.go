@@ -412,8 +412,13 @@ func (e *Encoder) value(ln *localName, s string, dt int) {
 		c.dts = append(c.dts, int32(dt))
 		c.at = append(c.at, int32(len(c.enc.buf)))
 	}
-	e.nvalues++
-	if e.nvalues == e.opts.blockSize() {
+	e.counted()
+}
+
+// counted counts a value of the current block and closes the block at
+// blockSize values (§9.1).
+func (e *Encoder) counted() {
+	if e.nvalues++; e.nvalues == e.opts.blockSize() {
 		e.closeBlock()
 	}
 }

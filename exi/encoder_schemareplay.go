@@ -206,9 +206,7 @@ func (e *Encoder) replayChannels(t *xml.StartElement, m *startMemo, f *eframe) i
 		}
 		ch.n++
 		f.sc.nt, f.sc.tab, f.sc.tabNT = st.nt, st.tab, st.tabNT
-		if e.nvalues++; e.nvalues == e.opts.blockSize() {
-			e.closeBlock()
-		}
+		e.counted()
 		continue
 	slow:
 		if !e.typedFast(st.code, st.ln, int(st.dt), v) {

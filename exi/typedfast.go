@@ -119,10 +119,7 @@ func (e *Encoder) typedFast(c codeRef, ln *localName, dt int, s string) bool {
 			e.chans = append(e.chans, ch)
 		}
 		ch.n++
-		e.nvalues++
-		if e.nvalues == e.opts.blockSize() {
-			e.closeBlock()
-		}
+		e.counted()
 	}
 	return true
 }
